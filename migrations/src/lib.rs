@@ -1,0 +1,88 @@
+//! Database migrations: one migrator per service, each owning its own schema
+//! (PostgreSQL) or file (SQLite). Run them with `kefu migrate`; the services
+//! themselves connect as a role that owns nothing.
+#![forbid(unsafe_code)]
+
+use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_outbox;
+
+/// The services that own a database, in the order `kefu migrate` runs them.
+pub const SERVICES: &[&str] = &["tenants", "customers", "tickets", "callbacks", "analytics"];
+
+macro_rules! service_migrator {
+    ($module:ident, $doc:literal) => {
+        #[doc = $doc]
+        pub mod $module {
+            use sea_orm_migration::prelude::*;
+
+            /// The service's migrator.
+            pub struct Migrator;
+
+            #[sea_orm_migration::async_trait::async_trait]
+            impl MigratorTrait for Migrator {
+                fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+                    vec![Box::new(super::m20261123_000001_outbox::Migration)]
+                }
+            }
+        }
+    };
+}
+
+service_migrator!(
+    tenants,
+    "The tenants service: tenants, templates, users, keys, policies."
+);
+service_migrator!(customers, "The customers service: the customer archive.");
+service_migrator!(
+    tickets,
+    "The tickets service: tickets, complaints, dispatch, incidents."
+);
+service_migrator!(
+    callbacks,
+    "The callbacks service: return visits and surveys."
+);
+service_migrator!(
+    analytics,
+    "The analytics service: report aggregates fed by events."
+);
+
+/// Error of an unknown service name.
+fn unknown(service: &str) -> DbErr {
+    DbErr::Custom(format!(
+        "unknown service {service:?}; expected one of {}",
+        SERVICES.join(", ")
+    ))
+}
+
+/// Applies every pending migration of `service` to `db`.
+pub async fn up(
+    service: &str,
+    db: &sea_orm_migration::sea_orm::DatabaseConnection,
+) -> Result<(), DbErr> {
+    match service {
+        "tenants" => tenants::Migrator::up(db, None).await,
+        "customers" => customers::Migrator::up(db, None).await,
+        "tickets" => tickets::Migrator::up(db, None).await,
+        "callbacks" => callbacks::Migrator::up(db, None).await,
+        "analytics" => analytics::Migrator::up(db, None).await,
+        other => Err(unknown(other)),
+    }
+}
+
+/// The names of `service`'s migrations, oldest first; used to name template
+/// databases after the exact set of migrations they contain.
+pub fn migration_names(service: &str) -> Result<Vec<String>, DbErr> {
+    let migrations = match service {
+        "tenants" => tenants::Migrator::migrations(),
+        "customers" => customers::Migrator::migrations(),
+        "tickets" => tickets::Migrator::migrations(),
+        "callbacks" => callbacks::Migrator::migrations(),
+        "analytics" => analytics::Migrator::migrations(),
+        other => return Err(unknown(other)),
+    };
+    Ok(migrations
+        .iter()
+        .map(|migration| migration.name().to_owned())
+        .collect())
+}

@@ -1,0 +1,82 @@
+//! The gateway: the one door into Kefu for partners (gRPC) and, later, the
+//! portal and simple integrations (REST/JSON) on the same port.
+//!
+//! For every call it authenticates the caller, resolves the tenant, signs a
+//! short-lived internal credential and forwards the call to the service that
+//! owns the method. Callers never choose their tenant: a call that tries to
+//! (a tenant header) is refused. Health (per `kefu.v1` service, answered by
+//! that service) and reflection (the whole contract) are served here too.
+#![forbid(unsafe_code)]
+
+pub mod authn;
+mod error;
+mod health;
+mod proxy;
+
+use std::{collections::HashMap, io, net::SocketAddr, sync::Arc};
+
+use kefu_kit::{clock::SharedClock, credential::CredentialSigner, server};
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+use tonic::{service::RoutesBuilder, transport::Channel};
+
+pub use error::GatewayError;
+
+use crate::authn::Authenticator;
+
+/// Everything the gateway needs.
+pub struct GatewayConfig {
+    /// A channel to each target (`tickets` → its address).
+    pub upstreams: HashMap<String, Channel>,
+    /// Signs the internal credential.
+    pub signer: CredentialSigner,
+    /// Who may call.
+    pub authenticator: Arc<dyn Authenticator>,
+    /// The clock credentials are minted at.
+    pub clock: SharedClock,
+}
+
+/// A running gateway.
+#[derive(Debug)]
+pub struct RunningGateway {
+    /// Where it listens.
+    pub local_addr: SocketAddr,
+    /// Ends when it has drained after shutdown.
+    pub task: JoinHandle<io::Result<()>>,
+}
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The listener failed.
+    #[error("listen: {0}")]
+    Io(#[from] io::Error),
+    /// Reflection could not be built from the descriptors.
+    #[error("reflection: {0}")]
+    Reflection(#[from] server::ReflectionError),
+}
+
+/// Serves the gateway on `listener` until `shutdown`.
+pub async fn serve(
+    config: GatewayConfig,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<RunningGateway, StartError> {
+    let local_addr = listener.local_addr()?;
+    let state = Arc::new(proxy::ProxyState::new(config));
+    let mut routes = RoutesBuilder::default();
+    routes.add_service(health::server(state.clone()));
+    let contract: Vec<&str> = kefu_proto::SERVICES.iter().map(|(name, _)| *name).collect();
+    // Health is answered by the forwarding service above, not a reporter.
+    let routes = server::with_reflection(routes, &contract)?;
+    let app = routes
+        .into_axum_router()
+        .fallback(move |request: axum::extract::Request| proxy::forward(state.clone(), request));
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+    });
+    tracing::info!(address = %local_addr, "gateway serving");
+    Ok(RunningGateway { local_addr, task })
+}

@@ -1,0 +1,184 @@
+//! What every Kefu service provides to the process that runs it, and the one
+//! way services are run: `kefu up` runs all of them, `kefu serve --target`
+//! one, through the same code.
+
+use std::{io, net::SocketAddr, sync::Arc};
+
+use sea_orm::DatabaseConnection;
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+use tonic::service::RoutesBuilder;
+
+use crate::{
+    auth::InternalAuth,
+    bus::{BusError, EventBus, EventHandler, Subscription, SubscriptionHandle},
+    clock::SharedClock,
+    outbox::OutboxSignal,
+    relay::{Relay, RelaySettings},
+    server,
+};
+
+/// What a service is given to build itself.
+#[derive(Clone)]
+pub struct ServiceContext {
+    /// The service's own database (its schema or file).
+    pub db: DatabaseConnection,
+    /// Wakes the relay after a commit that wrote events.
+    pub outbox: OutboxSignal,
+    /// The clock domain decisions read.
+    pub clock: SharedClock,
+}
+
+/// A consumer group a service runs, with its handler.
+pub struct ServiceSubscription {
+    /// The group name, unique across services (`callbacks.scheduler`).
+    pub group: String,
+    /// The producers it reads.
+    pub producers: Vec<String>,
+    /// The handler.
+    pub handler: Arc<dyn EventHandler>,
+}
+
+/// One Kefu service (tenants, customers, tickets, callbacks, analytics).
+pub trait KefuService: Send + Sync + 'static {
+    /// The target name (`tickets`), also its schema and event stream name.
+    fn name(&self) -> &'static str;
+
+    /// The full names of the gRPC services it serves (`kefu.v1.TicketService`).
+    fn grpc_services(&self) -> &'static [&'static str];
+
+    /// Adds its gRPC services, each behind `auth`, to `routes`.
+    fn add_routes(&self, routes: &mut RoutesBuilder, auth: InternalAuth);
+
+    /// The event subscriptions it consumes.
+    fn subscriptions(&self) -> Vec<ServiceSubscription> {
+        Vec::new()
+    }
+}
+
+/// Why a service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The listener failed.
+    #[error("listen: {0}")]
+    Io(#[from] io::Error),
+    /// Reflection could not be built from the descriptors.
+    #[error("reflection: {0}")]
+    Reflection(#[from] server::ReflectionError),
+    /// A subscription could not start.
+    #[error("event bus: {0}")]
+    Bus(#[from] BusError),
+}
+
+/// A service running in this process.
+pub struct RunningService {
+    /// The service's name.
+    pub name: &'static str,
+    /// Where its gRPC server listens.
+    pub local_addr: SocketAddr,
+    server: JoinHandle<Result<(), tonic::transport::Error>>,
+    relay: RelayState,
+    subscriptions: Vec<SubscriptionHandle>,
+}
+
+enum RelayState {
+    Ready(Relay, CancellationToken),
+    Running(JoinHandle<()>),
+}
+
+impl RunningService {
+    /// Starts publishing the service's outbox. With the in-process bus an
+    /// event is marked published once the subscribers present have handled
+    /// it, so in one process every service subscribes before any relay
+    /// starts; otherwise a service starting later would miss the backlog.
+    pub fn start_relay(&mut self) {
+        if let RelayState::Ready(relay, shutdown) = &self.relay {
+            self.relay = RelayState::Running(relay.clone().spawn(shutdown.clone()));
+        }
+    }
+
+    /// Waits for the server and relay to drain after shutdown, then stops
+    /// the subscriptions after the events in hand.
+    pub async fn wait(self) {
+        match self.server.await {
+            Ok(Err(error)) => tracing::error!(service = self.name, error = %error, "server failed"),
+            Err(error) => {
+                tracing::error!(service = self.name, error = %error, "server task failed")
+            }
+            Ok(Ok(())) => {}
+        }
+        if let RelayState::Running(relay) = self.relay {
+            let _ = relay.await;
+        }
+        for subscription in self.subscriptions {
+            subscription.stop().await;
+        }
+        tracing::info!(service = self.name, "stopped");
+    }
+}
+
+/// Everything a service needs from the process around it.
+pub struct Runtime {
+    /// The event bus.
+    pub bus: Arc<dyn EventBus>,
+    /// Verifies internal credentials.
+    pub auth: InternalAuth,
+    /// Outbox relay tuning.
+    pub relay: RelaySettings,
+    /// This replica's name within consumer groups.
+    pub consumer_name: String,
+    /// Cancelled to stop.
+    pub shutdown: CancellationToken,
+}
+
+/// Serves `service` on `listener` and starts its subscriptions; its outbox
+/// relay starts with [`RunningService::start_relay`].
+pub async fn start(
+    service: Arc<dyn KefuService>,
+    context: &ServiceContext,
+    listener: TcpListener,
+    runtime: &Runtime,
+) -> Result<RunningService, StartError> {
+    let mut routes = RoutesBuilder::default();
+    service.add_routes(&mut routes, runtime.auth.clone());
+    let ready: Arc<dyn server::Readiness> = Arc::new(context.db.clone());
+    let routes = server::with_health_and_reflection(
+        routes,
+        service.grpc_services(),
+        ready,
+        runtime.shutdown.clone(),
+    )
+    .await?;
+    let running = server::serve(listener, routes, runtime.shutdown.clone())?;
+    let relay = Relay::new(
+        service.name(),
+        context.db.clone(),
+        runtime.bus.clone(),
+        context.outbox.clone(),
+        context.clock.clone(),
+        runtime.relay.clone(),
+    );
+    let mut subscriptions = Vec::new();
+    for subscription in service.subscriptions() {
+        let handle = runtime
+            .bus
+            .subscribe(
+                Subscription {
+                    group: subscription.group,
+                    consumer: runtime.consumer_name.clone(),
+                    producers: subscription.producers,
+                },
+                subscription.handler,
+            )
+            .await?;
+        subscriptions.push(handle);
+    }
+    tracing::info!(service = service.name(), address = %running.local_addr, "serving");
+    Ok(RunningService {
+        name: service.name(),
+        local_addr: running.local_addr,
+        server: running.task,
+        relay: RelayState::Ready(relay, runtime.shutdown.clone()),
+        subscriptions,
+    })
+}

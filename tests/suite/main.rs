@@ -1,0 +1,9 @@
+//! Kefu's cross-crate suites, in one test binary.
+//!
+//! PostgreSQL and Redis variants run when `KEFU_TEST_DATABASE_URL` and
+//! `KEFU_TEST_REDIS_URL` are set (`.ci/run` sets them and also
+//! `KEFU_TEST_REQUIRE_SERVERS=1`, which turns a missing server into a failure).
+
+mod e2e;
+mod eventually;
+mod outbox;
