@@ -6,12 +6,15 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_outbox;
+mod m20261123_000002_row_security;
+mod m20261123_000003_tenants;
+pub mod rls;
 
 /// The services that own a database, in the order `kefu migrate` runs them.
 pub const SERVICES: &[&str] = &["tenants", "customers", "tickets", "callbacks", "analytics"];
 
 macro_rules! service_migrator {
-    ($module:ident, $doc:literal) => {
+    ($module:ident, $doc:literal $(, $own:path)*) => {
         #[doc = $doc]
         pub mod $module {
             use sea_orm_migration::prelude::*;
@@ -22,7 +25,11 @@ macro_rules! service_migrator {
             #[sea_orm_migration::async_trait::async_trait]
             impl MigratorTrait for Migrator {
                 fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-                    vec![Box::new(super::m20261123_000001_outbox::Migration)]
+                    vec![
+                        Box::new(super::m20261123_000001_outbox::Migration),
+                        Box::new(super::m20261123_000002_row_security::Migration),
+                        $(Box::new($own),)*
+                    ]
                 }
             }
         }
@@ -31,7 +38,8 @@ macro_rules! service_migrator {
 
 service_migrator!(
     tenants,
-    "The tenants service: tenants, templates, users, keys, policies."
+    "The tenants service: tenants, templates, users, keys, policies.",
+    super::m20261123_000003_tenants::Migration
 );
 service_migrator!(customers, "The customers service: the customer archive.");
 service_migrator!(

@@ -27,7 +27,6 @@ use kefu_kit::{
 use kefu_proto::v1::{EventEnvelope, Money};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    TransactionTrait,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -79,7 +78,9 @@ impl EventHandler for Recorder {
         if self.fail_first.lock().expect("lock").remove(&event.id) {
             return Err(HandlerError("simulated crash before acknowledging".into()));
         }
-        let txn = self.db.begin().await.map_err(HandlerError::from_error)?;
+        let txn = kefu_kit::db::begin_for_event(&self.db, event)
+            .await
+            .map_err(HandlerError::from_error)?;
         let first_time = inbox::claim(&txn, CONSUMER_GROUP, event, Utc::now())
             .await
             .map_err(HandlerError::from_error)?;
@@ -109,7 +110,8 @@ async fn world(backend: Backend) -> Option<World> {
     let consumer = TestDatabase::new(backend, "callbacks").await?;
     // The state change that events accompany: a row in a table of the producer.
     producer
-        .db
+        .owner_connection()
+        .await
         .execute_unprepared("CREATE TABLE suite_widgets (id VARCHAR(64) PRIMARY KEY)")
         .await
         .expect("create widgets");
@@ -184,10 +186,13 @@ async fn commit_widget(db: &DatabaseConnection, tenant: TenantId, index: usize) 
     event.id
 }
 
+/// Unpublished events, read as the relay reads them (a platform
+/// transaction: the outbox holds every tenant's events).
 async fn unpublished(db: &DatabaseConnection) -> u64 {
+    let txn = kefu_kit::db::begin_platform(db).await.expect("begin");
     outbox::entity::Entity::find()
         .filter(outbox::entity::Column::PublishedAt.is_null())
-        .count(db)
+        .count(&txn)
         .await
         .expect("count outbox")
 }
@@ -282,7 +287,8 @@ async fn exactly_once_through_restarts_failures_and_rollbacks(backend: Backend) 
     let deliveries_before = *recorder.deliveries.lock().expect("lock");
     world
         .producer
-        .db
+        .owner_connection()
+        .await
         .execute_unprepared("UPDATE outbox SET published_at = NULL WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT 5)")
         .await
         .expect("forget publication");

@@ -9,7 +9,10 @@
 
 pub mod api;
 
-use kefu_kit::{auth::InternalAuth, service::KefuService};
+use kefu_kit::{
+    auth::InternalAuth,
+    service::{KefuService, ServiceContext},
+};
 use tonic::service::RoutesBuilder;
 
 /// The target name: `kefu serve --target analytics`, its schema, its event stream.
@@ -31,7 +34,12 @@ impl KefuService for AnalyticsService {
         GRPC_SERVICES
     }
 
-    fn add_routes(&self, routes: &mut RoutesBuilder, auth: InternalAuth) {
+    fn add_routes(
+        &self,
+        routes: &mut RoutesBuilder,
+        auth: InternalAuth,
+        _context: &ServiceContext,
+    ) {
         api::add_routes(routes, &auth);
     }
 }

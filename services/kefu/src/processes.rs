@@ -95,7 +95,7 @@ pub async fn start_embedded(
     let runtime = runtime(config, key.clone(), clock.clone(), shutdown.clone()).await?;
     let mut services = Vec::new();
     let mut upstreams = HashMap::new();
-    for service in crate::targets::all_services() {
+    for service in crate::targets::all_services(config) {
         let location = location(config, service.name());
         kefu_kit::db::migrate(&location)
             .await
@@ -186,8 +186,8 @@ pub async fn serve(
         );
     }
     let name = format!("{target:?}").to_lowercase();
-    let service =
-        crate::targets::service(&name).with_context(|| format!("no service named {name}"))?;
+    let service = crate::targets::service(&name, &config)
+        .with_context(|| format!("no service named {name}"))?;
     let runtime = runtime(&config, key, clock.clone(), shutdown).await?;
     let listener = TcpListener::bind(listen.unwrap_or(config.listen.service)).await?;
     let running = start_service(
@@ -212,7 +212,10 @@ async fn start_service(
     runtime: &Runtime,
     clock: SharedClock,
 ) -> anyhow::Result<RunningService> {
-    let db = kefu_kit::db::connect(location, config.storage.max_connections)
+    let location = location
+        .clone()
+        .acting_as(Some(config.storage.service_role.clone()));
+    let db = kefu_kit::db::connect(&location, config.storage.max_connections)
         .await
         .with_context(|| format!("connecting {} to its database", service.name()))?;
     let context = ServiceContext {

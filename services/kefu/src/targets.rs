@@ -2,7 +2,19 @@
 
 use std::sync::Arc;
 
-use kefu_kit::service::KefuService;
+use kefu_kit::{config::KefuConfig, service::KefuService};
+use kefu_tenants::mail::{FileMailer, Mailer};
+
+/// Where the tenants service's e-mail goes: embedded, a JSON-lines file in
+/// the data directory (there is no mail server); otherwise the log.
+fn mailer(config: &KefuConfig) -> Arc<dyn Mailer> {
+    let file = config
+        .storage
+        .database_url
+        .is_none()
+        .then(|| config.storage.data_dir.join("mail.jsonl"));
+    Arc::new(FileMailer::new(file))
+}
 
 /// What `kefu serve --target` can run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -23,9 +35,9 @@ pub enum Target {
 
 /// The service behind `name` (`tickets`), or `None` for the gateway and
 /// unknown names.
-pub fn service(name: &str) -> Option<Arc<dyn KefuService>> {
+pub fn service(name: &str, config: &KefuConfig) -> Option<Arc<dyn KefuService>> {
     Some(match name {
-        kefu_tenants::NAME => Arc::new(kefu_tenants::TenantsService),
+        kefu_tenants::NAME => Arc::new(kefu_tenants::TenantsService::new(mailer(config))),
         kefu_customers::NAME => Arc::new(kefu_customers::CustomersService),
         kefu_tickets::NAME => Arc::new(kefu_tickets::TicketsService),
         kefu_callbacks::NAME => Arc::new(kefu_callbacks::CallbacksService),
@@ -35,10 +47,10 @@ pub fn service(name: &str) -> Option<Arc<dyn KefuService>> {
 }
 
 /// Every service, in start order.
-pub fn all_services() -> Vec<Arc<dyn KefuService>> {
+pub fn all_services(config: &KefuConfig) -> Vec<Arc<dyn KefuService>> {
     kefu_migrations::SERVICES
         .iter()
-        .filter_map(|name| service(name))
+        .filter_map(|name| service(name, config))
         .collect()
 }
 
@@ -48,7 +60,7 @@ mod tests {
 
     #[test]
     fn every_service_with_a_migrator_is_runnable_and_every_contract_service_is_served() {
-        let services = all_services();
+        let services = all_services(&KefuConfig::default());
         assert_eq!(services.len(), kefu_migrations::SERVICES.len());
         let mut served: Vec<&str> = services
             .iter()

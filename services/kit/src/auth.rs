@@ -16,6 +16,18 @@ use crate::{
     error::to_status,
 };
 
+/// Set by the gateway only (a caller's copy is removed at the edge): the
+/// bearer secret the gateway asks the tenants service to resolve, on a call
+/// the gateway makes as the system principal.
+pub const RESOLVE_BEARER_HEADER: &str = "x-kefu-resolve-bearer";
+
+/// Set by the gateway only: the client's address as the gateway saw it
+/// (recorded on portal sessions).
+pub const CLIENT_ADDRESS_HEADER: &str = "x-kefu-client-address";
+
+/// Headers only the gateway may set; the gateway drops a caller's copies.
+pub const GATEWAY_ONLY_HEADERS: &[&str] = &[RESOLVE_BEARER_HEADER, CLIENT_ADDRESS_HEADER];
+
 /// Headers with which a caller might try to choose a tenant. A call that
 /// carries one is refused outright rather than silently ignoring it, so a
 /// misconfigured client learns at once that it cannot work this way.

@@ -86,6 +86,11 @@ pub struct StorageConfig {
     pub database_url: Option<String>,
     /// Connections per service pool.
     pub max_connections: u32,
+    /// The PostgreSQL role the services act as (`SET ROLE` at connect), so
+    /// row-level security applies even when the login role owns the tables;
+    /// the migrations create it. Empty: act as the login role (which must
+    /// then own nothing and lack BYPASSRLS).
+    pub service_role: String,
 }
 
 impl Default for StorageConfig {
@@ -94,6 +99,7 @@ impl Default for StorageConfig {
             data_dir: PathBuf::from("kefu-data"),
             database_url: None,
             max_connections: 10,
+            service_role: crate::db::SERVICE_ROLE.to_owned(),
         }
     }
 }

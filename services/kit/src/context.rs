@@ -53,6 +53,9 @@ pub enum PrincipalKind {
     PlatformOperator,
     /// Kefu itself: schedulers and event handlers calling another service.
     System,
+    /// A caller of a tenant-free method (Login, AcceptInvitation) that has
+    /// no credential yet.
+    Anonymous,
 }
 
 /// The authenticated caller, as the gateway resolved it.
@@ -65,6 +68,10 @@ pub struct Principal {
     /// Role names (`agent`, `supervisor`, …) for users; scopes for API keys.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<String>,
+    /// The portal session a user calls through (its id), so the session can
+    /// be ended or marked current; `None` for API keys and the system.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
 }
 
 impl Principal {
@@ -74,15 +81,27 @@ impl Principal {
             kind: PrincipalKind::System,
             id: String::new(),
             roles: Vec::new(),
+            session: None,
         }
     }
 
     /// The platform operator.
+    /// A caller without credential, for the tenant-free methods.
+    pub fn anonymous() -> Self {
+        Self {
+            kind: PrincipalKind::Anonymous,
+            id: String::new(),
+            roles: Vec::new(),
+            session: None,
+        }
+    }
+
     pub fn platform_operator() -> Self {
         Self {
             kind: PrincipalKind::PlatformOperator,
             id: String::new(),
             roles: Vec::new(),
+            session: None,
         }
     }
 }

@@ -196,6 +196,7 @@ mod tests {
             kind: PrincipalKind::User,
             id: "0194f1c2-user".into(),
             roles: vec!["agent".into()],
+            session: None,
         }
     }
 

@@ -16,6 +16,16 @@ use crate::context::TenantId;
 /// The PostgreSQL setting row-level-security policies read the tenant from.
 pub const TENANT_SETTING: &str = "kefu.tenant_id";
 
+/// The PostgreSQL setting that opens the few platform tables (the tenant
+/// list, credential look-ups, the outbox the relay reads) across tenants.
+/// Tenant tables ignore it: no setting reveals one tenant's rows to another.
+pub const PLATFORM_SETTING: &str = "kefu.platform";
+
+/// The PostgreSQL role the services act as: it owns nothing, has no
+/// BYPASSRLS, and is granted only row access to its service's schema. The
+/// migrations (run as the owner) create it.
+pub const SERVICE_ROLE: &str = "kefu_service";
+
 /// Where one service's database is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatabaseLocation {
@@ -23,6 +33,10 @@ pub struct DatabaseLocation {
     pub url: String,
     /// The PostgreSQL schema of the service's tables; ignored for SQLite.
     pub schema: String,
+    /// The PostgreSQL role the connections act as (`SET ROLE` at connect),
+    /// so row-level security applies even when the login role could bypass
+    /// it; `None` acts as the login role (migrations, which need the owner).
+    pub role: Option<String>,
 }
 
 impl DatabaseLocation {
@@ -39,7 +53,14 @@ impl DatabaseLocation {
         Self {
             url,
             schema: service.to_owned(),
+            role: None,
         }
+    }
+
+    /// The same location, connecting as `role` (see [`SERVICE_ROLE`]).
+    pub fn acting_as(mut self, role: Option<String>) -> Self {
+        self.role = role.filter(|role| !role.is_empty());
+        self
     }
 
     /// Whether this is an embedded SQLite database.
@@ -82,6 +103,9 @@ pub async fn connect(
         });
     } else {
         options.set_schema_search_path(location.schema.clone());
+        if let Some(role) = location.role.clone() {
+            options.map_sqlx_postgres_opts(move |opts| opts.options([("role", role.as_str())]));
+        }
     }
     Database::connect(options).await
 }
@@ -108,7 +132,11 @@ pub async fn migrate(location: &DatabaseLocation) -> Result<(), DbErr> {
             .await?;
         plain.close().await?;
     }
-    let db = connect(location, 1).await?;
+    let owner = DatabaseLocation {
+        role: None,
+        ..location.clone()
+    };
+    let db = connect(&owner, 1).await?;
     kefu_migrations::up(&location.schema, &db).await?;
     db.close().await
 }
@@ -133,6 +161,40 @@ pub async fn begin_for_tenant(
         .await?;
     }
     Ok(txn)
+}
+
+/// Begins a transaction on the platform tables across tenants (the tenant
+/// list, credential look-ups, the relay's outbox reads). On PostgreSQL it
+/// sets [`PLATFORM_SETTING`] for this transaction only; tenant tables stay
+/// closed in it (no tenant is set).
+pub async fn begin_platform(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let txn = db.begin().await?;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT set_config($1, 'on', true)",
+            [PLATFORM_SETTING.into()],
+        ))
+        .await?;
+    }
+    Ok(txn)
+}
+
+/// Begins the transaction a consumer handles `event` in: acting for the
+/// event's tenant, or on the platform tables for a platform event (no
+/// tenant).
+pub async fn begin_for_event(
+    db: &DatabaseConnection,
+    event: &kefu_proto::v1::EventEnvelope,
+) -> Result<DatabaseTransaction, DbErr> {
+    if event.tenant_id.is_empty() {
+        return begin_platform(db).await;
+    }
+    let tenant = event
+        .tenant_id
+        .parse::<TenantId>()
+        .map_err(|error| DbErr::Custom(format!("event {} tenant: {error}", event.id)))?;
+    begin_for_tenant(db, tenant).await
 }
 
 /// Whether an error is a unique-key conflict (an insert that lost a race).

@@ -12,7 +12,7 @@ use kefu_proto::v1::EventEnvelope;
 use prost::Message;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    QueryOrder, QuerySelect,
     sea_query::{Expr, LockBehavior, LockType},
 };
 use tokio::task::JoinHandle;
@@ -113,7 +113,8 @@ impl Relay {
     /// keep their order.
     pub async fn run_once(&self) -> Result<usize, KitError> {
         if self.db.get_database_backend() == DbBackend::Postgres {
-            let txn = self.db.begin().await?;
+            // The relay reads every tenant's events: a platform transaction.
+            let txn = crate::db::begin_platform(&self.db).await?;
             let published = self.publish_pending(&txn, true).await?;
             txn.commit().await?;
             Ok(published)

@@ -48,7 +48,7 @@ pub trait KefuService: Send + Sync + 'static {
     fn grpc_services(&self) -> &'static [&'static str];
 
     /// Adds its gRPC services, each behind `auth`, to `routes`.
-    fn add_routes(&self, routes: &mut RoutesBuilder, auth: InternalAuth);
+    fn add_routes(&self, routes: &mut RoutesBuilder, auth: InternalAuth, context: &ServiceContext);
 
     /// The event subscriptions it consumes.
     fn subscriptions(&self) -> Vec<ServiceSubscription> {
@@ -140,7 +140,7 @@ pub async fn start(
     runtime: &Runtime,
 ) -> Result<RunningService, StartError> {
     let mut routes = RoutesBuilder::default();
-    service.add_routes(&mut routes, runtime.auth.clone());
+    service.add_routes(&mut routes, runtime.auth.clone(), context);
     let ready: Arc<dyn server::Readiness> = Arc::new(context.db.clone());
     let routes = server::with_health_and_reflection(
         routes,

@@ -97,6 +97,17 @@ impl Drop for TestDatabase {
 }
 
 impl TestDatabase {
+    /// A connection as the login role (the schema's owner on PostgreSQL),
+    /// for what the services' role may not do: creating tables in tests,
+    /// inspecting rows past row-level security.
+    pub async fn owner_connection(&self) -> DatabaseConnection {
+        let owner = DatabaseLocation {
+            role: None,
+            ..self.location.clone()
+        };
+        connect(&owner, 1).await.expect("owner connection")
+    }
+
     /// A migrated database for `service` on `backend`, or `None` when the
     /// backend's server is not configured (and not required).
     pub async fn new(backend: Backend, service: &str) -> Option<Self> {
@@ -146,9 +157,12 @@ impl TestDatabase {
             .await
             .expect("unlock");
         created.expect("clone the template database");
+        // Connected as the services are in production: the non-owner role
+        // row-level security applies to.
         let location = DatabaseLocation {
             url: with_database(&admin_url, &name),
             schema: service.to_owned(),
+            role: Some(crate::db::SERVICE_ROLE.to_owned()),
         };
         let db = connect(&location, 4).await.expect("test database opens");
         Some(Self {
@@ -201,6 +215,7 @@ async fn ensure_template(admin: &DatabaseConnection, admin_url: &str) -> String 
             let location = DatabaseLocation {
                 url: url.clone(),
                 schema: (*service).to_owned(),
+                role: None,
             };
             crate::db::migrate(&location)
                 .await

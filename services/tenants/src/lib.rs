@@ -1,15 +1,25 @@
 //! The tenants service: tenants, industry templates, identity, SLA policies and approval rules.
 //!
-//! Only `api` exists so far: the contract's methods answer UNIMPLEMENTED
-//! until this service's issue builds them, as `api` translating gRPC calls,
-//! `domain` deciding (pure rules, injected clock) and `store` persisting
-//! through sea-orm, with events leaving through the outbox in the store's
-//! transactions.
+//! `api` translates gRPC calls, `domain` decides (pure rules, the clock
+//! passed in), `store` persists through sea-orm, and events leave through
+//! the outbox in the same transactions. `templates` holds the industry
+//! templates (data shipped with Kefu). Methods not built yet answer
+//! UNIMPLEMENTED.
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod domain;
+pub mod error;
+pub mod mail;
+pub mod store;
+pub mod templates;
 
-use kefu_kit::{auth::InternalAuth, service::KefuService};
+use std::sync::Arc;
+
+use kefu_kit::{
+    auth::InternalAuth,
+    service::{KefuService, ServiceContext},
+};
 use tonic::service::RoutesBuilder;
 
 /// The target name: `kefu serve --target tenants`, its schema, its event stream.
@@ -19,8 +29,17 @@ pub const NAME: &str = "tenants";
 pub const GRPC_SERVICES: &[&str] = &["kefu.v1.TenantService", "kefu.v1.IdentityService"];
 
 /// The tenants service.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TenantsService;
+#[derive(Clone)]
+pub struct TenantsService {
+    mailer: Arc<dyn mail::Mailer>,
+}
+
+impl TenantsService {
+    /// The service, sending its e-mail through `mailer`.
+    pub fn new(mailer: Arc<dyn mail::Mailer>) -> Self {
+        Self { mailer }
+    }
+}
 
 impl KefuService for TenantsService {
     fn name(&self) -> &'static str {
@@ -31,7 +50,11 @@ impl KefuService for TenantsService {
         GRPC_SERVICES
     }
 
-    fn add_routes(&self, routes: &mut RoutesBuilder, auth: InternalAuth) {
-        api::add_routes(routes, &auth);
+    fn add_routes(&self, routes: &mut RoutesBuilder, auth: InternalAuth, context: &ServiceContext) {
+        api::add_routes(
+            routes,
+            &auth,
+            api::Shared::new(context, self.mailer.clone()),
+        );
     }
 }

@@ -1,0 +1,926 @@
+//! `kefu.v1.IdentityService`: users, invitations, login sessions, API keys.
+
+use chrono::{DateTime, Duration, Utc};
+use kefu_kit::{
+    context::{CallContext, PrincipalKind, TenantId},
+    db::{begin_for_tenant, begin_platform, is_unique_violation},
+    events::{new_event, to_timestamp},
+    outbox,
+};
+use kefu_proto::v1::{
+    AcceptInvitationRequest, Actor, ActorKind, ApiKey, ApiKeyAccess, ApiKeyState,
+    CreateApiKeyRequest, CreateApiKeyResponse, CurrentPrincipal, DeactivateUserRequest,
+    GetApiKeyRequest, GetCurrentPrincipalRequest, GetUserRequest, InviteUserRequest,
+    InviteUserResponse, ListApiKeysRequest, ListApiKeysResponse, ListUsersRequest,
+    ListUsersResponse, LoginRequest, LoginResponse, LogoutRequest, RevokeApiKeyRequest, Role,
+    Session, Tenant, User, UserCreated, UserDeactivated, UserState,
+    identity_service_server::IdentityService,
+};
+use sea_orm::DatabaseTransaction;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use super::{Shared, caller, page, require_admin, require_tenant};
+use crate::{
+    NAME,
+    domain::{
+        names,
+        password::{self, PasswordContext, PasswordPolicy},
+        secrets,
+        slug::normalise_email,
+        tenant as rules,
+    },
+    error::{Result, TenantsError},
+    mail::{Mail, Mailer},
+    store::{
+        self,
+        entities::session,
+        identity::{self as users, StoredUser, UserSecrets},
+        tenants::{self as tenant_store, Lookup},
+    },
+};
+
+/// How long an invitation token is valid.
+const INVITATION_VALIDITY: Duration = Duration::days(7);
+/// Failed logins allowed per window before the account is locked.
+const LOGIN_FAILURES_ALLOWED: usize = 10;
+/// The window failed logins are counted in, and the lock's length.
+const LOGIN_FAILURE_WINDOW: Duration = Duration::minutes(15);
+
+/// Handlers of `kefu.v1.IdentityService`.
+#[derive(Clone)]
+pub struct IdentityApi(pub(super) Shared);
+
+fn user_not_found(name: &str) -> TenantsError {
+    TenantsError::NotFound(format!("user {name:?}"))
+}
+
+fn invalid_credentials() -> TenantsError {
+    TenantsError::Unauthenticated(
+        "wrong tenant, e-mail or password".into(),
+        "INVALID_CREDENTIALS",
+    )
+}
+
+/// Validates a new user and stores it INVITED with a fresh invitation;
+/// returns the user and the token (to be mailed after commit).
+pub(super) async fn invite(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    requested: User,
+    now: DateTime<Utc>,
+) -> Result<(User, String)> {
+    rules::check_length("user.display_name", &requested.display_name, 1, 100)?;
+    let email = normalise_email(&requested.email)
+        .map_err(|error| TenantsError::invalid("user.email", error.to_string()))?;
+    if requested.roles.is_empty() {
+        return Err(TenantsError::invalid(
+            "user.roles",
+            "at least one role is required",
+        ));
+    }
+    for role in &requested.roles {
+        if !matches!(Role::try_from(*role), Ok(role) if role != Role::Unspecified) {
+            return Err(TenantsError::invalid(
+                "user.roles",
+                format!("{role} is not a kefu.v1.Role"),
+            ));
+        }
+    }
+    if kefu_proto::v1::ApprovalLevel::try_from(requested.approval_level).is_err() {
+        return Err(TenantsError::invalid(
+            "user.approval_level",
+            "unknown approval level",
+        ));
+    }
+    rules::check_length("user.title", &requested.title, 0, 100)?;
+    if !requested.locale.is_empty() {
+        rules::check_locale("user.locale", &requested.locale)?;
+    }
+    let id = Uuid::now_v7();
+    let time = Some(to_timestamp(now));
+    let user = User {
+        name: names::user(id),
+        email,
+        teams: Vec::new(),
+        state: UserState::Invited as i32,
+        last_login_time: None,
+        deactivate_time: None,
+        create_time: time,
+        update_time: time,
+        etag: store::etag(1),
+        ..requested
+    };
+    let token = secrets::invitation_token();
+    let digest = secrets::digest(&token);
+    if let Err(error) = users::insert_user(
+        txn,
+        tenant,
+        id,
+        &user,
+        Some((digest.clone(), now + INVITATION_VALIDITY)),
+        now,
+    )
+    .await
+    {
+        return Err(if is_unique_violation(&error) {
+            TenantsError::AlreadyExists(format!("a user with e-mail {:?}", user.email))
+        } else {
+            error.into()
+        });
+    }
+    tenant_store::record_lookup(
+        txn,
+        &digest,
+        Lookup {
+            tenant_id: tenant,
+            kind: "invitation".into(),
+            subject: id,
+        },
+    )
+    .await?;
+    let event = new_event(
+        NAME,
+        Some(TenantId(tenant)),
+        user.name.clone(),
+        &UserCreated {
+            user: Some(user.clone()),
+            actor: None,
+        },
+        now,
+    );
+    outbox::append(txn, &event).await?;
+    Ok((user, token))
+}
+
+/// E-mails an invitation (after the transaction that created it).
+pub(super) fn mail_invitation(mailer: &dyn Mailer, tenant: &Tenant, user: &User, token: &str) {
+    let mut data = std::collections::BTreeMap::new();
+    data.insert("invitation_token".to_owned(), token.to_owned());
+    data.insert("tenant_slug".to_owned(), tenant.slug.clone());
+    mailer.send(Mail {
+        to: user.email.clone(),
+        subject: format!(
+            "{}: 客服平台邀请 / your Kefu invitation",
+            tenant.display_name
+        ),
+        body: format!(
+            "{name}，您好 / Hello {name},\n\n{tenant} invites you to Kefu. Accept within 7 days \
+             with this token / 请在 7 天内使用此令牌接受邀请：\n\n{token}\n",
+            name = user.display_name,
+            tenant = tenant.display_name,
+        ),
+        data,
+    });
+}
+
+fn user_id_of(caller: &CallContext, name: &str) -> Option<Uuid> {
+    if name == "users/me" {
+        return (caller.principal.kind == PrincipalKind::User)
+            .then(|| Uuid::parse_str(&caller.principal.id).ok())
+            .flatten();
+    }
+    names::uuid_in(name, "users")
+}
+
+impl IdentityApi {
+    async fn tenant_row(&self, txn: &DatabaseTransaction, tenant: Uuid) -> Result<Tenant> {
+        Ok(tenant_store::get(txn, tenant)
+            .await?
+            .ok_or_else(|| TenantsError::NotFound("tenant".into()))?
+            .tenant)
+    }
+
+    /// The user's teams, as names.
+    async fn with_teams(
+        &self,
+        txn: &DatabaseTransaction,
+        tenant: Uuid,
+        mut user: User,
+    ) -> Result<User> {
+        user.teams = super::principal::teams_of(txn, tenant, &user.name).await?;
+        Ok(user)
+    }
+
+    async fn login(
+        &self,
+        request: LoginRequest,
+        client: (String, String),
+    ) -> Result<LoginResponse> {
+        let now = self.0.clock.now();
+        let email = normalise_email(&request.email).map_err(|_| invalid_credentials())?;
+        let platform = begin_platform(&self.0.db).await?;
+        let tenant = tenant_store::by_slug(&platform, &request.tenant_slug).await?;
+        platform.commit().await?;
+        let Some(tenant) = tenant else {
+            // Spend the time a real check takes, so a wrong slug is not told
+            // apart from a wrong password by timing.
+            let _ = password::verify(&request.password, password::dummy_hash());
+            return Err(invalid_credentials());
+        };
+        let txn = begin_for_tenant(&self.0.db, TenantId(tenant.id)).await?;
+        let failures =
+            users::login_failures_since(&txn, tenant.id, &email, now - LOGIN_FAILURE_WINDOW)
+                .await?;
+        if failures.len() >= LOGIN_FAILURES_ALLOWED {
+            let unlock = failures[failures.len() - LOGIN_FAILURES_ALLOWED] + LOGIN_FAILURE_WINDOW;
+            let wait = (unlock - now)
+                .to_std()
+                .unwrap_or_default()
+                .max(std::time::Duration::from_secs(1));
+            return Err(TenantsError::RateLimited(wait));
+        }
+        let user = users::user_by_email(&txn, tenant.id, &email).await?;
+        let verified = match user.as_ref().and_then(|user| user.password_hash.as_deref()) {
+            Some(hash) => password::verify(&request.password, hash)
+                .map_err(|error| TenantsError::Internal(error.to_string()))?,
+            None => {
+                let _ = password::verify(&request.password, password::dummy_hash());
+                false
+            }
+        };
+        let user = match user {
+            Some(user) if verified && user.user.state == UserState::Active as i32 => user,
+            _ => {
+                users::record_login_failure(&txn, tenant.id, &email, now).await?;
+                txn.commit().await?;
+                return Err(invalid_credentials());
+            }
+        };
+        if let Some(refusal) = rules::refusal(&tenant.tenant) {
+            return Err(refusal);
+        }
+        users::clear_login_failures(&txn, tenant.id, &email).await?;
+        let settings = tenant.tenant.settings.clone().unwrap_or_default();
+        let lifetime = settings
+            .session_max_lifetime
+            .map_or(Duration::days(7), |d| Duration::seconds(d.seconds));
+        let token = secrets::session_token();
+        let digest = secrets::digest(&token);
+        let session_id = Uuid::now_v7();
+        let (user_agent, client_address) = client;
+        let model = session::Model {
+            tenant_id: tenant.id,
+            id: session_id,
+            user_id: user.id,
+            digest: digest.clone(),
+            create_time: now,
+            last_used_time: now,
+            expire_time: now + lifetime,
+            revoke_time: None,
+            user_agent: user_agent.chars().take(500).collect(),
+            client_address: client_address.chars().take(100).collect(),
+        };
+        users::insert_session(&txn, model.clone()).await?;
+        tenant_store::record_lookup(
+            &txn,
+            &digest,
+            Lookup {
+                tenant_id: tenant.id,
+                kind: "session".into(),
+                subject: session_id,
+            },
+        )
+        .await?;
+        let mut logged_in = user.user.clone();
+        logged_in.last_login_time = Some(to_timestamp(now));
+        if !users::replace_user(
+            &txn,
+            tenant.id,
+            user.id,
+            user.revision,
+            &logged_in,
+            UserSecrets::default(),
+        )
+        .await?
+        {
+            return Err(TenantsError::StaleEtag(logged_in.name));
+        }
+        logged_in.etag = store::etag(user.revision + 1);
+        let logged_in = self.with_teams(&txn, tenant.id, logged_in).await?;
+        txn.commit().await?;
+        Ok(LoginResponse {
+            session_token: token,
+            expire_time: Some(to_timestamp(model.expire_time)),
+            session: Some(session_resource(&model, true)),
+            user: Some(logged_in),
+        })
+    }
+
+    async fn accept(&self, request: AcceptInvitationRequest) -> Result<User> {
+        let now = self.0.clock.now();
+        let invalid = || {
+            TenantsError::Unauthenticated(
+                "the invitation is unknown, used or expired".into(),
+                "INVITATION_INVALID",
+            )
+        };
+        let digest = secrets::digest(&request.invitation_token);
+        let platform = begin_platform(&self.0.db).await?;
+        let lookup = tenant_store::find_lookup(&platform, &digest).await?;
+        platform.commit().await?;
+        let lookup = lookup
+            .filter(|lookup| lookup.kind == "invitation")
+            .ok_or_else(invalid)?;
+        let txn = begin_for_tenant(&self.0.db, TenantId(lookup.tenant_id)).await?;
+        let tenant = self.tenant_row(&txn, lookup.tenant_id).await?;
+        let stored = users::get_user(&txn, lookup.tenant_id, lookup.subject)
+            .await?
+            .ok_or_else(invalid)?;
+        match &stored.invitation {
+            Some((pending, expire))
+                if *pending == digest
+                    && *expire > now
+                    && stored.user.state == UserState::Invited as i32 => {}
+            _ => return Err(invalid()),
+        }
+        let policy = PasswordPolicy {
+            min_length: tenant
+                .settings
+                .as_ref()
+                .map_or(12, |settings| settings.password_min_length.max(12) as usize),
+        };
+        policy
+            .check(
+                &request.password,
+                &PasswordContext {
+                    email: &stored.user.email,
+                    tenant_slug: &tenant.slug,
+                },
+            )
+            .map_err(|weak| {
+                TenantsError::invalid_because("password", weak.to_string(), "WEAK_PASSWORD")
+            })?;
+        let hash = password::hash(&request.password)
+            .map_err(|error| TenantsError::Internal(error.to_string()))?;
+        let mut user = stored.user.clone();
+        user.state = UserState::Active as i32;
+        user.update_time = Some(to_timestamp(now));
+        if !users::replace_user(
+            &txn,
+            lookup.tenant_id,
+            stored.id,
+            stored.revision,
+            &user,
+            UserSecrets {
+                password_hash: Some(hash),
+                clear_invitation: true,
+                invitation: None,
+            },
+        )
+        .await?
+        {
+            return Err(invalid());
+        }
+        tenant_store::forget_lookup(&txn, &digest).await?;
+        user.etag = store::etag(stored.revision + 1);
+        let user = self.with_teams(&txn, lookup.tenant_id, user).await?;
+        txn.commit().await?;
+        Ok(user)
+    }
+
+    async fn load_user(
+        &self,
+        txn: &DatabaseTransaction,
+        caller: &CallContext,
+        tenant: TenantId,
+        name: &str,
+    ) -> Result<StoredUser> {
+        let id = user_id_of(caller, name).ok_or_else(|| user_not_found(name))?;
+        users::get_user(txn, tenant.0, id)
+            .await?
+            .ok_or_else(|| user_not_found(name))
+    }
+}
+
+fn session_resource(model: &session::Model, current: bool) -> Session {
+    Session {
+        name: names::session(model.user_id, model.id),
+        create_time: Some(to_timestamp(model.create_time)),
+        last_used_time: Some(to_timestamp(model.last_used_time)),
+        expire_time: Some(to_timestamp(model.expire_time)),
+        user_agent: model.user_agent.clone(),
+        client_address: model.client_address.clone(),
+        current,
+    }
+}
+
+/// An API key as callers see it: EXPIRED once past its expiry.
+pub(super) fn key_view(mut key: ApiKey, now: DateTime<Utc>) -> ApiKey {
+    let expired = key
+        .expire_time
+        .as_ref()
+        .and_then(kefu_kit::events::from_timestamp)
+        .is_some_and(|expire| expire <= now);
+    if key.state == ApiKeyState::Active as i32 && expired {
+        key.state = ApiKeyState::Expired as i32;
+    }
+    key
+}
+
+fn actor_of(caller: &CallContext) -> Actor {
+    match caller.principal.kind {
+        PrincipalKind::User => Actor {
+            kind: ActorKind::User as i32,
+            name: format!("users/{}", caller.principal.id),
+            display_name: String::new(),
+        },
+        PrincipalKind::ApiKey => Actor {
+            kind: ActorKind::ApiKey as i32,
+            name: format!("apiKeys/{}", caller.principal.id),
+            display_name: String::new(),
+        },
+        PrincipalKind::PlatformOperator => Actor {
+            kind: ActorKind::PlatformOperator as i32,
+            ..Actor::default()
+        },
+        _ => Actor {
+            kind: ActorKind::System as i32,
+            ..Actor::default()
+        },
+    }
+}
+
+fn validate_key(key: &ApiKey, now: DateTime<Utc>) -> Result<()> {
+    rules::check_length("api_key.display_name", &key.display_name, 1, 100)?;
+    if key.scopes.is_empty() {
+        return Err(TenantsError::invalid(
+            "api_key.scopes",
+            "at least one scope is required",
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (index, scope) in key.scopes.iter().enumerate() {
+        if !super::principal::SCOPE_SERVICES.contains(&scope.service.as_str()) {
+            return Err(TenantsError::invalid(
+                &format!("api_key.scopes[{index}].service"),
+                format!(
+                    "{:?} is not a service; use one of {}",
+                    scope.service,
+                    super::principal::SCOPE_SERVICES.join(", ")
+                ),
+            ));
+        }
+        if !seen.insert(scope.service.clone()) {
+            return Err(TenantsError::invalid(
+                &format!("api_key.scopes[{index}].service"),
+                "each service may appear once",
+            ));
+        }
+        if !matches!(ApiKeyAccess::try_from(scope.access), Ok(access) if access != ApiKeyAccess::Unspecified)
+        {
+            return Err(TenantsError::invalid(
+                &format!("api_key.scopes[{index}].access"),
+                "is required: READ or WRITE",
+            ));
+        }
+    }
+    if let Some(expire) = key.expire_time.as_ref() {
+        match kefu_kit::events::from_timestamp(expire) {
+            Some(expire) if expire > now => {}
+            _ => {
+                return Err(TenantsError::invalid(
+                    "api_key.expire_time",
+                    "must be in the future",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[tonic::async_trait]
+impl IdentityService for IdentityApi {
+    async fn invite_user(
+        &self,
+        request: Request<InviteUserRequest>,
+    ) -> Result<Response<InviteUserResponse>, Status> {
+        let tenant = require_admin(&caller(&request)?)?;
+        let request = request.into_inner();
+        if !request.teams.is_empty() {
+            return Err(TenantsError::invalid(
+                "teams",
+                "adding members at invitation is not supported yet; use AddTeamMember",
+            )
+            .into());
+        }
+        let requested = request
+            .user
+            .ok_or_else(|| TenantsError::invalid("user", "is required"))?;
+        let now = self.0.clock.now();
+        let txn = begin_for_tenant(&self.0.db, tenant)
+            .await
+            .map_err(TenantsError::from)?;
+        let tenant_row = self.tenant_row(&txn, tenant.0).await?;
+        let (user, token) = invite(&txn, tenant.0, requested, now).await?;
+        txn.commit().await.map_err(TenantsError::from)?;
+        self.0.outbox.notify();
+        mail_invitation(&*self.0.mailer, &tenant_row, &user, &token);
+        Ok(Response::new(InviteUserResponse {
+            user: Some(user),
+            invitation_token: token,
+            invitation_expire_time: Some(to_timestamp(now + INVITATION_VALIDITY)),
+        }))
+    }
+
+    async fn accept_invitation(
+        &self,
+        request: Request<AcceptInvitationRequest>,
+    ) -> Result<Response<User>, Status> {
+        caller(&request)?;
+        Ok(Response::new(self.accept(request.into_inner()).await?))
+    }
+
+    async fn get_user(&self, request: Request<GetUserRequest>) -> Result<Response<User>, Status> {
+        let caller = caller(&request)?;
+        let tenant = require_tenant(&caller)?;
+        let txn = begin_for_tenant(&self.0.db, tenant)
+            .await
+            .map_err(TenantsError::from)?;
+        let stored = self
+            .load_user(&txn, &caller, tenant, &request.get_ref().name)
+            .await?;
+        Ok(Response::new(
+            self.with_teams(&txn, tenant.0, stored.user).await?,
+        ))
+    }
+
+    async fn list_users(
+        &self,
+        request: Request<ListUsersRequest>,
+    ) -> Result<Response<ListUsersResponse>, Status> {
+        let tenant = require_tenant(&caller(&request)?)?;
+        let request = request.into_inner();
+        let txn = begin_for_tenant(&self.0.db, tenant)
+            .await
+            .map_err(TenantsError::from)?;
+        let mut all = Vec::new();
+        for stored in users::list_users(&txn, tenant.0)
+            .await
+            .map_err(TenantsError::from)?
+        {
+            all.push(self.with_teams(&txn, tenant.0, stored.user).await?);
+        }
+        all.sort_by(|a, b| {
+            a.display_name
+                .cmp(&b.display_name)
+                .then(a.name.cmp(&b.name))
+        });
+        let (users, next_page_token, total_size) =
+            page(all, request.page_size, &request.page_token)?;
+        Ok(Response::new(ListUsersResponse {
+            users,
+            next_page_token,
+            total_size,
+        }))
+    }
+
+    async fn deactivate_user(
+        &self,
+        request: Request<DeactivateUserRequest>,
+    ) -> Result<Response<User>, Status> {
+        let caller = caller(&request)?;
+        let tenant = require_admin(&caller)?;
+        let request = request.into_inner();
+        let now = self.0.clock.now();
+        let txn = begin_for_tenant(&self.0.db, tenant)
+            .await
+            .map_err(TenantsError::from)?;
+        let stored = self.load_user(&txn, &caller, tenant, &request.name).await?;
+        if stored.user.state == UserState::Deactivated as i32 {
+            return Err(TenantsError::IllegalTransition(
+                "the user is already deactivated".into(),
+                None,
+            )
+            .into());
+        }
+        if caller.principal.kind == PrincipalKind::User
+            && caller.principal.id == stored.id.to_string()
+        {
+            return Err(TenantsError::IllegalTransition(
+                "you cannot deactivate yourself".into(),
+                None,
+            )
+            .into());
+        }
+        let is_admin = stored.user.roles.contains(&(Role::Admin as i32));
+        if is_admin && stored.user.state == UserState::Active as i32 {
+            let admins = users::list_users(&txn, tenant.0)
+                .await
+                .map_err(TenantsError::from)?
+                .into_iter()
+                .filter(|user| {
+                    user.user.state == UserState::Active as i32
+                        && user.user.roles.contains(&(Role::Admin as i32))
+                })
+                .count();
+            if admins <= 1 {
+                return Err(TenantsError::IllegalTransition(
+                    "the tenant would have no active administrator".into(),
+                    Some("LAST_ADMIN"),
+                )
+                .into());
+            }
+        }
+        let successor = if request.successor.is_empty() {
+            String::new()
+        } else {
+            let successor = self
+                .load_user(&txn, &caller, tenant, &request.successor)
+                .await
+                .map_err(|_| TenantsError::invalid("successor", "is not a user of this tenant"))?;
+            successor.user.name
+        };
+        let mut user = stored.user.clone();
+        user.state = UserState::Deactivated as i32;
+        user.deactivate_time = Some(to_timestamp(now));
+        user.update_time = Some(to_timestamp(now));
+        if !users::replace_user(
+            &txn,
+            tenant.0,
+            stored.id,
+            stored.revision,
+            &user,
+            UserSecrets {
+                clear_invitation: true,
+                ..UserSecrets::default()
+            },
+        )
+        .await
+        .map_err(TenantsError::from)?
+        {
+            return Err(TenantsError::StaleEtag(user.name).into());
+        }
+        for digest in users::revoke_sessions(&txn, tenant.0, stored.id, None, now)
+            .await
+            .map_err(TenantsError::from)?
+        {
+            tenant_store::forget_lookup(&txn, &digest)
+                .await
+                .map_err(TenantsError::from)?;
+        }
+        let event = new_event(
+            NAME,
+            Some(tenant),
+            user.name.clone(),
+            &UserDeactivated {
+                user: user.name.clone(),
+                successor,
+                display_name: user.display_name.clone(),
+                actor: Some(actor_of(&caller)),
+                ..UserDeactivated::default()
+            },
+            now,
+        );
+        outbox::append(&txn, &event)
+            .await
+            .map_err(TenantsError::from)?;
+        user.etag = store::etag(stored.revision + 1);
+        let user = self.with_teams(&txn, tenant.0, user).await?;
+        txn.commit().await.map_err(TenantsError::from)?;
+        self.0.outbox.notify();
+        Ok(Response::new(user))
+    }
+
+    async fn create_api_key(
+        &self,
+        request: Request<CreateApiKeyRequest>,
+    ) -> Result<Response<CreateApiKeyResponse>, Status> {
+        let caller = caller(&request)?;
+        let tenant = require_admin(&caller)?;
+        if caller.principal.kind != PrincipalKind::User {
+            return Err(TenantsError::PermissionDenied(
+                "API keys are created by an administrator signed in to the portal".into(),
+                None,
+            )
+            .into());
+        }
+        let request = request.into_inner();
+        let now = self.0.clock.now();
+        let requested = request
+            .api_key
+            .ok_or_else(|| TenantsError::invalid("api_key", "is required"))?;
+        validate_key(&requested, now)?;
+        let request_id = Some(request.request_id).filter(|id| !id.is_empty());
+        let txn = begin_for_tenant(&self.0.db, tenant)
+            .await
+            .map_err(TenantsError::from)?;
+        if let Some(request_id) = &request_id
+            && let Some(existing) = users::api_key_by_request(&txn, tenant.0, request_id)
+                .await
+                .map_err(TenantsError::from)?
+        {
+            return Ok(Response::new(CreateApiKeyResponse {
+                api_key: Some(key_view(existing.api_key, now)),
+                secret: String::new(),
+            }));
+        }
+        let id = Uuid::now_v7();
+        let secret = secrets::api_key_secret();
+        let digest = secrets::digest(&secret);
+        let key = ApiKey {
+            name: names::api_key(id),
+            prefix: secrets::api_key_prefix(&secret),
+            state: ApiKeyState::Active as i32,
+            last_used_time: None,
+            creator: Some(actor_of(&caller)),
+            create_time: Some(to_timestamp(now)),
+            revoke_time: None,
+            ..requested
+        };
+        users::insert_api_key(&txn, tenant.0, id, &digest, &key, request_id, now)
+            .await
+            .map_err(TenantsError::from)?;
+        tenant_store::record_lookup(
+            &txn,
+            &digest,
+            Lookup {
+                tenant_id: tenant.0,
+                kind: "api_key".into(),
+                subject: id,
+            },
+        )
+        .await
+        .map_err(TenantsError::from)?;
+        txn.commit().await.map_err(TenantsError::from)?;
+        Ok(Response::new(CreateApiKeyResponse {
+            api_key: Some(key),
+            secret,
+        }))
+    }
+
+    async fn get_api_key(
+        &self,
+        request: Request<GetApiKeyRequest>,
+    ) -> Result<Response<ApiKey>, Status> {
+        let tenant = require_tenant(&caller(&request)?)?;
+        let name = &request.get_ref().name;
+        let not_found = || TenantsError::NotFound(format!("API key {name:?}"));
+        let id = names::uuid_in(name, "apiKeys").ok_or_else(not_found)?;
+        let txn = begin_for_tenant(&self.0.db, tenant)
+            .await
+            .map_err(TenantsError::from)?;
+        let stored = users::get_api_key(&txn, tenant.0, id)
+            .await
+            .map_err(TenantsError::from)?
+            .ok_or_else(not_found)?;
+        Ok(Response::new(key_view(stored.api_key, self.0.clock.now())))
+    }
+
+    async fn list_api_keys(
+        &self,
+        request: Request<ListApiKeysRequest>,
+    ) -> Result<Response<ListApiKeysResponse>, Status> {
+        let tenant = require_tenant(&caller(&request)?)?;
+        let request = request.into_inner();
+        let now = self.0.clock.now();
+        let txn = begin_for_tenant(&self.0.db, tenant)
+            .await
+            .map_err(TenantsError::from)?;
+        let keys: Vec<ApiKey> = users::list_api_keys(&txn, tenant.0)
+            .await
+            .map_err(TenantsError::from)?
+            .into_iter()
+            .map(|stored| key_view(stored.api_key, now))
+            .collect();
+        let (api_keys, next_page_token, total_size) =
+            page(keys, request.page_size, &request.page_token)?;
+        Ok(Response::new(ListApiKeysResponse {
+            api_keys,
+            next_page_token,
+            total_size,
+        }))
+    }
+
+    async fn revoke_api_key(
+        &self,
+        request: Request<RevokeApiKeyRequest>,
+    ) -> Result<Response<ApiKey>, Status> {
+        let tenant = require_admin(&caller(&request)?)?;
+        let name = &request.get_ref().name;
+        let not_found = || TenantsError::NotFound(format!("API key {name:?}"));
+        let id = names::uuid_in(name, "apiKeys").ok_or_else(not_found)?;
+        let now = self.0.clock.now();
+        let txn = begin_for_tenant(&self.0.db, tenant)
+            .await
+            .map_err(TenantsError::from)?;
+        let stored = users::get_api_key(&txn, tenant.0, id)
+            .await
+            .map_err(TenantsError::from)?
+            .ok_or_else(not_found)?;
+        if stored.api_key.state == ApiKeyState::Revoked as i32 {
+            return Err(
+                TenantsError::IllegalTransition("the key is already revoked".into(), None).into(),
+            );
+        }
+        let mut key = stored.api_key;
+        key.state = ApiKeyState::Revoked as i32;
+        key.revoke_time = Some(to_timestamp(now));
+        users::replace_api_key(&txn, tenant.0, id, &key)
+            .await
+            .map_err(TenantsError::from)?;
+        tenant_store::forget_lookup(&txn, &stored.digest)
+            .await
+            .map_err(TenantsError::from)?;
+        let event = new_event(
+            NAME,
+            Some(tenant),
+            key.name.clone(),
+            &kefu_proto::v1::ApiKeyRevoked {
+                api_key: key.name.clone(),
+                prefix: key.prefix.clone(),
+            },
+            now,
+        );
+        outbox::append(&txn, &event)
+            .await
+            .map_err(TenantsError::from)?;
+        txn.commit().await.map_err(TenantsError::from)?;
+        self.0.outbox.notify();
+        Ok(Response::new(key))
+    }
+
+    async fn login(
+        &self,
+        request: Request<LoginRequest>,
+    ) -> Result<Response<LoginResponse>, Status> {
+        caller(&request)?;
+        let metadata = request.metadata();
+        let text = |key: &str| {
+            metadata
+                .get(key)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let client = (
+            text("user-agent"),
+            text(kefu_kit::auth::CLIENT_ADDRESS_HEADER),
+        );
+        Ok(Response::new(
+            self.login(request.into_inner(), client).await?,
+        ))
+    }
+
+    async fn logout(&self, request: Request<LogoutRequest>) -> Result<Response<()>, Status> {
+        let caller = caller(&request)?;
+        let tenant = require_tenant(&caller)?;
+        let session = caller
+            .principal
+            .session
+            .as_deref()
+            .and_then(|value| Uuid::parse_str(value).ok());
+        let (Some(session), Ok(user)) = (session, Uuid::parse_str(&caller.principal.id)) else {
+            return Err(TenantsError::IllegalTransition(
+                "only a portal session can log out; API keys are revoked instead".into(),
+                None,
+            )
+            .into());
+        };
+        let now = self.0.clock.now();
+        let txn = begin_for_tenant(&self.0.db, tenant)
+            .await
+            .map_err(TenantsError::from)?;
+        for digest in users::revoke_sessions(&txn, tenant.0, user, Some(session), now)
+            .await
+            .map_err(TenantsError::from)?
+        {
+            tenant_store::forget_lookup(&txn, &digest)
+                .await
+                .map_err(TenantsError::from)?;
+        }
+        txn.commit().await.map_err(TenantsError::from)?;
+        Ok(Response::new(()))
+    }
+
+    async fn get_current_principal(
+        &self,
+        request: Request<GetCurrentPrincipalRequest>,
+    ) -> Result<Response<CurrentPrincipal>, Status> {
+        let caller = caller(&request)?;
+        let bearer = request
+            .metadata()
+            .get(kefu_kit::auth::RESOLVE_BEARER_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        let principal = super::principal::Resolver {
+            db: &self.0.db,
+            now: self.0.clock.now(),
+        };
+        let answer = match bearer {
+            // Only the gateway (the system principal) may ask who a secret is.
+            Some(bearer) if caller.principal.kind == PrincipalKind::System => {
+                principal.resolve(&bearer).await?
+            }
+            Some(_) => {
+                return Err(TenantsError::PermissionDenied(
+                    "only the gateway resolves credentials".into(),
+                    None,
+                )
+                .into());
+            }
+            None => principal.describe(&caller, request.metadata()).await?,
+        };
+        Ok(Response::new(answer))
+    }
+}

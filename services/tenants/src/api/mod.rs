@@ -1,0 +1,146 @@
+//! gRPC handlers of the tenants service: they read the caller from the
+//! internal credential, open the transaction for the caller's tenant (or the
+//! platform), let `domain` decide and `store` persist, and append the events
+//! to the outbox in the same transaction.
+//!
+//! Methods not written yet answer UNIMPLEMENTED (the generated default).
+
+mod identity;
+mod principal;
+mod tenant;
+
+use std::sync::Arc;
+
+use kefu_kit::{
+    auth::InternalAuth,
+    clock::SharedClock,
+    context::{CallContext, PrincipalKind, TenantId},
+    outbox::OutboxSignal,
+    service::ServiceContext,
+};
+use kefu_proto::v1::{
+    Role, identity_service_server::IdentityServiceServer,
+    tenant_service_server::TenantServiceServer,
+};
+use sea_orm::DatabaseConnection;
+use tonic::service::RoutesBuilder;
+
+use crate::{
+    error::{Result, TenantsError},
+    mail::Mailer,
+};
+
+pub use identity::IdentityApi;
+pub use tenant::TenantApi;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct Shared {
+    db: DatabaseConnection,
+    outbox: OutboxSignal,
+    clock: SharedClock,
+    mailer: Arc<dyn Mailer>,
+}
+
+impl Shared {
+    /// Handlers' state from the service context.
+    pub fn new(context: &ServiceContext, mailer: Arc<dyn Mailer>) -> Self {
+        Self {
+            db: context.db.clone(),
+            outbox: context.outbox.clone(),
+            clock: context.clock.clone(),
+            mailer,
+        }
+    }
+}
+
+/// Adds every gRPC service of this target, each behind `auth`.
+pub fn add_routes(routes: &mut RoutesBuilder, auth: &InternalAuth, shared: Shared) {
+    routes.add_service(TenantServiceServer::with_interceptor(
+        TenantApi(shared.clone()),
+        auth.clone(),
+    ));
+    routes.add_service(IdentityServiceServer::with_interceptor(
+        IdentityApi(shared),
+        auth.clone(),
+    ));
+}
+
+/// The caller of a request.
+fn caller<T>(request: &tonic::Request<T>) -> Result<CallContext> {
+    Ok(kefu_kit::context::call_context(request)?.clone())
+}
+
+/// The platform operator, or PERMISSION_DENIED.
+fn require_operator(caller: &CallContext) -> Result<()> {
+    if caller.principal.kind == PrincipalKind::PlatformOperator {
+        Ok(())
+    } else {
+        Err(TenantsError::PermissionDenied(
+            "only the platform operator manages tenants".into(),
+            None,
+        ))
+    }
+}
+
+/// The caller's tenant; the operator and anonymous callers have none.
+fn require_tenant(caller: &CallContext) -> Result<TenantId> {
+    match caller.principal.kind {
+        PrincipalKind::User | PrincipalKind::ApiKey => Ok(caller.require_tenant()?),
+        _ => Err(TenantsError::PermissionDenied(
+            "this method acts inside a tenant: call it as one of the tenant's users or keys".into(),
+            None,
+        )),
+    }
+}
+
+/// Whether the caller holds `role` (API keys pass: the gateway checked
+/// their scope before forwarding).
+fn has_role(caller: &CallContext, role: Role) -> bool {
+    caller.principal.kind == PrincipalKind::ApiKey
+        || caller
+            .principal
+            .roles
+            .iter()
+            .any(|held| held == role.as_str_name())
+}
+
+/// ROLE_ADMIN (or a key), or PERMISSION_DENIED.
+fn require_admin(caller: &CallContext) -> Result<TenantId> {
+    let tenant = require_tenant(caller)?;
+    if has_role(caller, Role::Admin) {
+        Ok(tenant)
+    } else {
+        Err(TenantsError::PermissionDenied(
+            "this needs the tenant administrator role".into(),
+            None,
+        ))
+    }
+}
+
+/// A page of `items` after the offset in `token`, and the next token.
+fn page<T>(items: Vec<T>, page_size: i32, token: &str) -> Result<(Vec<T>, String, i32)> {
+    if page_size < 0 {
+        return Err(TenantsError::invalid("page_size", "must not be negative"));
+    }
+    let size = match page_size {
+        0 => 50,
+        size => size.min(500),
+    } as usize;
+    let offset = if token.is_empty() {
+        0
+    } else {
+        token
+            .strip_prefix("o")
+            .and_then(|offset| offset.parse::<usize>().ok())
+            .ok_or_else(|| TenantsError::invalid("page_token", "is not a token of this list"))?
+    };
+    let total = items.len();
+    let page: Vec<T> = items.into_iter().skip(offset).take(size).collect();
+    let next = if offset + page.len() < total {
+        format!("o{}", offset + page.len())
+    } else {
+        String::new()
+    };
+    Ok((page, next, i32::try_from(total).unwrap_or(i32::MAX)))
+}

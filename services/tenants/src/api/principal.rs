@@ -1,0 +1,266 @@
+//! Who a caller is: resolving a presented secret (for the gateway) and
+//! describing the caller of a call (GetCurrentPrincipal).
+
+use chrono::{DateTime, Duration, Utc};
+use kefu_kit::{
+    context::{CallContext, PrincipalKind, TenantId},
+    db::{begin_for_tenant, begin_platform},
+    events::to_timestamp,
+};
+use kefu_proto::v1::{Actor, ActorKind, ApiKeyState, CurrentPrincipal, Tenant, User, UserState};
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
+use tonic::metadata::MetadataMap;
+use uuid::Uuid;
+
+use crate::{
+    domain::{names, secrets, tenant as rules},
+    error::{Result, TenantsError},
+    store::{identity as users, tenants as tenant_store},
+};
+
+/// The services an API key scope may name (`ApiKeyScope.service`).
+pub const SCOPE_SERVICES: &[&str] = &["tenants", "customers", "tickets", "callbacks", "analytics"];
+
+/// How often an API key's `last_used_time` is written at most.
+const LAST_USED_GRANULARITY: Duration = Duration::minutes(1);
+
+/// The team names of `user_name` (`users/{id}`).
+pub(super) async fn teams_of(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    user_name: &str,
+) -> Result<Vec<String>> {
+    let Some(user) = names::uuid_in(user_name, "users") else {
+        return Ok(Vec::new());
+    };
+    Ok(users::teams_of_user(txn, tenant, user)
+        .await?
+        .into_iter()
+        .map(|team| format!("teams/{team}"))
+        .collect())
+}
+
+/// Resolves and describes principals.
+pub(super) struct Resolver<'a> {
+    pub(super) db: &'a DatabaseConnection,
+    pub(super) now: DateTime<Utc>,
+}
+
+fn expired_session() -> TenantsError {
+    TenantsError::Unauthenticated(
+        "the session expired or was revoked; log in again".into(),
+        "SESSION_EXPIRED",
+    )
+}
+
+fn invalid_key() -> TenantsError {
+    TenantsError::Unauthenticated(
+        "the API key is unknown, revoked or expired".into(),
+        "API_KEY_INVALID",
+    )
+}
+
+fn base(tenant: &Tenant) -> CurrentPrincipal {
+    CurrentPrincipal {
+        tenant: tenant.name.clone(),
+        tenant_slug: tenant.slug.clone(),
+        tenant_display_name: tenant.display_name.clone(),
+        locale: tenant.locale.clone(),
+        ..CurrentPrincipal::default()
+    }
+}
+
+fn user_principal(tenant: &Tenant, user: &User, teams: Vec<String>) -> CurrentPrincipal {
+    CurrentPrincipal {
+        actor: Some(Actor {
+            kind: ActorKind::User as i32,
+            name: user.name.clone(),
+            display_name: user.display_name.clone(),
+        }),
+        roles: user.roles.clone(),
+        approval_level: user.approval_level,
+        teams,
+        locale: if user.locale.is_empty() {
+            tenant.locale.clone()
+        } else {
+            user.locale.clone()
+        },
+        ..base(tenant)
+    }
+}
+
+impl Resolver<'_> {
+    /// Who presents `bearer` (a session token or an API key secret), or why
+    /// the secret is refused.
+    pub(super) async fn resolve(&self, bearer: &str) -> Result<CurrentPrincipal> {
+        let digest = secrets::digest(bearer);
+        let platform = begin_platform(self.db).await?;
+        let lookup = tenant_store::find_lookup(&platform, &digest).await?;
+        platform.commit().await?;
+        let Some(lookup) = lookup else {
+            return Err(match secrets::classify(bearer) {
+                secrets::SecretKind::ApiKey => invalid_key(),
+                _ => expired_session(),
+            });
+        };
+        let txn = begin_for_tenant(self.db, TenantId(lookup.tenant_id)).await?;
+        let tenant = tenant_store::get(&txn, lookup.tenant_id)
+            .await?
+            .ok_or_else(expired_session)?
+            .tenant;
+        let principal = match lookup.kind.as_str() {
+            "api_key" => {
+                self.api_key(&txn, &tenant, lookup.tenant_id, lookup.subject)
+                    .await?
+            }
+            "session" => {
+                self.session(&txn, &tenant, lookup.tenant_id, lookup.subject)
+                    .await?
+            }
+            _ => return Err(expired_session()),
+        };
+        // Refused only after the secret proved valid: a suspended tenant's
+        // users learn why, strangers learn nothing.
+        if let Some(refusal) = rules::refusal(&tenant) {
+            return Err(refusal);
+        }
+        txn.commit().await?;
+        Ok(principal)
+    }
+
+    async fn api_key(
+        &self,
+        txn: &DatabaseTransaction,
+        tenant: &Tenant,
+        tenant_id: Uuid,
+        id: Uuid,
+    ) -> Result<CurrentPrincipal> {
+        let stored = users::get_api_key(txn, tenant_id, id)
+            .await?
+            .ok_or_else(invalid_key)?;
+        let key = super::identity::key_view(stored.api_key, self.now);
+        if key.state != ApiKeyState::Active as i32 {
+            return Err(invalid_key());
+        }
+        let stale = key
+            .last_used_time
+            .as_ref()
+            .and_then(kefu_kit::events::from_timestamp)
+            .is_none_or(|used| self.now - used >= LAST_USED_GRANULARITY);
+        let mut key = key;
+        if stale {
+            key.last_used_time = Some(to_timestamp(self.now));
+            users::replace_api_key(txn, tenant_id, id, &key).await?;
+        }
+        Ok(CurrentPrincipal {
+            actor: Some(Actor {
+                kind: ActorKind::ApiKey as i32,
+                name: key.name.clone(),
+                display_name: key.display_name.clone(),
+            }),
+            scopes: key.scopes.clone(),
+            expire_time: key.expire_time,
+            ..base(tenant)
+        })
+    }
+
+    async fn session(
+        &self,
+        txn: &DatabaseTransaction,
+        tenant: &Tenant,
+        tenant_id: Uuid,
+        id: Uuid,
+    ) -> Result<CurrentPrincipal> {
+        let session = users::get_session(txn, tenant_id, id)
+            .await?
+            .ok_or_else(expired_session)?;
+        let idle = tenant
+            .settings
+            .as_ref()
+            .and_then(|settings| settings.session_idle_timeout)
+            .map_or(Duration::hours(8), |d| Duration::seconds(d.seconds));
+        if session.revoke_time.is_some()
+            || session.expire_time <= self.now
+            || session.last_used_time + idle <= self.now
+        {
+            return Err(expired_session());
+        }
+        let user = users::get_user(txn, tenant_id, session.user_id)
+            .await?
+            .ok_or_else(expired_session)?;
+        if user.user.state != UserState::Active as i32 {
+            return Err(expired_session());
+        }
+        users::touch_session(txn, tenant_id, id, self.now).await?;
+        let teams = teams_of(txn, tenant_id, &user.user.name).await?;
+        Ok(CurrentPrincipal {
+            session: names::session(user.id, id),
+            expire_time: Some(to_timestamp(session.expire_time)),
+            ..user_principal(tenant, &user.user, teams)
+        })
+    }
+
+    /// The caller of this call, as its credential names it.
+    pub(super) async fn describe(
+        &self,
+        caller: &CallContext,
+        _metadata: &MetadataMap,
+    ) -> Result<CurrentPrincipal> {
+        let Some(tenant_id) = caller.tenant_id else {
+            return Ok(CurrentPrincipal {
+                actor: Some(Actor {
+                    kind: match caller.principal.kind {
+                        PrincipalKind::PlatformOperator => ActorKind::PlatformOperator,
+                        _ => ActorKind::System,
+                    } as i32,
+                    ..Actor::default()
+                }),
+                ..CurrentPrincipal::default()
+            });
+        };
+        let txn = begin_for_tenant(self.db, tenant_id).await?;
+        let tenant = tenant_store::get(&txn, tenant_id.0)
+            .await?
+            .ok_or_else(|| TenantsError::NotFound("tenant".into()))?
+            .tenant;
+        let id = Uuid::parse_str(&caller.principal.id)
+            .map_err(|_| TenantsError::NotFound("caller".into()))?;
+        match caller.principal.kind {
+            PrincipalKind::User => {
+                let user = users::get_user(&txn, tenant_id.0, id)
+                    .await?
+                    .ok_or_else(|| TenantsError::NotFound("caller".into()))?;
+                let teams = teams_of(&txn, tenant_id.0, &user.user.name).await?;
+                let session = caller
+                    .principal
+                    .session
+                    .as_deref()
+                    .and_then(|session| Uuid::parse_str(session).ok());
+                let mut principal = user_principal(&tenant, &user.user, teams);
+                if let Some(session) = session {
+                    principal.session = names::session(id, session);
+                    if let Some(model) = users::get_session(&txn, tenant_id.0, session).await? {
+                        principal.expire_time = Some(to_timestamp(model.expire_time));
+                    }
+                }
+                Ok(principal)
+            }
+            PrincipalKind::ApiKey => {
+                let key = users::get_api_key(&txn, tenant_id.0, id)
+                    .await?
+                    .ok_or_else(|| TenantsError::NotFound("caller".into()))?;
+                Ok(CurrentPrincipal {
+                    actor: Some(Actor {
+                        kind: ActorKind::ApiKey as i32,
+                        name: key.api_key.name.clone(),
+                        display_name: key.api_key.display_name.clone(),
+                    }),
+                    scopes: key.api_key.scopes.clone(),
+                    expire_time: key.api_key.expire_time,
+                    ..base(&tenant)
+                })
+            }
+            _ => Err(TenantsError::NotFound("caller".into())),
+        }
+    }
+}

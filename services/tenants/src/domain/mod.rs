@@ -1,0 +1,9 @@
+//! The tenants service's rules: pure functions and values, no I/O, the clock
+//! passed in. `api` translates calls into these, `store` persists the result.
+
+pub mod names;
+pub mod password;
+pub mod secrets;
+pub mod seed;
+pub mod slug;
+pub mod tenant;

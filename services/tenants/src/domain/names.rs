@@ -1,0 +1,50 @@
+//! Resource names (AIP-122) of the tenants service.
+
+use uuid::Uuid;
+
+/// The id in `{collection}/{id}` when `name` has that shape.
+pub fn id_in<'a>(name: &'a str, collection: &str) -> Option<&'a str> {
+    name.strip_prefix(collection)?
+        .strip_prefix('/')
+        .filter(|id| !id.is_empty() && !id.contains('/'))
+}
+
+/// The UUID in `{collection}/{uuid}`.
+pub fn uuid_in(name: &str, collection: &str) -> Option<Uuid> {
+    id_in(name, collection).and_then(|id| Uuid::parse_str(id).ok())
+}
+
+/// `tenants/{id}`.
+pub fn tenant(id: Uuid) -> String {
+    format!("tenants/{id}")
+}
+
+/// `users/{id}`.
+pub fn user(id: Uuid) -> String {
+    format!("users/{id}")
+}
+
+/// `apiKeys/{id}`.
+pub fn api_key(id: Uuid) -> String {
+    format!("apiKeys/{id}")
+}
+
+/// `users/{user}/sessions/{id}`.
+pub fn session(user: Uuid, id: Uuid) -> String {
+    format!("users/{user}/sessions/{id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_read_only_in_their_collection() {
+        let id = Uuid::now_v7();
+        assert_eq!(uuid_in(&tenant(id), "tenants"), Some(id));
+        assert_eq!(uuid_in(&tenant(id), "users"), None);
+        assert_eq!(uuid_in("tenants/", "tenants"), None);
+        assert_eq!(uuid_in(&format!("tenants/{id}/x"), "tenants"), None);
+        assert_eq!(id_in("teams/front-line", "teams"), Some("front-line"));
+    }
+}
