@@ -200,10 +200,7 @@ async fn tenants_are_isolated_and_secrets_resolve(backend: Backend) {
         .create("bravo", "admin@bravo.example")
         .await
         .expect("create B");
-    assert_eq!(
-        a.template, "industryTemplates/generic",
-        "property management falls back to generic for now"
-    );
+    assert_eq!(a.template, "industryTemplates/property-management");
 
     // Bad input names the field and creates nothing.
     let bad = world
