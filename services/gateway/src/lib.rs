@@ -12,6 +12,7 @@ pub mod authn;
 mod error;
 mod health;
 mod proxy;
+pub mod ratelimit;
 
 use std::{collections::HashMap, io, net::SocketAddr, sync::Arc};
 
