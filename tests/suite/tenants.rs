@@ -177,6 +177,7 @@ fn admin(user_name: &str) -> Principal {
         id: user_name.trim_start_matches("users/").to_owned(),
         roles: vec![Role::Admin.as_str_name().to_owned()],
         session: None,
+        approval_level: 0,
     }
 }
 
@@ -321,6 +322,7 @@ async fn tenants_are_isolated_and_secrets_resolve(backend: Backend) {
                 id: uuid::Uuid::now_v7().to_string(),
                 roles: vec![],
                 session: None,
+                approval_level: 0,
             },
         )
         .list_users(ListUsersRequest::default())

@@ -72,6 +72,15 @@ pub struct Principal {
     /// be ended or marked current; `None` for API keys and the system.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<String>,
+    /// A user's approval authority (`kefu.v1.ApprovalLevel` as its number;
+    /// 0 approves nothing). Carried so a service can check an approval
+    /// against the amount without asking the tenants service again.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub approval_level: i32,
+}
+
+fn is_zero(value: &i32) -> bool {
+    *value == 0
 }
 
 impl Principal {
@@ -82,10 +91,10 @@ impl Principal {
             id: String::new(),
             roles: Vec::new(),
             session: None,
+            approval_level: 0,
         }
     }
 
-    /// The platform operator.
     /// A caller without credential, for the tenant-free methods.
     pub fn anonymous() -> Self {
         Self {
@@ -93,15 +102,18 @@ impl Principal {
             id: String::new(),
             roles: Vec::new(),
             session: None,
+            approval_level: 0,
         }
     }
 
+    /// The platform operator.
     pub fn platform_operator() -> Self {
         Self {
             kind: PrincipalKind::PlatformOperator,
             id: String::new(),
             roles: Vec::new(),
             session: None,
+            approval_level: 0,
         }
     }
 }

@@ -197,6 +197,7 @@ mod tests {
             id: "0194f1c2-user".into(),
             roles: vec!["agent".into()],
             session: None,
+            approval_level: 0,
         }
     }
 
