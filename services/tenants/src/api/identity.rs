@@ -1,4 +1,6 @@
-//! `kefu.v1.IdentityService`: users, invitations, login sessions, API keys.
+//! `kefu.v1.IdentityService`: users, invitations, login sessions, API keys;
+//! departments, skills and teams are handled in `organisation` and `teams`,
+//! later account changes in `account`, session management in `sessions`.
 
 use chrono::{DateTime, Duration, Utc};
 use kefu_kit::{
@@ -15,6 +17,16 @@ use kefu_proto::v1::{
     ListUsersResponse, LoginRequest, LoginResponse, LogoutRequest, RevokeApiKeyRequest, Role,
     Session, Tenant, User, UserCreated, UserDeactivated, UserState,
     identity_service_server::IdentityService,
+};
+// The organisation, account and session methods, handled in their modules.
+use kefu_proto::v1::{
+    AddTeamMemberRequest, ChangePasswordRequest, CreateDepartmentRequest, CreateSkillRequest,
+    CreateTeamRequest, DeleteDepartmentRequest, DeleteSkillRequest, DeleteTeamRequest, Department,
+    GetDepartmentRequest, GetSkillRequest, GetTeamRequest, ListDepartmentsRequest,
+    ListDepartmentsResponse, ListSessionsRequest, ListSessionsResponse, ListSkillsRequest,
+    ListSkillsResponse, ListTeamsRequest, ListTeamsResponse, ReactivateUserRequest,
+    RemoveTeamMemberRequest, ResendInvitationRequest, RevokeSessionRequest, Skill, Team,
+    UpdateDepartmentRequest, UpdateSkillRequest, UpdateTeamRequest, UpdateUserRequest,
 };
 use sea_orm::DatabaseTransaction;
 use tonic::{Request, Response, Status};
@@ -41,17 +53,17 @@ use crate::{
 };
 
 /// How long an invitation token is valid.
-const INVITATION_VALIDITY: Duration = Duration::days(7);
+pub(super) const INVITATION_VALIDITY: Duration = Duration::days(7);
 /// Failed logins allowed per window before the account is locked.
-const LOGIN_FAILURES_ALLOWED: usize = 10;
+pub(super) const LOGIN_FAILURES_ALLOWED: usize = 10;
 /// The window failed logins are counted in, and the lock's length.
-const LOGIN_FAILURE_WINDOW: Duration = Duration::minutes(15);
+pub(super) const LOGIN_FAILURE_WINDOW: Duration = Duration::minutes(15);
 
 /// Handlers of `kefu.v1.IdentityService`.
 #[derive(Clone)]
 pub struct IdentityApi(pub(super) Shared);
 
-fn user_not_found(name: &str) -> TenantsError {
+pub(super) fn user_not_found(name: &str) -> TenantsError {
     TenantsError::NotFound(format!("user {name:?}"))
 }
 
@@ -174,7 +186,7 @@ pub(super) fn mail_invitation(mailer: &dyn Mailer, tenant: &Tenant, user: &User,
     });
 }
 
-fn user_id_of(caller: &CallContext, name: &str) -> Option<Uuid> {
+pub(super) fn user_id_of(caller: &CallContext, name: &str) -> Option<Uuid> {
     if name == "users/me" {
         return (caller.principal.kind == PrincipalKind::User)
             .then(|| Uuid::parse_str(&caller.principal.id).ok())
@@ -184,7 +196,11 @@ fn user_id_of(caller: &CallContext, name: &str) -> Option<Uuid> {
 }
 
 impl IdentityApi {
-    async fn tenant_row(&self, txn: &DatabaseTransaction, tenant: Uuid) -> Result<Tenant> {
+    pub(super) async fn tenant_row(
+        &self,
+        txn: &DatabaseTransaction,
+        tenant: Uuid,
+    ) -> Result<Tenant> {
         Ok(tenant_store::get(txn, tenant)
             .await?
             .ok_or_else(|| TenantsError::NotFound("tenant".into()))?
@@ -192,7 +208,7 @@ impl IdentityApi {
     }
 
     /// The user's teams, as names.
-    async fn with_teams(
+    pub(super) async fn with_teams(
         &self,
         txn: &DatabaseTransaction,
         tenant: Uuid,
@@ -379,7 +395,7 @@ impl IdentityApi {
         Ok(user)
     }
 
-    async fn load_user(
+    pub(super) async fn load_user(
         &self,
         txn: &DatabaseTransaction,
         caller: &CallContext,
@@ -393,7 +409,7 @@ impl IdentityApi {
     }
 }
 
-fn session_resource(model: &session::Model, current: bool) -> Session {
+pub(super) fn session_resource(model: &session::Model, current: bool) -> Session {
     Session {
         name: names::session(model.user_id, model.id),
         create_time: Some(to_timestamp(model.create_time)),
@@ -922,5 +938,232 @@ impl IdentityService for IdentityApi {
             None => principal.describe(&caller, request.metadata()).await?,
         };
         Ok(Response::new(answer))
+    }
+
+    async fn update_user(
+        &self,
+        request: Request<UpdateUserRequest>,
+    ) -> Result<Response<User>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            super::account::update_user(self, &caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn reactivate_user(
+        &self,
+        request: Request<ReactivateUserRequest>,
+    ) -> Result<Response<User>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            super::account::reactivate_user(self, &caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn change_password(
+        &self,
+        request: Request<ChangePasswordRequest>,
+    ) -> Result<Response<()>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            super::account::change_password(self, &caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn resend_invitation(
+        &self,
+        request: Request<ResendInvitationRequest>,
+    ) -> Result<Response<InviteUserResponse>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            super::account::resend_invitation(self, &caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn create_department(
+        &self,
+        request: Request<CreateDepartmentRequest>,
+    ) -> Result<Response<Department>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            super::organisation::create_department(&self.0, &caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn get_department(
+        &self,
+        request: Request<GetDepartmentRequest>,
+    ) -> Result<Response<Department>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            super::organisation::get_department(&self.0, &caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn list_departments(
+        &self,
+        request: Request<ListDepartmentsRequest>,
+    ) -> Result<Response<ListDepartmentsResponse>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            super::organisation::list_departments(&self.0, &caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn update_department(
+        &self,
+        request: Request<UpdateDepartmentRequest>,
+    ) -> Result<Response<Department>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            super::organisation::update_department(&self.0, &caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn delete_department(
+        &self,
+        request: Request<DeleteDepartmentRequest>,
+    ) -> Result<Response<()>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            super::organisation::delete_department(&self.0, &caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn create_team(
+        &self,
+        request: Request<CreateTeamRequest>,
+    ) -> Result<Response<Team>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            super::teams::create_team(&self.0, &caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn get_team(&self, request: Request<GetTeamRequest>) -> Result<Response<Team>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            super::teams::get_team(&self.0, &caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn list_teams(
+        &self,
+        request: Request<ListTeamsRequest>,
+    ) -> Result<Response<ListTeamsResponse>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            super::teams::list_teams(&self.0, &caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn update_team(
+        &self,
+        request: Request<UpdateTeamRequest>,
+    ) -> Result<Response<Team>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            super::teams::update_team(&self.0, &caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn delete_team(
+        &self,
+        request: Request<DeleteTeamRequest>,
+    ) -> Result<Response<()>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            super::teams::delete_team(&self.0, &caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn add_team_member(
+        &self,
+        request: Request<AddTeamMemberRequest>,
+    ) -> Result<Response<Team>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            super::teams::add_team_member(&self.0, &caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn remove_team_member(
+        &self,
+        request: Request<RemoveTeamMemberRequest>,
+    ) -> Result<Response<Team>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            super::teams::remove_team_member(&self.0, &caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn create_skill(
+        &self,
+        request: Request<CreateSkillRequest>,
+    ) -> Result<Response<Skill>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            super::organisation::create_skill(&self.0, &caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn get_skill(
+        &self,
+        request: Request<GetSkillRequest>,
+    ) -> Result<Response<Skill>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            super::organisation::get_skill(&self.0, &caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn list_skills(
+        &self,
+        request: Request<ListSkillsRequest>,
+    ) -> Result<Response<ListSkillsResponse>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            super::organisation::list_skills(&self.0, &caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn update_skill(
+        &self,
+        request: Request<UpdateSkillRequest>,
+    ) -> Result<Response<Skill>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            super::organisation::update_skill(&self.0, &caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn delete_skill(
+        &self,
+        request: Request<DeleteSkillRequest>,
+    ) -> Result<Response<()>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            super::organisation::delete_skill(&self.0, &caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn list_sessions(
+        &self,
+        request: Request<ListSessionsRequest>,
+    ) -> Result<Response<ListSessionsResponse>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            super::sessions::list_sessions(self, &caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn revoke_session(
+        &self,
+        request: Request<RevokeSessionRequest>,
+    ) -> Result<Response<()>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            super::sessions::revoke_session(self, &caller, request.into_inner()).await?,
+        ))
     }
 }

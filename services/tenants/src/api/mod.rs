@@ -5,8 +5,12 @@
 //!
 //! Methods not written yet answer UNIMPLEMENTED (the generated default).
 
+mod account;
 mod identity;
+mod organisation;
 mod principal;
+mod sessions;
+mod teams;
 mod tenant;
 
 use std::sync::Arc;

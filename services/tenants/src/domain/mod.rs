@@ -1,9 +1,13 @@
 //! The tenants service's rules: pure functions and values, no I/O, the clock
 //! passed in. `api` translates calls into these, `store` persists the result.
 
+pub mod listing;
 pub mod names;
+pub mod organisation;
 pub mod password;
 pub mod secrets;
 pub mod seed;
 pub mod slug;
 pub mod tenant;
+pub mod update_paths;
+pub mod user;

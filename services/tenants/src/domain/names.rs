@@ -34,6 +34,17 @@ pub fn session(user: Uuid, id: Uuid) -> String {
     format!("users/{user}/sessions/{id}")
 }
 
+/// The user part (`me` or a user id) and the session id of
+/// `users/{user}/sessions/{session}`.
+pub fn session_in(name: &str) -> Option<(&str, Uuid)> {
+    let rest = name.strip_prefix("users/")?;
+    let (user, session) = rest.split_once("/sessions/")?;
+    if user.is_empty() || user.contains('/') {
+        return None;
+    }
+    Some((user, Uuid::parse_str(session).ok()?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,5 +57,16 @@ mod tests {
         assert_eq!(uuid_in("tenants/", "tenants"), None);
         assert_eq!(uuid_in(&format!("tenants/{id}/x"), "tenants"), None);
         assert_eq!(id_in("teams/front-line", "teams"), Some("front-line"));
+        let user = Uuid::now_v7();
+        assert_eq!(
+            session_in(&session(user, id)),
+            Some((user.to_string().as_str(), id))
+        );
+        assert_eq!(
+            session_in(&format!("users/me/sessions/{id}")),
+            Some(("me", id))
+        );
+        assert_eq!(session_in(&format!("users/me/keys/{id}")), None);
+        assert_eq!(session_in("users/me/sessions/x"), None);
     }
 }

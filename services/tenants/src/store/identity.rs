@@ -290,6 +290,48 @@ pub async fn revoke_sessions<C: ConnectionTrait>(
     Ok(digests)
 }
 
+/// Every session of `user` (ended ones included), newest first.
+pub async fn sessions_of_user<C: ConnectionTrait>(
+    db: &C,
+    tenant: Uuid,
+    user: Uuid,
+) -> Result<Vec<session::Model>, DbErr> {
+    session::Entity::find()
+        .filter(session::Column::TenantId.eq(tenant))
+        .filter(session::Column::UserId.eq(user))
+        .order_by_desc(session::Column::CreateTime)
+        .order_by_desc(session::Column::Id)
+        .all(db)
+        .await
+}
+
+/// Revokes every open session of `user` but `keep`; returns the sessions
+/// revoked (their digests, for the look-ups to be forgotten).
+pub async fn revoke_other_sessions<C: ConnectionTrait>(
+    db: &C,
+    tenant: Uuid,
+    user: Uuid,
+    keep: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Vec<session::Model>, DbErr> {
+    let open = session::Entity::find()
+        .filter(session::Column::TenantId.eq(tenant))
+        .filter(session::Column::UserId.eq(user))
+        .filter(session::Column::RevokeTime.is_null())
+        .filter(session::Column::Id.ne(keep))
+        .all(db)
+        .await?;
+    session::Entity::update_many()
+        .col_expr(session::Column::RevokeTime, Some(now).into())
+        .filter(session::Column::TenantId.eq(tenant))
+        .filter(session::Column::UserId.eq(user))
+        .filter(session::Column::RevokeTime.is_null())
+        .filter(session::Column::Id.ne(keep))
+        .exec(db)
+        .await?;
+    Ok(open)
+}
+
 /// A stored API key.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredApiKey {

@@ -5,7 +5,9 @@
 
 pub mod documents;
 pub mod entities;
+pub mod idempotency;
 pub mod identity;
+pub mod organisation;
 pub mod tenants;
 
 /// An etag from a revision (AIP-154): opaque to callers.

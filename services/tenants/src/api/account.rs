@@ -1,0 +1,345 @@
+//! Users after their invitation, for `kefu.v1.IdentityService`: UpdateUser,
+//! ReactivateUser, ChangePassword and ResendInvitation.
+
+use kefu_kit::{
+    context::{CallContext, PrincipalKind},
+    db::begin_for_tenant,
+    events::{new_event, to_timestamp},
+    outbox,
+};
+use kefu_proto::v1::{
+    ChangePasswordRequest, InviteUserResponse, ReactivateUserRequest, ResendInvitationRequest,
+    Role, SessionsRevoked, Tenant, UpdateUserRequest, User, UserReactivated, UserState,
+    UserUpdated,
+};
+use uuid::Uuid;
+
+use super::{
+    has_role,
+    identity::{
+        INVITATION_VALIDITY, IdentityApi, LOGIN_FAILURE_WINDOW, LOGIN_FAILURES_ALLOWED,
+        mail_invitation,
+    },
+    organisation::{check_department_exists, check_skills_exist},
+    require_admin, require_tenant,
+};
+use crate::{
+    NAME,
+    domain::{
+        names,
+        password::{self, PasswordContext, PasswordPolicy},
+        secrets,
+        update_paths::{self, has},
+        user::{self as rules, Editor},
+    },
+    error::{Result, TenantsError},
+    store::{
+        self,
+        identity::{self as users, UserSecrets},
+        tenants::{self as tenant_store, Lookup},
+    },
+};
+
+/// The tenant's password policy.
+pub(super) fn password_policy(tenant: &Tenant) -> PasswordPolicy {
+    PasswordPolicy {
+        min_length: tenant
+            .settings
+            .as_ref()
+            .map_or(12, |settings| settings.password_min_length.max(12) as usize),
+    }
+}
+
+pub(super) async fn update_user(
+    api: &IdentityApi,
+    caller: &CallContext,
+    request: UpdateUserRequest,
+) -> Result<User> {
+    let tenant = require_tenant(caller)?;
+    let patch = request
+        .user
+        .ok_or_else(|| TenantsError::invalid("user", "is required"))?;
+    let paths = update_paths::paths(request.update_mask.as_ref(), rules::UPDATABLE, rules::FIXED)?;
+    let now = api.0.clock.now();
+    let txn = begin_for_tenant(&api.0.db, tenant).await?;
+    let stored = api.load_user(&txn, caller, tenant, &patch.name).await?;
+    let editor = Editor {
+        admin: has_role(caller, Role::Admin),
+        manager: has_role(caller, Role::Manager),
+        own: caller.principal.kind == PrincipalKind::User
+            && caller.principal.id == stored.id.to_string(),
+    };
+    rules::check_permitted(editor, &paths)?;
+    if !store::etag_matches(&patch.etag, stored.revision) {
+        return Err(TenantsError::StaleEtag(stored.user.name));
+    }
+    let mut updated = rules::updated_user(&stored.user, &patch, &paths, now)?;
+    if has(&paths, "department") {
+        check_department_exists(&txn, tenant, "user.department", &updated.department).await?;
+    }
+    if has(&paths, "skills") {
+        check_skills_exist(
+            &txn,
+            tenant,
+            "user.skills",
+            ".key",
+            updated.skills.iter().map(|skill| skill.key.as_str()),
+        )
+        .await?;
+    }
+    if rules::removes_admin(&stored.user, &updated) {
+        let admins = users::list_users(&txn, tenant.0)
+            .await?
+            .iter()
+            .filter(|user| rules::is_active_admin(&user.user))
+            .count();
+        if admins <= 1 {
+            return Err(TenantsError::IllegalTransition(
+                "the tenant would have no active administrator".into(),
+                Some("LAST_ADMIN"),
+            ));
+        }
+    }
+    updated.etag = String::new();
+    if !users::replace_user(
+        &txn,
+        tenant.0,
+        stored.id,
+        stored.revision,
+        &updated,
+        UserSecrets::default(),
+    )
+    .await?
+    {
+        return Err(TenantsError::StaleEtag(updated.name));
+    }
+    updated.etag = store::etag(stored.revision + 1);
+    let updated = api.with_teams(&txn, tenant.0, updated).await?;
+    let event = new_event(
+        NAME,
+        Some(tenant),
+        updated.name.clone(),
+        &UserUpdated {
+            user: Some(updated.clone()),
+            changed_paths: paths,
+        },
+        now,
+    );
+    outbox::append(&txn, &event).await?;
+    txn.commit().await?;
+    api.0.outbox.notify();
+    Ok(updated)
+}
+
+pub(super) async fn reactivate_user(
+    api: &IdentityApi,
+    caller: &CallContext,
+    request: ReactivateUserRequest,
+) -> Result<User> {
+    let tenant = require_admin(caller)?;
+    let now = api.0.clock.now();
+    let txn = begin_for_tenant(&api.0.db, tenant).await?;
+    let stored = api.load_user(&txn, caller, tenant, &request.name).await?;
+    let mut user = rules::reactivated(&stored.user, stored.password_hash.is_some(), now)?;
+    user.etag = String::new();
+    if !users::replace_user(
+        &txn,
+        tenant.0,
+        stored.id,
+        stored.revision,
+        &user,
+        UserSecrets::default(),
+    )
+    .await?
+    {
+        return Err(TenantsError::StaleEtag(user.name));
+    }
+    user.etag = store::etag(stored.revision + 1);
+    let user = api.with_teams(&txn, tenant.0, user).await?;
+    let event = new_event(
+        NAME,
+        Some(tenant),
+        user.name.clone(),
+        &UserReactivated {
+            user: Some(user.clone()),
+        },
+        now,
+    );
+    outbox::append(&txn, &event).await?;
+    txn.commit().await?;
+    api.0.outbox.notify();
+    Ok(user)
+}
+
+pub(super) async fn change_password(
+    api: &IdentityApi,
+    caller: &CallContext,
+    request: ChangePasswordRequest,
+) -> Result<()> {
+    let tenant = require_tenant(caller)?;
+    let session = caller
+        .principal
+        .session
+        .as_deref()
+        .and_then(|session| Uuid::parse_str(session).ok());
+    let (PrincipalKind::User, Some(session), Ok(user_id)) = (
+        caller.principal.kind,
+        session,
+        Uuid::parse_str(&caller.principal.id),
+    ) else {
+        return Err(TenantsError::IllegalTransition(
+            "a password is changed by its user, signed in to the portal".into(),
+            None,
+        ));
+    };
+    if request.current_password.is_empty() {
+        return Err(TenantsError::invalid("current_password", "is required"));
+    }
+    let now = api.0.clock.now();
+    let txn = begin_for_tenant(&api.0.db, tenant).await?;
+    let tenant_row = api.tenant_row(&txn, tenant.0).await?;
+    let stored = users::get_user(&txn, tenant.0, user_id)
+        .await?
+        .ok_or_else(|| super::identity::user_not_found("users/me"))?;
+    let email = stored.user.email.clone();
+    // The current password is as guessable here as at login, so failures
+    // count towards the same lock-out.
+    let failures =
+        users::login_failures_since(&txn, tenant.0, &email, now - LOGIN_FAILURE_WINDOW).await?;
+    if failures.len() >= LOGIN_FAILURES_ALLOWED {
+        let unlock = failures[failures.len() - LOGIN_FAILURES_ALLOWED] + LOGIN_FAILURE_WINDOW;
+        let wait = (unlock - now)
+            .to_std()
+            .unwrap_or_default()
+            .max(std::time::Duration::from_secs(1));
+        return Err(TenantsError::RateLimited(wait));
+    }
+    let verified = match stored.password_hash.as_deref() {
+        Some(hash) => password::verify(&request.current_password, hash)
+            .map_err(|error| TenantsError::Internal(error.to_string()))?,
+        None => false,
+    };
+    if !verified {
+        users::record_login_failure(&txn, tenant.0, &email, now).await?;
+        txn.commit().await?;
+        return Err(TenantsError::Unauthenticated(
+            "the current password is wrong".into(),
+            "INVALID_CREDENTIALS",
+        ));
+    }
+    password_policy(&tenant_row)
+        .check(
+            &request.new_password,
+            &PasswordContext {
+                email: &email,
+                tenant_slug: &tenant_row.slug,
+            },
+        )
+        .map_err(|weak| {
+            TenantsError::invalid_because("new_password", weak.to_string(), "WEAK_PASSWORD")
+        })?;
+    let hash = password::hash(&request.new_password)
+        .map_err(|error| TenantsError::Internal(error.to_string()))?;
+    let mut user = stored.user.clone();
+    user.update_time = Some(to_timestamp(now));
+    user.etag = String::new();
+    if !users::replace_user(
+        &txn,
+        tenant.0,
+        stored.id,
+        stored.revision,
+        &user,
+        UserSecrets {
+            password_hash: Some(hash),
+            ..UserSecrets::default()
+        },
+    )
+    .await?
+    {
+        return Err(TenantsError::StaleEtag(user.name));
+    }
+    users::clear_login_failures(&txn, tenant.0, &email).await?;
+    let revoked = users::revoke_other_sessions(&txn, tenant.0, stored.id, session, now).await?;
+    for model in &revoked {
+        tenant_store::forget_lookup(&txn, &model.digest).await?;
+    }
+    if !revoked.is_empty() {
+        let event = new_event(
+            NAME,
+            Some(tenant),
+            user.name.clone(),
+            &SessionsRevoked {
+                user: user.name.clone(),
+                sessions: revoked
+                    .iter()
+                    .map(|model| names::session(model.user_id, model.id))
+                    .collect(),
+            },
+            now,
+        );
+        outbox::append(&txn, &event).await?;
+    }
+    txn.commit().await?;
+    api.0.outbox.notify();
+    Ok(())
+}
+
+pub(super) async fn resend_invitation(
+    api: &IdentityApi,
+    caller: &CallContext,
+    request: ResendInvitationRequest,
+) -> Result<InviteUserResponse> {
+    let tenant = require_admin(caller)?;
+    let now = api.0.clock.now();
+    let txn = begin_for_tenant(&api.0.db, tenant).await?;
+    let tenant_row = api.tenant_row(&txn, tenant.0).await?;
+    let stored = api.load_user(&txn, caller, tenant, &request.name).await?;
+    if stored.user.state != UserState::Invited as i32 {
+        return Err(TenantsError::IllegalTransition(
+            "only an invited user who has not accepted yet can be invited again".into(),
+            None,
+        ));
+    }
+    if let Some((previous, _)) = &stored.invitation {
+        tenant_store::forget_lookup(&txn, previous).await?;
+    }
+    let token = secrets::invitation_token();
+    let digest = secrets::digest(&token);
+    let expire = now + INVITATION_VALIDITY;
+    let mut user = stored.user.clone();
+    user.etag = String::new();
+    if !users::replace_user(
+        &txn,
+        tenant.0,
+        stored.id,
+        stored.revision,
+        &user,
+        UserSecrets {
+            invitation: Some((digest.clone(), expire)),
+            ..UserSecrets::default()
+        },
+    )
+    .await?
+    {
+        return Err(TenantsError::StaleEtag(user.name));
+    }
+    tenant_store::record_lookup(
+        &txn,
+        &digest,
+        Lookup {
+            tenant_id: tenant.0,
+            kind: "invitation".into(),
+            subject: stored.id,
+        },
+    )
+    .await?;
+    user.etag = store::etag(stored.revision + 1);
+    let user = api.with_teams(&txn, tenant.0, user).await?;
+    txn.commit().await?;
+    mail_invitation(&*api.0.mailer, &tenant_row, &user, &token);
+    Ok(InviteUserResponse {
+        user: Some(user),
+        invitation_token: token,
+        invitation_expire_time: Some(to_timestamp(expire)),
+    })
+}

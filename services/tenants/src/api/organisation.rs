@@ -1,0 +1,659 @@
+//! Departments and the skills catalogue of `kefu.v1.IdentityService`, and
+//! what the organisation handlers share (teams are in `teams`): idempotent
+//! creates, and checks that referenced users, departments and skills exist
+//! in the caller's tenant.
+
+use chrono::{DateTime, Utc};
+use kefu_kit::{
+    context::{CallContext, TenantId},
+    db::{begin_for_tenant, is_unique_violation},
+    events::{from_timestamp, new_event},
+    outbox,
+};
+use kefu_proto::v1::{
+    CreateDepartmentRequest, CreateSkillRequest, DeleteDepartmentRequest, DeleteSkillRequest,
+    Department, DepartmentChanged, GetDepartmentRequest, GetSkillRequest, ListDepartmentsRequest,
+    ListDepartmentsResponse, ListSkillsRequest, ListSkillsResponse, Role, Skill, Team, TeamChanged,
+    UpdateDepartmentRequest, UpdateSkillRequest, UserState, UserUpdated,
+};
+use prost::Message;
+use sea_orm::DatabaseTransaction;
+use uuid::Uuid;
+
+use super::{Shared, has_role, page, require_admin, require_tenant};
+use crate::{
+    NAME,
+    domain::{
+        listing::{self, FieldKind},
+        names, organisation as rules, update_paths,
+    },
+    error::{Result, TenantsError},
+    store::{
+        self,
+        documents::{self, Collection},
+        idempotency,
+        identity::{self as users, UserSecrets},
+        organisation as members,
+    },
+};
+
+/// ROLE_ADMIN or ROLE_MANAGER (or a key), or PERMISSION_DENIED.
+pub(super) fn require_manager(caller: &CallContext) -> Result<TenantId> {
+    let tenant = require_tenant(caller)?;
+    if has_role(caller, Role::Admin) || has_role(caller, Role::Manager) {
+        Ok(tenant)
+    } else {
+        Err(TenantsError::PermissionDenied(
+            "this needs the administrator or manager role".into(),
+            None,
+        ))
+    }
+}
+
+/// A create's `request_id`: empty, or a UUID.
+pub(super) fn request_id(value: &str) -> Result<Option<&str>> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    Uuid::parse_str(value).map_err(|_| TenantsError::invalid("request_id", "must be a UUID"))?;
+    Ok(Some(value))
+}
+
+/// The resource an earlier create with `request_id` made, if any.
+pub(super) async fn replayed(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    request_id: Option<&str>,
+    method: &str,
+) -> Result<Option<String>> {
+    let Some(request_id) = request_id else {
+        return Ok(None);
+    };
+    match idempotency::recall(txn, tenant.0, request_id).await? {
+        Some(remembered) if remembered.method == method => Ok(Some(remembered.resource_name)),
+        Some(remembered) => Err(TenantsError::invalid(
+            "request_id",
+            format!("was already used for {}", remembered.method),
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Remembers what a create with `request_id` made.
+pub(super) async fn remember(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    request_id: Option<&str>,
+    method: &str,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let Some(request_id) = request_id else {
+        return Ok(());
+    };
+    idempotency::remember(txn, tenant.0, request_id, method, name, now)
+        .await
+        .map_err(|error| {
+            if is_unique_violation(&error) {
+                // Another call with the same request id won the race.
+                TenantsError::AlreadyExists(format!("a create with request_id {request_id}"))
+            } else {
+                error.into()
+            }
+        })
+}
+
+/// Checks that `name` (if set) is a user of the tenant who is not
+/// DEACTIVATED.
+pub(super) async fn check_user_exists(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    field: &str,
+    name: &str,
+) -> Result<()> {
+    if name.is_empty() {
+        return Ok(());
+    }
+    let user = match names::uuid_in(name, "users") {
+        Some(id) => users::get_user(txn, tenant.0, id).await?,
+        None => None,
+    };
+    match user {
+        Some(user) if user.user.state != UserState::Deactivated as i32 => Ok(()),
+        Some(_) => Err(TenantsError::invalid(
+            field,
+            format!("{name} is deactivated"),
+        )),
+        None => Err(TenantsError::invalid(
+            field,
+            format!("{name:?} is not a user of this tenant"),
+        )),
+    }
+}
+
+/// Checks that `name` (if set) is a department of the tenant.
+pub(super) async fn check_department_exists(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    field: &str,
+    name: &str,
+) -> Result<()> {
+    if name.is_empty() {
+        return Ok(());
+    }
+    let found = match names::id_in(name, "departments") {
+        Some(id) => documents::get(txn, Collection::Departments, tenant.0, id)
+            .await?
+            .is_some(),
+        None => false,
+    };
+    if found {
+        Ok(())
+    } else {
+        Err(TenantsError::invalid(
+            field,
+            format!("{name:?} is not a department of this tenant"),
+        ))
+    }
+}
+
+/// Checks that every key is in the skills catalogue; the violation names
+/// `{field}[{index}]{suffix}`.
+pub(super) async fn check_skills_exist<'a>(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    field: &str,
+    suffix: &str,
+    keys: impl Iterator<Item = &'a str>,
+) -> Result<()> {
+    let catalogue: Vec<String> = documents::list(txn, Collection::Skills, tenant.0)
+        .await?
+        .into_iter()
+        .map(|document| document.id)
+        .collect();
+    for (index, key) in keys.enumerate() {
+        if !catalogue.iter().any(|known| known == key) {
+            return Err(TenantsError::invalid(
+                &format!("{field}[{index}]{suffix}"),
+                format!("{key:?} is not in the skills catalogue; create it with CreateSkill"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn timestamp(value: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
+    value.and_then(from_timestamp)
+}
+
+/// Orders resources by their display name or create time.
+pub(super) fn compare_common(
+    (a_name, a_created): (&str, Option<&prost_types::Timestamp>),
+    (b_name, b_created): (&str, Option<&prost_types::Timestamp>),
+    field: &str,
+) -> std::cmp::Ordering {
+    match field {
+        "create_time" => timestamp(a_created).cmp(&timestamp(b_created)),
+        _ => a_name.cmp(b_name),
+    }
+}
+
+// Departments.
+
+fn department_not_found(name: &str) -> TenantsError {
+    TenantsError::NotFound(format!("department {name:?}"))
+}
+
+/// The department `name`, its id and revision.
+async fn load_department(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    name: &str,
+) -> Result<(Department, String, i64)> {
+    let id = names::id_in(name, "departments").ok_or_else(|| department_not_found(name))?;
+    let document = documents::get(txn, Collection::Departments, tenant.0, id)
+        .await?
+        .ok_or_else(|| department_not_found(name))?;
+    let mut department = Department::decode(document.resource.as_slice())?;
+    department.etag = store::etag(document.revision);
+    Ok((department, document.id, document.revision))
+}
+
+async fn department_changed(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    name: &str,
+    department: Option<Department>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let event = new_event(
+        NAME,
+        Some(tenant),
+        name.to_owned(),
+        &DepartmentChanged {
+            name: name.to_owned(),
+            deleted: department.is_none(),
+            department,
+        },
+        now,
+    );
+    Ok(outbox::append(txn, &event).await?)
+}
+
+pub(super) async fn create_department(
+    shared: &Shared,
+    caller: &CallContext,
+    request: CreateDepartmentRequest,
+) -> Result<Department> {
+    let tenant = require_admin(caller)?;
+    let requested = request
+        .department
+        .ok_or_else(|| TenantsError::invalid("department", "is required"))?;
+    let request_id = request_id(&request.request_id)?;
+    let now = shared.clock.now();
+    let id = rules::new_id("department_id", &request.department_id)?;
+    let department = rules::new_department(&requested, &id, now)?;
+    let txn = begin_for_tenant(&shared.db, tenant).await?;
+    if let Some(name) = replayed(&txn, tenant, request_id, "CreateDepartment").await? {
+        return Ok(load_department(&txn, tenant, &name).await?.0);
+    }
+    check_user_exists(&txn, tenant, "department.head", &department.head).await?;
+    documents::insert(
+        &txn,
+        Collection::Departments,
+        tenant.0,
+        &id,
+        department.encode_to_vec(),
+        now,
+        &[],
+    )
+    .await
+    .map_err(|error| {
+        if is_unique_violation(&error) {
+            TenantsError::AlreadyExists(department.name.clone())
+        } else {
+            error.into()
+        }
+    })?;
+    remember(
+        &txn,
+        tenant,
+        request_id,
+        "CreateDepartment",
+        &department.name,
+        now,
+    )
+    .await?;
+    let department = Department {
+        etag: store::etag(1),
+        ..department
+    };
+    department_changed(
+        &txn,
+        tenant,
+        &department.name,
+        Some(department.clone()),
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    shared.outbox.notify();
+    Ok(department)
+}
+
+pub(super) async fn get_department(
+    shared: &Shared,
+    caller: &CallContext,
+    request: GetDepartmentRequest,
+) -> Result<Department> {
+    let tenant = require_tenant(caller)?;
+    let txn = begin_for_tenant(&shared.db, tenant).await?;
+    Ok(load_department(&txn, tenant, &request.name).await?.0)
+}
+
+pub(super) async fn list_departments(
+    shared: &Shared,
+    caller: &CallContext,
+    request: ListDepartmentsRequest,
+) -> Result<ListDepartmentsResponse> {
+    let tenant = require_tenant(caller)?;
+    let conditions = listing::parse_filter(
+        &request.filter,
+        &[("kind", FieldKind::Text), ("head", FieldKind::Text)],
+    )?;
+    let order = listing::parse_order_by(
+        &request.order_by,
+        &["display_name", "create_time"],
+        "display_name",
+    )?;
+    let txn = begin_for_tenant(&shared.db, tenant).await?;
+    let mut departments = Vec::new();
+    for document in documents::list(&txn, Collection::Departments, tenant.0).await? {
+        let mut department = Department::decode(document.resource.as_slice())?;
+        department.etag = store::etag(document.revision);
+        let kind = kefu_proto::v1::DepartmentKind::try_from(department.kind)
+            .map(|kind| kind.as_str_name())
+            .unwrap_or_default();
+        let keep = conditions
+            .iter()
+            .all(|condition| match condition.field.as_str() {
+                "kind" => condition.matches_enum(kind, "DEPARTMENT_KIND_"),
+                _ => condition.matches_text(&department.head),
+            });
+        if keep {
+            departments.push(department);
+        }
+    }
+    listing::sort_by_order(
+        &mut departments,
+        &order,
+        |a, b, field| {
+            compare_common(
+                (&a.display_name, a.create_time.as_ref()),
+                (&b.display_name, b.create_time.as_ref()),
+                field,
+            )
+        },
+        |a, b| a.name.cmp(&b.name),
+    );
+    let (departments, next_page_token, total_size) =
+        page(departments, request.page_size, &request.page_token)?;
+    Ok(ListDepartmentsResponse {
+        departments,
+        next_page_token,
+        total_size,
+    })
+}
+
+pub(super) async fn update_department(
+    shared: &Shared,
+    caller: &CallContext,
+    request: UpdateDepartmentRequest,
+) -> Result<Department> {
+    let tenant = require_admin(caller)?;
+    let patch = request
+        .department
+        .ok_or_else(|| TenantsError::invalid("department", "is required"))?;
+    let paths = update_paths::paths(
+        request.update_mask.as_ref(),
+        rules::DEPARTMENT_UPDATABLE,
+        rules::DEPARTMENT_FIXED,
+    )?;
+    let now = shared.clock.now();
+    let txn = begin_for_tenant(&shared.db, tenant).await?;
+    let (current, id, revision) = load_department(&txn, tenant, &patch.name).await?;
+    if !store::etag_matches(&patch.etag, revision) {
+        return Err(TenantsError::StaleEtag(current.name));
+    }
+    let updated = rules::updated_department(&current, &patch, &paths, now)?;
+    if updated.head != current.head {
+        check_user_exists(&txn, tenant, "department.head", &updated.head).await?;
+    }
+    if !documents::replace(
+        &txn,
+        Collection::Departments,
+        tenant.0,
+        &id,
+        revision,
+        updated.encode_to_vec(),
+        &[],
+    )
+    .await?
+    {
+        return Err(TenantsError::StaleEtag(current.name));
+    }
+    let updated = Department {
+        etag: store::etag(revision + 1),
+        ..updated
+    };
+    department_changed(&txn, tenant, &updated.name, Some(updated.clone()), now).await?;
+    txn.commit().await?;
+    shared.outbox.notify();
+    Ok(updated)
+}
+
+pub(super) async fn delete_department(
+    shared: &Shared,
+    caller: &CallContext,
+    request: DeleteDepartmentRequest,
+) -> Result<()> {
+    let tenant = require_admin(caller)?;
+    let now = shared.clock.now();
+    let txn = begin_for_tenant(&shared.db, tenant).await?;
+    let (department, id, _) = load_department(&txn, tenant, &request.name).await?;
+    let user_count = members::users_in_department(&txn, tenant.0, &id).await?;
+    let team_count = members::teams_in_department(&txn, tenant.0, &id).await?;
+    if user_count > 0 || team_count > 0 {
+        return Err(TenantsError::IllegalTransition(
+            format!(
+                "{} still has {user_count} users and {team_count} teams; move them first",
+                department.name
+            ),
+            Some("IN_USE"),
+        ));
+    }
+    documents::delete(&txn, Collection::Departments, tenant.0, &id).await?;
+    department_changed(&txn, tenant, &department.name, None, now).await?;
+    txn.commit().await?;
+    shared.outbox.notify();
+    Ok(())
+}
+
+// Skills.
+
+fn skill_not_found(name: &str) -> TenantsError {
+    TenantsError::NotFound(format!("skill {name:?}"))
+}
+
+async fn load_skill(txn: &DatabaseTransaction, tenant: TenantId, name: &str) -> Result<Skill> {
+    let id = names::id_in(name, "skills").ok_or_else(|| skill_not_found(name))?;
+    let document = documents::get(txn, Collection::Skills, tenant.0, id)
+        .await?
+        .ok_or_else(|| skill_not_found(name))?;
+    Ok(Skill::decode(document.resource.as_slice())?)
+}
+
+pub(super) async fn create_skill(
+    shared: &Shared,
+    caller: &CallContext,
+    request: CreateSkillRequest,
+) -> Result<Skill> {
+    let tenant = require_admin(caller)?;
+    let requested = request
+        .skill
+        .ok_or_else(|| TenantsError::invalid("skill", "is required"))?;
+    let request_id = request_id(&request.request_id)?;
+    let now = shared.clock.now();
+    let skill = rules::new_skill(&requested, now)?;
+    let txn = begin_for_tenant(&shared.db, tenant).await?;
+    if let Some(name) = replayed(&txn, tenant, request_id, "CreateSkill").await? {
+        return load_skill(&txn, tenant, &name).await;
+    }
+    documents::insert(
+        &txn,
+        Collection::Skills,
+        tenant.0,
+        &skill.key,
+        skill.encode_to_vec(),
+        now,
+        &[],
+    )
+    .await
+    .map_err(|error| {
+        if is_unique_violation(&error) {
+            TenantsError::AlreadyExists(skill.name.clone())
+        } else {
+            error.into()
+        }
+    })?;
+    remember(&txn, tenant, request_id, "CreateSkill", &skill.name, now).await?;
+    txn.commit().await?;
+    Ok(skill)
+}
+
+pub(super) async fn get_skill(
+    shared: &Shared,
+    caller: &CallContext,
+    request: GetSkillRequest,
+) -> Result<Skill> {
+    let tenant = require_tenant(caller)?;
+    let txn = begin_for_tenant(&shared.db, tenant).await?;
+    load_skill(&txn, tenant, &request.name).await
+}
+
+pub(super) async fn list_skills(
+    shared: &Shared,
+    caller: &CallContext,
+    request: ListSkillsRequest,
+) -> Result<ListSkillsResponse> {
+    let tenant = require_tenant(caller)?;
+    let conditions = listing::parse_filter(&request.filter, &[("key", FieldKind::Text)])?;
+    let order = listing::parse_order_by(&request.order_by, &["key", "create_time"], "key")?;
+    let txn = begin_for_tenant(&shared.db, tenant).await?;
+    let mut skills = Vec::new();
+    for document in documents::list(&txn, Collection::Skills, tenant.0).await? {
+        let skill = Skill::decode(document.resource.as_slice())?;
+        if conditions
+            .iter()
+            .all(|condition| condition.matches_text(&skill.key))
+        {
+            skills.push(skill);
+        }
+    }
+    listing::sort_by_order(
+        &mut skills,
+        &order,
+        |a, b, field| {
+            compare_common(
+                (&a.key, a.create_time.as_ref()),
+                (&b.key, b.create_time.as_ref()),
+                field,
+            )
+        },
+        |a, b| a.key.cmp(&b.key),
+    );
+    let (skills, next_page_token, total_size) =
+        page(skills, request.page_size, &request.page_token)?;
+    Ok(ListSkillsResponse {
+        skills,
+        next_page_token,
+        total_size,
+    })
+}
+
+pub(super) async fn update_skill(
+    shared: &Shared,
+    caller: &CallContext,
+    request: UpdateSkillRequest,
+) -> Result<Skill> {
+    let tenant = require_admin(caller)?;
+    let patch = request
+        .skill
+        .ok_or_else(|| TenantsError::invalid("skill", "is required"))?;
+    let paths = update_paths::paths(
+        request.update_mask.as_ref(),
+        rules::SKILL_UPDATABLE,
+        rules::SKILL_FIXED,
+    )?;
+    let now = shared.clock.now();
+    let txn = begin_for_tenant(&shared.db, tenant).await?;
+    let current = load_skill(&txn, tenant, &patch.name).await?;
+    let updated = rules::updated_skill(&current, &patch, &paths, now)?;
+    // Skills carry no etag (the contract gives them none): last write wins.
+    documents::replace(
+        &txn,
+        Collection::Skills,
+        tenant.0,
+        &current.key,
+        1,
+        updated.encode_to_vec(),
+        &[],
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+pub(super) async fn delete_skill(
+    shared: &Shared,
+    caller: &CallContext,
+    request: DeleteSkillRequest,
+) -> Result<()> {
+    let tenant = require_admin(caller)?;
+    let now = shared.clock.now();
+    let txn = begin_for_tenant(&shared.db, tenant).await?;
+    let skill = load_skill(&txn, tenant, &request.name).await?;
+    // The contract removes the skill from every holder rather than refusing
+    // while it is in use; each holder's change is published like any other.
+    for stored in users::list_users(&txn, tenant.0).await? {
+        if !stored.user.skills.iter().any(|held| held.key == skill.key) {
+            continue;
+        }
+        let mut user = stored.user.clone();
+        user.skills.retain(|held| held.key != skill.key);
+        user.update_time = Some(kefu_kit::events::to_timestamp(now));
+        if !users::replace_user(
+            &txn,
+            tenant.0,
+            stored.id,
+            stored.revision,
+            &user,
+            UserSecrets::default(),
+        )
+        .await?
+        {
+            return Err(TenantsError::StaleEtag(user.name));
+        }
+        user.etag = store::etag(stored.revision + 1);
+        user.teams = super::principal::teams_of(&txn, tenant.0, &user.name).await?;
+        let event = new_event(
+            NAME,
+            Some(tenant),
+            user.name.clone(),
+            &UserUpdated {
+                user: Some(user),
+                changed_paths: vec!["skills".into()],
+            },
+            now,
+        );
+        outbox::append(&txn, &event).await?;
+    }
+    for document in documents::list(&txn, Collection::Teams, tenant.0).await? {
+        let mut team = Team::decode(document.resource.as_slice())?;
+        if !team.skills.contains(&skill.key) {
+            continue;
+        }
+        team.skills.retain(|key| *key != skill.key);
+        team.update_time = Some(kefu_kit::events::to_timestamp(now));
+        if !documents::replace(
+            &txn,
+            Collection::Teams,
+            tenant.0,
+            &document.id,
+            document.revision,
+            team.encode_to_vec(),
+            &[],
+        )
+        .await?
+        {
+            return Err(TenantsError::StaleEtag(team.name));
+        }
+        let team = super::teams::with_members(&txn, tenant, team, document.revision + 1).await?;
+        let event = new_event(
+            NAME,
+            Some(tenant),
+            team.name.clone(),
+            &TeamChanged {
+                name: team.name.clone(),
+                team: Some(team),
+                deleted: false,
+            },
+            now,
+        );
+        outbox::append(&txn, &event).await?;
+    }
+    documents::delete(&txn, Collection::Skills, tenant.0, &skill.key).await?;
+    txn.commit().await?;
+    shared.outbox.notify();
+    Ok(())
+}
