@@ -8,6 +8,7 @@ use sea_orm_migration::prelude::*;
 mod m20261123_000001_outbox;
 mod m20261123_000002_row_security;
 mod m20261123_000003_tenants;
+mod m20261124_000004_tenant_exports;
 pub mod rls;
 
 /// The services that own a database, in the order `kefu migrate` runs them.
@@ -39,7 +40,8 @@ macro_rules! service_migrator {
 service_migrator!(
     tenants,
     "The tenants service: tenants, templates, users, keys, policies.",
-    super::m20261123_000003_tenants::Migration
+    super::m20261123_000003_tenants::Migration,
+    super::m20261124_000004_tenant_exports::Migration
 );
 service_migrator!(customers, "The customers service: the customer archive.");
 service_migrator!(

@@ -6,10 +6,13 @@
 //! Methods not written yet answer UNIMPLEMENTED (the generated default).
 
 mod account;
+mod export;
 mod identity;
 mod organisation;
+mod policies;
 mod principal;
 mod sessions;
+mod settings;
 mod teams;
 mod tenant;
 
@@ -60,6 +63,7 @@ impl Shared {
 
 /// Adds every gRPC service of this target, each behind `auth`.
 pub fn add_routes(routes: &mut RoutesBuilder, auth: &InternalAuth, shared: Shared) {
+    export::spawn_maintenance(shared.clone());
     routes.add_service(TenantServiceServer::with_interceptor(
         TenantApi(shared.clone()),
         auth.clone(),

@@ -7,13 +7,16 @@ use kefu_kit::{
     outbox,
 };
 use kefu_proto::v1::{
-    ApprovalMatrix, CreateTenantRequest, DeleteTenantRequest, GetApprovalMatrixRequest,
-    GetCurrentTenantRequest, GetIndustryTemplateRequest, GetSlaPolicyRequest, GetTenantRequest,
-    IndustryTemplate, IndustryTemplateView, ListIndustryTemplatesRequest,
-    ListIndustryTemplatesResponse, ListSlaPoliciesRequest, ListSlaPoliciesResponse,
-    ListTenantsRequest, ListTenantsResponse, ResumeTenantRequest, Role, SlaPolicy,
-    SuspendTenantRequest, Tenant, TenantCreated, TenantDeletionRequested, TenantResumed,
-    TenantState, TenantSuspended, User, tenant_service_server::TenantService,
+    ApprovalMatrix, CreateSlaPolicyRequest, CreateTenantRequest, DeleteSlaPolicyRequest,
+    DeleteTenantRequest, ExportTenantDataRequest, GetApprovalMatrixRequest,
+    GetCurrentTenantRequest, GetIndustryTemplateRequest, GetSlaPolicyRequest,
+    GetTenantExportRequest, GetTenantRequest, IndustryTemplate, IndustryTemplateView,
+    ListIndustryTemplatesRequest, ListIndustryTemplatesResponse, ListSlaPoliciesRequest,
+    ListSlaPoliciesResponse, ListTenantExportsRequest, ListTenantExportsResponse,
+    ListTenantsRequest, ListTenantsResponse, ResumeTenantRequest, Role, SetTenantPlacementRequest,
+    SlaPolicy, SuspendTenantRequest, Tenant, TenantCreated, TenantExport, TenantResumed,
+    TenantState, TenantSuspended, UpdateApprovalMatrixRequest, UpdateCurrentTenantRequest,
+    UpdateSlaPolicyRequest, UpdateTenantRequest, User, tenant_service_server::TenantService,
 };
 use prost::Message;
 use sea_orm::DatabaseTransaction;
@@ -277,7 +280,10 @@ fn template_view(
 
 /// A filter of the form `field = "value"` (or without quotes), the subset of
 /// AIP-160 these small lists need; `None` for an empty filter.
-fn equality_filter<'a>(filter: &'a str, fields: &[&str]) -> Result<Option<(&'a str, &'a str)>> {
+pub(super) fn equality_filter<'a>(
+    filter: &'a str,
+    fields: &[&str],
+) -> Result<Option<(&'a str, &'a str)>> {
     let filter = filter.trim();
     if filter.is_empty() {
         return Ok(None);
@@ -406,30 +412,110 @@ impl TenantService for TenantApi {
         &self,
         request: Request<DeleteTenantRequest>,
     ) -> Result<Response<()>, Status> {
-        require_operator(&caller(&request)?)?;
-        let request = request.into_inner();
-        let now = self.0.clock.now();
-        // Exports are not built yet: only a deletion the operator confirms
-        // without one (skip_export) can proceed.
-        self.transition(&request.name, &request.etag, |tenant| {
-            let purge = rules::request_deletion(
-                tenant,
-                request.skip_export,
-                request.grace_period.as_ref(),
-                now,
-            )?;
-            Ok((
-                Some(purge),
-                TenantDeletionRequested {
-                    tenant: tenant.name.clone(),
-                    actor: None,
-                    purge_time: tenant.purge_time,
-                    slug: tenant.slug.clone(),
-                },
-            ))
-        })
-        .await?;
+        let caller = caller(&request)?;
+        self.delete_tenant_as_operator(&caller, request.into_inner())
+            .await?;
         Ok(Response::new(()))
+    }
+
+    async fn update_tenant(
+        &self,
+        request: Request<UpdateTenantRequest>,
+    ) -> Result<Response<Tenant>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            self.update_tenant_as_operator(&caller, request.into_inner())
+                .await?,
+        ))
+    }
+
+    async fn update_current_tenant(
+        &self,
+        request: Request<UpdateCurrentTenantRequest>,
+    ) -> Result<Response<Tenant>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            self.update_current(&caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn set_tenant_placement(
+        &self,
+        request: Request<SetTenantPlacementRequest>,
+    ) -> Result<Response<Tenant>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            self.set_placement(&caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn export_tenant_data(
+        &self,
+        request: Request<ExportTenantDataRequest>,
+    ) -> Result<Response<TenantExport>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            self.start_export(&caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn get_tenant_export(
+        &self,
+        request: Request<GetTenantExportRequest>,
+    ) -> Result<Response<TenantExport>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            self.read_export(&caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn list_tenant_exports(
+        &self,
+        request: Request<ListTenantExportsRequest>,
+    ) -> Result<Response<ListTenantExportsResponse>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            self.list_exports(&caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn create_sla_policy(
+        &self,
+        request: Request<CreateSlaPolicyRequest>,
+    ) -> Result<Response<SlaPolicy>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            self.create_policy(&caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn update_sla_policy(
+        &self,
+        request: Request<UpdateSlaPolicyRequest>,
+    ) -> Result<Response<SlaPolicy>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            self.change_policy(&caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn delete_sla_policy(
+        &self,
+        request: Request<DeleteSlaPolicyRequest>,
+    ) -> Result<Response<()>, Status> {
+        let caller = caller(&request)?;
+        self.remove_policy(&caller, request.into_inner()).await?;
+        Ok(Response::new(()))
+    }
+
+    async fn update_approval_matrix(
+        &self,
+        request: Request<UpdateApprovalMatrixRequest>,
+    ) -> Result<Response<ApprovalMatrix>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            self.replace_matrix(&caller, request.into_inner()).await?,
+        ))
     }
 
     async fn get_current_tenant(

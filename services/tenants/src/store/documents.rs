@@ -219,3 +219,21 @@ pub async fn approval_matrix<C: ConnectionTrait>(
         None => Ok(None),
     }
 }
+
+/// Replaces the tenant's approval matrix if its revision is still
+/// `expected`; false when stale.
+pub async fn replace_approval_matrix<C: ConnectionTrait>(
+    db: &C,
+    tenant: Uuid,
+    expected: i64,
+    resource: Vec<u8>,
+) -> Result<bool, DbErr> {
+    let statement = Query::update()
+        .table(Alias::new("approval_matrices"))
+        .value(Alias::new("resource"), resource)
+        .value(Alias::new("revision"), expected + 1)
+        .and_where(Expr::col(Alias::new("tenant_id")).eq(tenant))
+        .and_where(Expr::col(Alias::new("revision")).eq(expected))
+        .to_owned();
+    Ok(db.execute(&statement).await?.rows_affected() == 1)
+}

@@ -5,6 +5,7 @@
 
 pub mod documents;
 pub mod entities;
+pub mod exports;
 pub mod idempotency;
 pub mod identity;
 pub mod organisation;
