@@ -6,5 +6,6 @@
 
 mod e2e;
 mod eventually;
+mod identity;
 mod outbox;
 mod tenants;

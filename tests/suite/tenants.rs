@@ -39,7 +39,7 @@ impl Mailer for Outbox {
     }
 }
 
-struct World {
+pub(super) struct World {
     database: TestDatabase,
     channel: Channel,
     signer: Arc<CredentialSigner>,
@@ -48,10 +48,10 @@ struct World {
     _shutdown: tokio_util::sync::DropGuard,
 }
 
-type Intercepted = InterceptedService<Channel, OutgoingCredential>;
+pub(super) type Intercepted = InterceptedService<Channel, OutgoingCredential>;
 
 impl World {
-    async fn start(backend: Backend) -> Option<Self> {
+    pub(super) async fn start(backend: Backend) -> Option<Self> {
         let database = TestDatabase::new(backend, "tenants").await?;
         let key = CredentialKey::generate();
         let clock: SharedClock = Arc::new(SystemClock);
@@ -103,7 +103,7 @@ impl World {
         )
     }
 
-    fn identity(
+    pub(super) fn identity(
         &self,
         tenant: Option<TenantId>,
         principal: Principal,
@@ -118,7 +118,7 @@ impl World {
         self.tenants(None, Principal::platform_operator())
     }
 
-    async fn create(&self, slug: &str, admin: &str) -> Result<Tenant, tonic::Status> {
+    pub(super) async fn create(&self, slug: &str, admin: &str) -> Result<Tenant, tonic::Status> {
         self.operator()
             .create_tenant(CreateTenantRequest {
                 tenant: Some(Tenant {
@@ -135,7 +135,7 @@ impl World {
             .map(tonic::Response::into_inner)
     }
 
-    fn invitation_for(&self, email: &str) -> String {
+    pub(super) fn invitation_for(&self, email: &str) -> String {
         self.mail
             .0
             .lock()
@@ -148,7 +148,7 @@ impl World {
     }
 
     /// Resolves `bearer` as the gateway does.
-    async fn resolve(
+    pub(super) async fn resolve(
         &self,
         bearer: &str,
     ) -> Result<kefu_proto::v1::CurrentPrincipal, tonic::Status> {
@@ -163,7 +163,7 @@ impl World {
     }
 }
 
-fn tenant_id(tenant: &Tenant) -> TenantId {
+pub(super) fn tenant_id(tenant: &Tenant) -> TenantId {
     tenant
         .name
         .trim_start_matches("tenants/")
@@ -171,7 +171,7 @@ fn tenant_id(tenant: &Tenant) -> TenantId {
         .expect("tenant id")
 }
 
-fn admin(user_name: &str) -> Principal {
+pub(super) fn admin(user_name: &str) -> Principal {
     Principal {
         kind: PrincipalKind::User,
         id: user_name.trim_start_matches("users/").to_owned(),
@@ -181,7 +181,7 @@ fn admin(user_name: &str) -> Principal {
     }
 }
 
-fn field_of(status: &tonic::Status) -> String {
+pub(super) fn field_of(status: &tonic::Status) -> String {
     use tonic_types::StatusExt;
     status
         .get_details_bad_request()
