@@ -8,4 +8,5 @@ mod e2e;
 mod eventually;
 mod identity;
 mod outbox;
+mod tenant_settings;
 mod tenants;
