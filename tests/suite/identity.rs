@@ -532,6 +532,48 @@ async fn organisation_round_trips_and_stays_in_its_tenant(backend: Backend) {
         .expect("remove member")
         .into_inner();
     assert!(removed.members.is_empty());
+
+    // An invitation may name teams at once; its request id makes it
+    // idempotent, and references it names must exist.
+    let invite_request = InviteUserRequest {
+        user: Some(User {
+            display_name: "张伟".into(),
+            email: "tech@acme.example".into(),
+            roles: vec![Role::Technician as i32],
+            ..User::default()
+        }),
+        request_id: uuid::Uuid::now_v7().to_string(),
+        teams: vec![team.name.clone()],
+    };
+    let invited = admin_a
+        .invite_user(invite_request.clone())
+        .await
+        .expect("invite into a team")
+        .into_inner();
+    let technician = invited.user.expect("user");
+    assert_eq!(technician.teams, vec![team.name.clone()]);
+    assert!(!invited.invitation_token.is_empty());
+    let repeated = admin_a
+        .invite_user(invite_request.clone())
+        .await
+        .expect("repeated invite")
+        .into_inner();
+    assert_eq!(repeated.user.expect("user").name, technician.name);
+    assert!(repeated.invitation_token.is_empty());
+    let nowhere = admin_a
+        .invite_user(InviteUserRequest {
+            user: Some(User {
+                display_name: "无部门".into(),
+                email: "nowhere@acme.example".into(),
+                roles: vec![Role::Agent as i32],
+                department: "departments/nowhere".into(),
+                ..User::default()
+            }),
+            ..InviteUserRequest::default()
+        })
+        .await
+        .expect_err("unknown department");
+    assert_eq!(field_of(&nowhere), "user.department");
     let manager_delete = manager_a
         .delete_team(DeleteTeamRequest {
             name: team.name.clone(),

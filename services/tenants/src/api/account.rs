@@ -1,5 +1,6 @@
-//! Users after their invitation, for `kefu.v1.IdentityService`: UpdateUser,
-//! ReactivateUser, ChangePassword and ResendInvitation.
+//! Users' accounts, for `kefu.v1.IdentityService`: InviteUser (with its
+//! references and teams), UpdateUser, ReactivateUser, ChangePassword and
+//! ResendInvitation.
 
 use kefu_kit::{
     context::{CallContext, PrincipalKind},
@@ -8,19 +9,19 @@ use kefu_kit::{
     outbox,
 };
 use kefu_proto::v1::{
-    ChangePasswordRequest, InviteUserResponse, ReactivateUserRequest, ResendInvitationRequest,
-    Role, SessionsRevoked, Tenant, UpdateUserRequest, User, UserReactivated, UserState,
-    UserUpdated,
+    ChangePasswordRequest, InviteUserRequest, InviteUserResponse, ReactivateUserRequest,
+    ResendInvitationRequest, Role, SessionsRevoked, Tenant, UpdateUserRequest, User,
+    UserReactivated, UserState, UserUpdated,
 };
 use uuid::Uuid;
 
 use super::{
     has_role,
     identity::{
-        INVITATION_VALIDITY, IdentityApi, LOGIN_FAILURE_WINDOW, LOGIN_FAILURES_ALLOWED,
+        INVITATION_VALIDITY, IdentityApi, LOGIN_FAILURE_WINDOW, LOGIN_FAILURES_ALLOWED, invite,
         mail_invitation,
     },
-    organisation::{check_department_exists, check_skills_exist},
+    organisation::{check_department_exists, check_skills_exist, remember, replayed, request_id},
     require_admin, require_tenant,
 };
 use crate::{
@@ -39,6 +40,57 @@ use crate::{
         tenants::{self as tenant_store, Lookup},
     },
 };
+
+pub(super) async fn invite_user(
+    api: &IdentityApi,
+    caller: &CallContext,
+    request: InviteUserRequest,
+) -> Result<InviteUserResponse> {
+    let tenant = require_admin(caller)?;
+    let requested = request
+        .user
+        .ok_or_else(|| TenantsError::invalid("user", "is required"))?;
+    let request_id = request_id(&request.request_id)?;
+    let now = api.0.clock.now();
+    let txn = begin_for_tenant(&api.0.db, tenant).await?;
+    if let Some(name) = replayed(&txn, tenant, request_id, "InviteUser").await? {
+        // The token was handed out the first time only; ResendInvitation
+        // issues a new one.
+        let stored = api.load_user(&txn, caller, tenant, &name).await?;
+        return Ok(InviteUserResponse {
+            user: Some(api.with_teams(&txn, tenant.0, stored.user).await?),
+            invitation_token: String::new(),
+            invitation_expire_time: None,
+        });
+    }
+    let tenant_row = api.tenant_row(&txn, tenant.0).await?;
+    check_department_exists(&txn, tenant, "user.department", &requested.department).await?;
+    check_skills_exist(
+        &txn,
+        tenant,
+        "user.skills",
+        ".key",
+        requested.skills.iter().map(|skill| skill.key.as_str()),
+    )
+    .await?;
+    let teams = super::teams::teams_to_join(&txn, tenant, &request.teams).await?;
+    let (user, token) = invite(&txn, tenant.0, requested, now).await?;
+    let user_id = names::uuid_in(&user.name, "users")
+        .ok_or_else(|| TenantsError::Internal(format!("{} is not a user name", user.name)))?;
+    for team in &teams {
+        super::teams::join(&txn, tenant, team, user_id, now).await?;
+    }
+    remember(&txn, tenant, request_id, "InviteUser", &user.name, now).await?;
+    let user = api.with_teams(&txn, tenant.0, user).await?;
+    txn.commit().await?;
+    api.0.outbox.notify();
+    mail_invitation(&*api.0.mailer, &tenant_row, &user, &token);
+    Ok(InviteUserResponse {
+        user: Some(user),
+        invitation_token: token,
+        invitation_expire_time: Some(to_timestamp(now + INVITATION_VALIDITY)),
+    })
+}
 
 /// The tenant's password policy.
 pub(super) fn password_policy(tenant: &Tenant) -> PasswordPolicy {

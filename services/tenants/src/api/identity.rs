@@ -511,32 +511,10 @@ impl IdentityService for IdentityApi {
         &self,
         request: Request<InviteUserRequest>,
     ) -> Result<Response<InviteUserResponse>, Status> {
-        let tenant = require_admin(&caller(&request)?)?;
-        let request = request.into_inner();
-        if !request.teams.is_empty() {
-            return Err(TenantsError::invalid(
-                "teams",
-                "adding members at invitation is not supported yet; use AddTeamMember",
-            )
-            .into());
-        }
-        let requested = request
-            .user
-            .ok_or_else(|| TenantsError::invalid("user", "is required"))?;
-        let now = self.0.clock.now();
-        let txn = begin_for_tenant(&self.0.db, tenant)
-            .await
-            .map_err(TenantsError::from)?;
-        let tenant_row = self.tenant_row(&txn, tenant.0).await?;
-        let (user, token) = invite(&txn, tenant.0, requested, now).await?;
-        txn.commit().await.map_err(TenantsError::from)?;
-        self.0.outbox.notify();
-        mail_invitation(&*self.0.mailer, &tenant_row, &user, &token);
-        Ok(Response::new(InviteUserResponse {
-            user: Some(user),
-            invitation_token: token,
-            invitation_expire_time: Some(to_timestamp(now + INVITATION_VALIDITY)),
-        }))
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            super::account::invite_user(self, &caller, request.into_inner()).await?,
+        ))
     }
 
     async fn accept_invitation(

@@ -423,16 +423,26 @@ pub(super) async fn delete_department(
     let (department, id, _) = load_department(&txn, tenant, &request.name).await?;
     let user_count = members::users_in_department(&txn, tenant.0, &id).await?;
     let team_count = members::teams_in_department(&txn, tenant.0, &id).await?;
-    if user_count > 0 || team_count > 0 {
-        return Err(TenantsError::IllegalTransition(
+    let in_use = || {
+        TenantsError::IllegalTransition(
             format!(
                 "{} still has {user_count} users and {team_count} teams; move them first",
                 department.name
             ),
             Some("IN_USE"),
-        ));
+        )
+    };
+    if user_count > 0 || team_count > 0 {
+        return Err(in_use());
     }
-    documents::delete(&txn, Collection::Departments, tenant.0, &id).await?;
+    // A user or team joining between the count and the delete is caught
+    // by the foreign keys.
+    documents::delete(&txn, Collection::Departments, tenant.0, &id)
+        .await
+        .map_err(|error| match error.sql_err() {
+            Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_)) => in_use(),
+            _ => error.into(),
+        })?;
     department_changed(&txn, tenant, &department.name, None, now).await?;
     txn.commit().await?;
     shared.outbox.notify();

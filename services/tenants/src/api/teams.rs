@@ -39,6 +39,9 @@ use crate::{
     },
 };
 
+/// Most teams an invitation may add the user to.
+const MAX_TEAMS_AT_INVITATION: usize = 20;
+
 fn team_not_found(name: &str) -> TenantsError {
     TenantsError::NotFound(format!("team {name:?}"))
 }
@@ -353,6 +356,77 @@ async fn membership_changed(
         now,
     );
     Ok(outbox::append(txn, &event).await?)
+}
+
+/// Checks the teams an invitation names (at most 20, each a team of the
+/// tenant) and returns their ids, each once.
+pub(super) async fn teams_to_join(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    teams: &[String],
+) -> Result<Vec<String>> {
+    if teams.len() > MAX_TEAMS_AT_INVITATION {
+        return Err(TenantsError::invalid(
+            "teams",
+            format!(
+                "at most {MAX_TEAMS_AT_INVITATION} teams, not {}",
+                teams.len()
+            ),
+        ));
+    }
+    let mut ids: Vec<String> = Vec::with_capacity(teams.len());
+    for (index, name) in teams.iter().enumerate() {
+        let field = format!("teams[{index}]");
+        let id = names::id_in(name, "teams").ok_or_else(|| {
+            TenantsError::invalid(&field, format!("{name:?} is not a teams/{{team}} name"))
+        })?;
+        if documents::get(txn, Collection::Teams, tenant.0, id)
+            .await?
+            .is_none()
+        {
+            return Err(TenantsError::invalid(
+                &field,
+                format!("{name:?} is not a team of this tenant"),
+            ));
+        }
+        if !ids.iter().any(|seen| seen == id) {
+            ids.push(id.to_owned());
+        }
+    }
+    Ok(ids)
+}
+
+/// Adds a new user to the team `id`, publishing the membership change.
+pub(super) async fn join(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    id: &str,
+    user: uuid::Uuid,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let (team, team_id, revision) = load_team(txn, tenant, &format!("teams/{id}")).await?;
+    if team.members.len() >= rules::MAX_TEAM_MEMBERS {
+        return Err(TenantsError::IllegalTransition(
+            format!(
+                "{} has {} members, the most a team may have",
+                team.name,
+                rules::MAX_TEAM_MEMBERS
+            ),
+            None,
+        ));
+    }
+    if members::add_member(txn, tenant.0, &team_id, user).await? {
+        let team = with_members(txn, tenant, team, revision).await?;
+        membership_changed(
+            txn,
+            tenant,
+            &team,
+            (vec![names::user(user)], Vec::new()),
+            now,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 pub(super) async fn add_team_member(
