@@ -6,7 +6,10 @@
 
 mod e2e;
 mod eventually;
+mod gateway;
 mod identity;
+mod isolation;
 mod outbox;
+mod stack;
 mod tenant_settings;
 mod tenants;

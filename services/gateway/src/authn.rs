@@ -1,11 +1,12 @@
 //! Authentication of callers at the edge.
 //!
-//! The tenants issue adds partner API keys and portal sessions; the platform
-//! operator's token exists from the start so an installation can be managed
-//! before it has any tenant.
+//! The platform operator's token is checked here (it exists before any
+//! tenant does); partner API keys and portal sessions are resolved by the
+//! tenants service ([`crate::resolver::TenantsAuthenticator`]).
 
 use async_trait::async_trait;
 use kefu_kit::context::{Principal, TenantId};
+use kefu_proto::v1::PlanTier;
 use sha2::{Digest, Sha256};
 
 use crate::GatewayError;
@@ -17,6 +18,9 @@ pub struct Authenticated {
     pub tenant_id: Option<TenantId>,
     /// Who the caller is.
     pub principal: Principal,
+    /// The tenant's plan, which sets its rate limits; unspecified for the
+    /// platform operator.
+    pub plan_tier: PlanTier,
 }
 
 /// Decides who a caller is from its `authorization` header.
@@ -28,6 +32,7 @@ pub trait Authenticator: Send + Sync + 'static {
 }
 
 /// Accepts the platform operator's token and nothing else.
+#[derive(Clone)]
 pub struct OperatorToken {
     digest: [u8; 32],
 }
@@ -41,9 +46,9 @@ impl OperatorToken {
     }
 }
 
-#[async_trait]
-impl Authenticator for OperatorToken {
-    async fn authenticate(&self, bearer: &str) -> Result<Authenticated, GatewayError> {
+impl OperatorToken {
+    /// Whether `bearer` is the operator's token.
+    pub fn matches(&self, bearer: &str) -> bool {
         let presented: [u8; 32] = Sha256::digest(bearer.as_bytes()).into();
         // Comparing digests of fixed length, byte by byte without early exit,
         // reveals nothing about the token through timing.
@@ -51,13 +56,27 @@ impl Authenticator for OperatorToken {
             .iter()
             .zip(self.digest.iter())
             .fold(0_u8, |acc, (a, b)| acc | (a ^ b));
-        if difference != 0 {
-            return Err(GatewayError::Unauthenticated("unknown bearer token"));
-        }
-        Ok(Authenticated {
+        difference == 0
+    }
+
+    /// The operator, as authenticated.
+    pub fn operator() -> Authenticated {
+        Authenticated {
             tenant_id: None,
             principal: Principal::platform_operator(),
-        })
+            plan_tier: PlanTier::Unspecified,
+        }
+    }
+}
+
+#[async_trait]
+impl Authenticator for OperatorToken {
+    async fn authenticate(&self, bearer: &str) -> Result<Authenticated, GatewayError> {
+        if self.matches(bearer) {
+            Ok(Self::operator())
+        } else {
+            Err(GatewayError::Unauthenticated("unknown bearer token"))
+        }
     }
 }
 

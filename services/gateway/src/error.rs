@@ -1,5 +1,7 @@
 //! The gateway's errors.
 
+use std::time::Duration;
+
 use kefu_kit::{ErrorReason, ServiceError, error::to_status};
 
 /// Why the gateway answered a call itself instead of forwarding it.
@@ -11,6 +13,19 @@ pub enum GatewayError {
     /// The caller tried to choose its tenant with a header.
     #[error("the tenant comes from the credential; header {0} is not accepted")]
     CallerSetTenant(&'static str),
+    /// The caller's role, scope or kind does not allow the method.
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
+    /// The tenants service refused the presented secret (unknown, expired,
+    /// revoked, tenant suspended); its status is passed on as it is.
+    #[error("{}", .0.message())]
+    Refused(tonic::Status),
+    /// The caller's tenant or credential is over its rate.
+    #[error("rate limit exceeded; retry after {} ms", .retry_after.as_millis())]
+    RateLimited {
+        /// When a retry may succeed.
+        retry_after: Duration,
+    },
     /// The path names no `kefu.v1` service.
     #[error("unknown service {0}")]
     UnknownService(String),
@@ -23,14 +38,28 @@ impl ServiceError for GatewayError {
     fn reason(&self) -> ErrorReason {
         match self {
             Self::Unauthenticated(_) | Self::CallerSetTenant(_) => ErrorReason::Unauthenticated,
+            Self::PermissionDenied(_) => ErrorReason::PermissionDenied,
+            // Never reached for Refused: its status is returned unchanged.
+            Self::Refused(_) => ErrorReason::Unauthenticated,
+            Self::RateLimited { .. } => ErrorReason::RateLimited,
             Self::UnknownService(_) => ErrorReason::NotImplemented,
             Self::Upstream(_) => ErrorReason::Unavailable,
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after, .. } => Some(*retry_after),
+            _ => None,
         }
     }
 }
 
 impl From<GatewayError> for tonic::Status {
     fn from(error: GatewayError) -> Self {
-        to_status(&error)
+        match error {
+            GatewayError::Refused(status) => status,
+            other => to_status(&other),
+        }
     }
 }

@@ -8,11 +8,14 @@
 //! that service) and reflection (the whole contract) are served here too.
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod authn;
 mod error;
 mod health;
+pub mod limits;
 mod proxy;
 pub mod ratelimit;
+pub mod resolver;
 
 use std::{collections::HashMap, io, net::SocketAddr, sync::Arc};
 
@@ -23,16 +26,20 @@ use tonic::{service::RoutesBuilder, transport::Channel};
 
 pub use error::GatewayError;
 
-use crate::authn::Authenticator;
+use crate::{authn::Authenticator, limits::RateLimits, ratelimit::RateLimiter};
 
 /// Everything the gateway needs.
 pub struct GatewayConfig {
     /// A channel to each target (`tickets` → its address).
     pub upstreams: HashMap<String, Channel>,
     /// Signs the internal credential.
-    pub signer: CredentialSigner,
+    pub signer: Arc<CredentialSigner>,
     /// Who may call.
     pub authenticator: Arc<dyn Authenticator>,
+    /// Keeps the buckets of rate limits (in-process or Redis).
+    pub limiter: Arc<dyn RateLimiter>,
+    /// The rates of each plan.
+    pub limits: RateLimits,
     /// The clock credentials are minted at.
     pub clock: SharedClock,
 }
@@ -74,9 +81,14 @@ pub async fn serve(
         .into_axum_router()
         .fallback(move |request: axum::extract::Request| proxy::forward(state.clone(), request));
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await
+        // The client's address is recorded on portal sessions and keys the
+        // rate limit of calls without credential.
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
     });
     tracing::info!(address = %local_addr, "gateway serving");
     Ok(RunningGateway { local_addr, task })

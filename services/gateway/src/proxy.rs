@@ -1,12 +1,16 @@
 //! Forwarding `kefu.v1` calls to the service that owns them.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{collections::HashMap, net::SocketAddr, sync::Arc};
 
-use axum::{extract::Request, response::Response};
+use axum::{
+    extract::{ConnectInfo, Request},
+    response::Response,
+};
 use http::{HeaderName, HeaderValue};
 use kefu_kit::{
-    auth::CALLER_SET_TENANT_HEADERS,
+    auth::{CALLER_SET_TENANT_HEADERS, CLIENT_ADDRESS_HEADER, GATEWAY_ONLY_HEADERS},
     clock::SharedClock,
+    context::Principal,
     credential::{CREDENTIAL_HEADER, CredentialSigner},
 };
 use tonic::transport::Channel;
@@ -14,14 +18,19 @@ use tower::ServiceExt;
 
 use crate::{
     GatewayConfig, GatewayError,
-    authn::{Authenticator, bearer_token},
+    access::{self, Audience},
+    authn::{Authenticated, Authenticator, bearer_token},
+    limits::RateLimits,
+    ratelimit::{BucketKey, Rate, RateLimitError, RateLimiter},
 };
 
 /// What the proxy shares between calls.
 pub(crate) struct ProxyState {
     pub(crate) upstreams: HashMap<String, Channel>,
-    signer: CredentialSigner,
+    signer: Arc<CredentialSigner>,
     authenticator: Arc<dyn Authenticator>,
+    limiter: Arc<dyn RateLimiter>,
+    limits: RateLimits,
     clock: SharedClock,
 }
 
@@ -31,6 +40,8 @@ impl ProxyState {
             upstreams: config.upstreams,
             signer: config.signer,
             authenticator: config.authenticator,
+            limiter: config.limiter,
+            limits: config.limits,
             clock: config.clock,
         }
     }
@@ -44,10 +55,30 @@ impl ProxyState {
             .cloned()
             .ok_or_else(|| GatewayError::Upstream(target.to_owned()))
     }
+
+    /// Takes a token from each bucket, or says how long to wait. A limiter
+    /// that cannot decide (Redis down) lets the call through: losing the
+    /// limit for a moment is better than refusing every tenant's work.
+    async fn admit(&self, buckets: &[(BucketKey, Rate)]) -> Result<(), GatewayError> {
+        if !self.limits.enabled() {
+            return Ok(());
+        }
+        match self.limiter.acquire(buckets, self.clock.now()).await {
+            Ok(()) => Ok(()),
+            Err(RateLimitError::Limited(retry)) => Err(GatewayError::RateLimited {
+                retry_after: retry.0,
+            }),
+            Err(RateLimitError::Unavailable(why)) => {
+                tracing::warn!(reason = %why, "rate limiter unavailable; call admitted");
+                Ok(())
+            }
+        }
+    }
 }
 
-/// Forwards one call: authenticate, sign, route. Errors are answered as gRPC
-/// statuses (HTTP 200 with `grpc-status`), as gRPC clients expect.
+/// Forwards one call: authenticate, authorize, limit, sign, route. Errors
+/// are answered as gRPC statuses (HTTP 200 with `grpc-status`), as gRPC
+/// clients expect.
 pub(crate) async fn forward(state: Arc<ProxyState>, request: Request) -> Response {
     match try_forward(&state, request).await {
         Ok(response) => response,
@@ -58,38 +89,67 @@ pub(crate) async fn forward(state: Arc<ProxyState>, request: Request) -> Respons
     }
 }
 
+/// `(service, path)` of a gRPC request path: `kefu.v1.TicketService` and
+/// `kefu.v1.TicketService/GetTicket`.
+fn method_of(request: &Request) -> (String, String) {
+    let path = request.uri().path().trim_start_matches('/').to_owned();
+    let service = path.split('/').next().unwrap_or_default().to_owned();
+    (service, path)
+}
+
 async fn try_forward(state: &ProxyState, mut request: Request) -> Result<Response, GatewayError> {
-    let service = request
-        .uri()
-        .path()
-        .trim_start_matches('/')
-        .split('/')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
+    let (service, path) = method_of(&request);
     let channel = state.channel_for(&service)?;
+    let target = kefu_proto::target_of(&service).unwrap_or_default();
     if let Some(header) = CALLER_SET_TENANT_HEADERS
         .iter()
         .find(|header| request.headers().contains_key(**header))
     {
         return Err(GatewayError::CallerSetTenant(header));
     }
-    let caller = state
-        .authenticator
-        .authenticate(bearer_token(
-            request.headers().get(http::header::AUTHORIZATION),
-        )?)
-        .await?;
+    let client = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip().to_string())
+        .unwrap_or_default();
+    let rule = access::rule_of(&path);
+    let caller = if rule.audience == Audience::Anonymous {
+        state
+            .admit(&state.limits.anonymous_buckets(&client))
+            .await?;
+        Authenticated {
+            tenant_id: None,
+            principal: Principal::anonymous(),
+            plan_tier: kefu_proto::v1::PlanTier::Unspecified,
+        }
+    } else {
+        let caller = state
+            .authenticator
+            .authenticate(bearer_token(
+                request.headers().get(http::header::AUTHORIZATION),
+            )?)
+            .await?;
+        access::authorize(&rule, target, &caller.principal)?;
+        state.admit(&state.limits.buckets(&caller)).await?;
+        caller
+    };
     let credential = state
         .signer
         .mint(caller.tenant_id, caller.principal, state.clock.now());
 
     let headers = request.headers_mut();
-    // The caller's own secret stops here; the service sees only what we signed.
+    // The caller's own secret stops here; the service sees only what we
+    // signed, and nothing a caller wrote into the gateway's own headers.
     headers.remove(http::header::AUTHORIZATION);
+    for header in GATEWAY_ONLY_HEADERS {
+        headers.remove(*header);
+    }
     let credential =
         HeaderValue::from_str(&credential).map_err(|_| GatewayError::Upstream(service.clone()))?;
     headers.insert(HeaderName::from_static(CREDENTIAL_HEADER), credential);
+    if let Ok(client) = HeaderValue::from_str(&client) {
+        headers.insert(HeaderName::from_static(CLIENT_ADDRESS_HEADER), client);
+    }
     kefu_kit::telemetry::inject_trace_headers(headers);
 
     let upstream = request.map(tonic::body::Body::new);

@@ -369,9 +369,10 @@ fn acquire_script() -> String {
         .replace("EPSILON", &EPSILON.to_string())
 }
 
-/// The Redis key of a bucket: `{namespace}kefu:{tenant}:ratelimit:{scope}`.
+/// The Redis key of a bucket: `{namespace}:{tenant}:ratelimit:{scope}`
+/// (`kefu:{tenant}:…` in a default installation).
 fn redis_key(namespace: &str, key: &BucketKey) -> String {
-    format!("{namespace}kefu:{}:ratelimit:{}", key.tenant, key.scope)
+    format!("{namespace}:{}:ratelimit:{}", key.tenant, key.scope)
 }
 
 /// Token buckets in Redis, shared by every gateway replica.
@@ -399,8 +400,8 @@ impl std::fmt::Debug for RedisLimiter {
 }
 
 impl RedisLimiter {
-    /// A limiter on `manager`, its keys prefixed by `namespace` (empty in
-    /// production; tests use a unique one).
+    /// A limiter on `manager`, its keys prefixed by `namespace` (`kefu`,
+    /// `bus.namespace`; tests use a unique one).
     pub fn new(manager: ConnectionManager, namespace: String) -> Self {
         Self {
             connection: manager,
@@ -708,7 +709,7 @@ mod tests {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |elapsed| elapsed.as_nanos());
         format!(
-            "test-{}-{nanos}-{}:",
+            "test-{}-{nanos}-{}",
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         )
@@ -774,15 +775,15 @@ mod tests {
     #[test]
     fn redis_keys_carry_the_namespace_tenant_and_scope() {
         assert_eq!(
-            redis_key("", &BucketKey::tenant("acme")),
+            redis_key("kefu", &BucketKey::tenant("acme")),
             "kefu:acme:ratelimit:tenant"
         );
         assert_eq!(
-            redis_key("test-1:", &BucketKey::api_key("acme", "k1")),
-            "test-1:kefu:acme:ratelimit:key:k1"
+            redis_key("test-1", &BucketKey::api_key("acme", "k1")),
+            "test-1:acme:ratelimit:key:k1"
         );
         assert_eq!(
-            redis_key("", &BucketKey::user("acme", "u1")),
+            redis_key("kefu", &BucketKey::user("acme", "u1")),
             "kefu:acme:ratelimit:user:u1"
         );
     }

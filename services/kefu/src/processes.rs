@@ -5,7 +5,13 @@ use std::{collections::HashMap, io::Write, net::SocketAddr, path::Path, sync::Ar
 
 use anyhow::{Context, bail};
 use base64::Engine;
-use kefu_gateway::{GatewayConfig, RunningGateway, authn::OperatorToken};
+use kefu_gateway::{
+    GatewayConfig, RunningGateway,
+    authn::OperatorToken,
+    limits::RateLimits,
+    ratelimit::{InProcessLimiter, RateLimiter, RedisLimiter},
+    resolver::TenantsAuthenticator,
+};
 use kefu_kit::{
     auth::InternalAuth,
     bus::{EventBus, InProcessBus, RedisStreamsBus, RedisStreamsSettings},
@@ -37,6 +43,14 @@ impl Embedded {
     /// Where the gateway listens.
     pub fn gateway_addr(&self) -> SocketAddr {
         self.gateway.local_addr
+    }
+
+    /// Where the service `name` (`tenants`) listens, behind the gateway.
+    pub fn service_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.services
+            .iter()
+            .find(|service| service.name == name)
+            .map(|service| service.local_addr)
     }
 
     /// Waits until everything has drained after shutdown.
@@ -239,16 +253,44 @@ async fn start_gateway(
     shutdown: CancellationToken,
 ) -> anyhow::Result<RunningGateway> {
     let ttl = chrono::Duration::seconds(i64::try_from(config.auth.credential_ttl_secs)?);
+    let signer = Arc::new(CredentialSigner::new(key, ttl));
+    let tenants = upstreams
+        .get(kefu_tenants::NAME)
+        .cloned()
+        .context("the gateway needs the tenants service to authenticate callers")?;
+    let authenticator = TenantsAuthenticator::new(
+        OperatorToken::new(operator_token),
+        tenants,
+        signer.clone(),
+        clock.clone(),
+    );
     let gateway_config = GatewayConfig {
         upstreams,
-        signer: CredentialSigner::new(key, ttl),
-        authenticator: Arc::new(OperatorToken::new(operator_token)),
+        signer,
+        authenticator: Arc::new(authenticator),
+        limiter: limiter(config).await?,
+        limits: RateLimits::new(config.limits.clone()),
         clock,
     };
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding the gateway to {listen}"))?;
     Ok(kefu_gateway::serve(gateway_config, listener, shutdown).await?)
+}
+
+/// Rate-limit buckets in Redis when there is one (shared by every gateway
+/// replica), otherwise in this process.
+async fn limiter(config: &KefuConfig) -> anyhow::Result<Arc<dyn RateLimiter>> {
+    Ok(match &config.bus.redis_url {
+        Some(url) => {
+            let client = redis::Client::open(url.as_str()).context("Redis URL")?;
+            let manager = redis::aio::ConnectionManager::new(client)
+                .await
+                .context("connecting the rate limiter to Redis")?;
+            Arc::new(RedisLimiter::new(manager, config.bus.namespace.clone()))
+        }
+        None => Arc::new(InProcessLimiter::new()),
+    })
 }
 
 /// What every service of this process shares: bus, credential check,

@@ -5,14 +5,17 @@ use std::sync::Arc;
 use kefu_kit::{config::KefuConfig, service::KefuService};
 use kefu_tenants::mail::{FileMailer, Mailer};
 
-/// Where the tenants service's e-mail goes: embedded, a JSON-lines file in
-/// the data directory (there is no mail server); otherwise the log.
+/// Where the tenants service's e-mail goes: `mail.outbox_file`, or embedded
+/// a JSON-lines file in the data directory (there is no mail server);
+/// otherwise the log.
 fn mailer(config: &KefuConfig) -> Arc<dyn Mailer> {
-    let file = config
-        .storage
-        .database_url
-        .is_none()
-        .then(|| config.storage.data_dir.join("mail.jsonl"));
+    let file = config.mail.outbox_file.clone().or_else(|| {
+        config
+            .storage
+            .database_url
+            .is_none()
+            .then(|| config.storage.data_dir.join("mail.jsonl"))
+    });
     Arc::new(FileMailer::new(file))
 }
 

@@ -53,6 +53,10 @@ pub struct KefuConfig {
     pub upstreams: UpstreamsConfig,
     /// Logs and traces.
     pub telemetry: TelemetryConfig,
+    /// Rate limits at the gateway.
+    pub limits: LimitsConfig,
+    /// Outgoing e-mail.
+    pub mail: MailConfig,
 }
 
 /// Listening addresses.
@@ -118,6 +122,9 @@ pub struct BusConfig {
     pub max_deliveries: u64,
     /// Approximate number of entries each stream keeps.
     pub stream_max_len: usize,
+    /// The first segment of every Redis key (streams, rate-limit buckets),
+    /// so installations sharing one Redis never see each other's data.
+    pub namespace: String,
 }
 
 impl Default for BusConfig {
@@ -127,6 +134,7 @@ impl Default for BusConfig {
             claim_idle_ms: 30_000,
             max_deliveries: 16,
             stream_max_len: 1_000_000,
+            namespace: "kefu".to_owned(),
         }
     }
 }
@@ -226,6 +234,56 @@ impl UpstreamsConfig {
     }
 }
 
+/// Rate limits at the gateway: a token bucket per tenant (sized by its
+/// plan) and one per credential inside it, so neither a flooding tenant nor
+/// one noisy key of a tenant slows anybody else. Shared by every gateway
+/// replica through Redis when `bus.redis_url` is set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Off: no call is ever refused for its rate (benchmarks, trusted installs).
+    pub enabled: bool,
+    /// Requests per second of a STARTER tenant (and of an unspecified plan).
+    pub starter_per_second: f64,
+    /// Requests per second of a PROFESSIONAL tenant.
+    pub professional_per_second: f64,
+    /// Requests per second of an ENTERPRISE tenant.
+    pub enterprise_per_second: f64,
+    /// The share of its tenant's rate one API key or user session may use.
+    pub credential_share: f64,
+    /// Requests per second of calls without credential (Login) per client
+    /// address.
+    pub anonymous_per_second: f64,
+    /// Seconds of rate a bucket holds: how long a burst may go at full speed.
+    pub burst_seconds: f64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            starter_per_second: 20.0,
+            professional_per_second: 100.0,
+            enterprise_per_second: 500.0,
+            credential_share: 0.5,
+            anonymous_per_second: 5.0,
+            burst_seconds: 2.0,
+        }
+    }
+}
+
+/// Outgoing e-mail. There is no mail server integration yet: messages
+/// (invitations) are logged and, when a file is named, appended to it as
+/// JSON lines for an operator (or a test) to read.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// The JSON-lines file messages are appended to. Unset: `mail.jsonl` in
+    /// `storage.data_dir` when embedded (no `storage.database_url`), else
+    /// the log only.
+    pub outbox_file: Option<PathBuf>,
+}
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -272,6 +330,8 @@ const SECTIONS: &[&str] = &[
     "auth",
     "upstreams",
     "telemetry",
+    "limits",
+    "mail",
 ];
 
 /// Whether an environment key (prefix removed, before or after the `__`
@@ -349,6 +409,23 @@ impl KefuConfig {
             return Err(ConfigError::Invalid {
                 key: "storage.max_connections",
                 message: "must be at least 1".into(),
+            });
+        }
+        let limits = &self.limits;
+        let rates = [
+            limits.starter_per_second,
+            limits.professional_per_second,
+            limits.enterprise_per_second,
+            limits.anonymous_per_second,
+            limits.burst_seconds,
+        ];
+        if rates.iter().any(|rate| !(rate.is_finite() && *rate > 0.0))
+            || !(limits.credential_share > 0.0 && limits.credential_share <= 1.0)
+        {
+            return Err(ConfigError::Invalid {
+                key: "limits",
+                message: "rates and burst_seconds must be positive; credential_share in (0, 1]"
+                    .into(),
             });
         }
         if self.outbox.batch_size == 0 || self.outbox.poll_interval_ms == 0 {

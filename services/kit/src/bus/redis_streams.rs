@@ -51,7 +51,7 @@ impl From<&BusConfig> for RedisStreamsSettings {
             stream_max_len: config.stream_max_len,
             block: Duration::from_secs(1),
             batch: 64,
-            namespace: "kefu".to_owned(),
+            namespace: config.namespace.clone(),
         }
     }
 }

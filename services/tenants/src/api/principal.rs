@@ -66,6 +66,7 @@ fn base(tenant: &Tenant) -> CurrentPrincipal {
         tenant_slug: tenant.slug.clone(),
         tenant_display_name: tenant.display_name.clone(),
         locale: tenant.locale.clone(),
+        plan_tier: tenant.plan_tier,
         ..CurrentPrincipal::default()
     }
 }
