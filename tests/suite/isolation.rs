@@ -828,6 +828,9 @@ async fn tenant_b_cannot_reach_tenant_a(backend: Backend) {
             ));
         }
     }
+    if let Some(database) = scene.stack.database() {
+        crate::row_security::every_table_is_sealed_without_a_tenant(database).await;
+    }
     assert!(
         uncovered.is_empty(),
         "methods not covered:\n{}",

@@ -41,7 +41,7 @@ pub struct Stack {
     embedded: Option<Embedded>,
     mail_file: PathBuf,
     _data_dir: tempfile::TempDir,
-    _database: Option<TestDatabase>,
+    database: Option<TestDatabase>,
     _shutdown: DropGuard,
 }
 
@@ -118,9 +118,14 @@ impl Stack {
             embedded: Some(embedded),
             mail_file,
             _data_dir: data_dir,
-            _database: database,
+            database,
             _shutdown: shutdown.drop_guard(),
         })
+    }
+
+    /// The PostgreSQL database the stack runs on (`None` on SQLite).
+    pub fn database(&self) -> Option<&TestDatabase> {
+        self.database.as_ref()
     }
 
     /// Where service `name` listens behind the gateway.
