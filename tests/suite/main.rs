@@ -10,6 +10,7 @@ mod gateway;
 mod identity;
 mod isolation;
 mod outbox;
+mod purge;
 mod row_security;
 mod stack;
 mod tenant_settings;

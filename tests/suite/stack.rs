@@ -39,6 +39,7 @@ pub struct Stack {
     /// The key services verify internal credentials with.
     pub internal_key: CredentialKey,
     embedded: Option<Embedded>,
+    config: KefuConfig,
     mail_file: PathBuf,
     _data_dir: tempfile::TempDir,
     database: Option<TestDatabase>,
@@ -116,6 +117,7 @@ impl Stack {
             operator_token,
             internal_key,
             embedded: Some(embedded),
+            config,
             mail_file,
             _data_dir: data_dir,
             database,
@@ -126,6 +128,16 @@ impl Stack {
     /// The PostgreSQL database the stack runs on (`None` on SQLite).
     pub fn database(&self) -> Option<&TestDatabase> {
         self.database.as_ref()
+    }
+
+    /// A connection to service `name`'s database as that service has it
+    /// (on PostgreSQL as the row-level-security role).
+    pub async fn service_connection(&self, name: &str) -> sea_orm::DatabaseConnection {
+        let location = kefu::migrate::location(&self.config, name)
+            .acting_as(Some(self.config.storage.service_role.clone()));
+        kefu_kit::db::connect(&location, 2)
+            .await
+            .expect("service database opens")
     }
 
     /// Where service `name` listens behind the gateway.

@@ -18,6 +18,7 @@ pub mod error;
 pub mod events;
 pub mod inbox;
 pub mod outbox;
+pub mod purge;
 pub mod relay;
 pub mod server;
 pub mod service;

@@ -54,6 +54,13 @@ pub trait KefuService: Send + Sync + 'static {
     fn subscriptions(&self) -> Vec<ServiceSubscription> {
         Vec::new()
     }
+
+    /// Whether its rows of a deleted tenant are purged on TenantDeleted
+    /// (see [`crate::purge`]); the tenants service, which deletes its own in
+    /// the transaction that publishes the event, says no.
+    fn purges_deleted_tenants(&self) -> bool {
+        true
+    }
 }
 
 /// Why a service could not start.
@@ -159,7 +166,15 @@ pub async fn start(
         runtime.relay.clone(),
     );
     let mut subscriptions = Vec::new();
-    for subscription in service.subscriptions() {
+    let mut wanted = service.subscriptions();
+    if service.purges_deleted_tenants() {
+        wanted.push(crate::purge::subscription(
+            service.name(),
+            context.db.clone(),
+            context.clock.clone(),
+        ));
+    }
+    for subscription in wanted {
         let handle = runtime
             .bus
             .subscribe(

@@ -50,6 +50,12 @@ impl KefuService for TenantsService {
         GRPC_SERVICES
     }
 
+    fn purges_deleted_tenants(&self) -> bool {
+        // DeleteTenant removes this service's rows in the transaction that
+        // publishes TenantDeleted.
+        false
+    }
+
     fn add_routes(&self, routes: &mut RoutesBuilder, auth: InternalAuth, context: &ServiceContext) {
         api::add_routes(
             routes,
