@@ -149,6 +149,7 @@ async fn roles_scopes_and_the_operator_are_checked(backend: Backend) {
         .expect_err("a read key does not invite");
     assert_eq!(write.code(), Code::PermissionDenied);
     assert!(write.message().contains("tenants:write"), "{write:?}");
+    assert_eq!(reason(&write), "SCOPE_MISSING");
     let other_service = stack
         .raw_call("kefu.v1.CustomerService/ListCustomers", Vec::new(), reader)
         .await

@@ -318,7 +318,7 @@ fn authorize_key(rule: &Rule, target: &str, principal: &Principal) -> Result<(),
     if principal.roles.contains(&needed) {
         Ok(())
     } else {
-        Err(denied(format!("the API key lacks the scope {needed}")))
+        Err(GatewayError::ScopeMissing(needed))
     }
 }
 

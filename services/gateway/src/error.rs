@@ -13,9 +13,12 @@ pub enum GatewayError {
     /// The caller tried to choose its tenant with a header.
     #[error("the tenant comes from the credential; header {0} is not accepted")]
     CallerSetTenant(&'static str),
-    /// The caller's role, scope or kind does not allow the method.
+    /// The caller's role or kind does not allow the method.
     #[error("permission denied: {0}")]
     PermissionDenied(String),
+    /// An API key lacks the scope (`tickets:write`) the method needs.
+    #[error("permission denied: the API key lacks the scope {0}")]
+    ScopeMissing(String),
     /// The tenants service refused the presented secret (unknown, expired,
     /// revoked, tenant suspended); its status is passed on as it is.
     #[error("{}", .0.message())]
@@ -38,12 +41,27 @@ impl ServiceError for GatewayError {
     fn reason(&self) -> ErrorReason {
         match self {
             Self::Unauthenticated(_) | Self::CallerSetTenant(_) => ErrorReason::Unauthenticated,
-            Self::PermissionDenied(_) => ErrorReason::PermissionDenied,
+            Self::PermissionDenied(_) | Self::ScopeMissing(_) => ErrorReason::PermissionDenied,
             // Never reached for Refused: its status is returned unchanged.
             Self::Refused(_) => ErrorReason::Unauthenticated,
             Self::RateLimited { .. } => ErrorReason::RateLimited,
             Self::UnknownService(_) => ErrorReason::NotImplemented,
             Self::Upstream(_) => ErrorReason::Unavailable,
+        }
+    }
+
+    fn specific_reason(&self) -> Option<&'static str> {
+        match self {
+            // IdentityErrorReason: partners match on it to ask for a wider key.
+            Self::ScopeMissing(_) => Some("SCOPE_MISSING"),
+            _ => None,
+        }
+    }
+
+    fn metadata(&self) -> std::collections::HashMap<String, String> {
+        match self {
+            Self::ScopeMissing(scope) => [("scope".to_owned(), scope.clone())].into(),
+            _ => Default::default(),
         }
     }
 
