@@ -4,7 +4,6 @@
 
 use kefu_kit::{
     context::{CallContext, PrincipalKind},
-    db::begin_for_tenant,
     events::{new_event, to_timestamp},
     outbox,
 };
@@ -19,7 +18,7 @@ use super::{
     has_role,
     identity::{
         INVITATION_VALIDITY, IdentityApi, LOGIN_FAILURE_WINDOW, LOGIN_FAILURES_ALLOWED, invite,
-        mail_invitation,
+        mail_invitation, save_user,
     },
     organisation::{check_department_exists, check_skills_exist, remember, replayed, request_id},
     require_admin, require_tenant,
@@ -27,10 +26,10 @@ use super::{
 use crate::{
     NAME,
     domain::{
+        mask::{self, has},
         names,
         password::{self, PasswordContext, PasswordPolicy},
         secrets,
-        update_paths::{self, has},
         user::{self as rules, Editor},
     },
     error::{Result, TenantsError},
@@ -52,7 +51,7 @@ pub(super) async fn invite_user(
         .ok_or_else(|| TenantsError::invalid("user", "is required"))?;
     let request_id = request_id(&request.request_id)?;
     let now = api.0.clock.now();
-    let txn = begin_for_tenant(&api.0.db, tenant).await?;
+    let txn = api.0.begin_for_tenant(tenant).await?;
     if let Some(name) = replayed(&txn, tenant, request_id, "InviteUser").await? {
         // The token was handed out the first time only; ResendInvitation
         // issues a new one.
@@ -111,9 +110,9 @@ pub(super) async fn update_user(
     let patch = request
         .user
         .ok_or_else(|| TenantsError::invalid("user", "is required"))?;
-    let paths = update_paths::paths(request.update_mask.as_ref(), rules::UPDATABLE, rules::FIXED)?;
+    let paths = mask::allowed_paths(request.update_mask.as_ref(), rules::UPDATABLE, rules::FIXED)?;
     let now = api.0.clock.now();
-    let txn = begin_for_tenant(&api.0.db, tenant).await?;
+    let txn = api.0.begin_for_tenant(tenant).await?;
     let stored = api.load_user(&txn, caller, tenant, &patch.name).await?;
     let editor = Editor {
         admin: has_role(caller, Role::Admin),
@@ -125,7 +124,7 @@ pub(super) async fn update_user(
     if !store::etag_matches(&patch.etag, stored.revision) {
         return Err(TenantsError::StaleEtag(stored.user.name));
     }
-    let mut updated = rules::updated_user(&stored.user, &patch, &paths, now)?;
+    let updated = rules::updated_user(&stored.user, &patch, &paths, now)?;
     if has(&paths, "department") {
         check_department_exists(&txn, tenant, "user.department", &updated.department).await?;
     }
@@ -152,20 +151,7 @@ pub(super) async fn update_user(
             ));
         }
     }
-    updated.etag = String::new();
-    if !users::replace_user(
-        &txn,
-        tenant.0,
-        stored.id,
-        stored.revision,
-        &updated,
-        UserSecrets::default(),
-    )
-    .await?
-    {
-        return Err(TenantsError::StaleEtag(updated.name));
-    }
-    updated.etag = store::etag(stored.revision + 1);
+    let updated = save_user(&txn, tenant.0, &stored, updated, UserSecrets::default()).await?;
     let updated = api.with_teams(&txn, tenant.0, updated).await?;
     let event = new_event(
         NAME,
@@ -190,23 +176,10 @@ pub(super) async fn reactivate_user(
 ) -> Result<User> {
     let tenant = require_admin(caller)?;
     let now = api.0.clock.now();
-    let txn = begin_for_tenant(&api.0.db, tenant).await?;
+    let txn = api.0.begin_for_tenant(tenant).await?;
     let stored = api.load_user(&txn, caller, tenant, &request.name).await?;
-    let mut user = rules::reactivated(&stored.user, stored.password_hash.is_some(), now)?;
-    user.etag = String::new();
-    if !users::replace_user(
-        &txn,
-        tenant.0,
-        stored.id,
-        stored.revision,
-        &user,
-        UserSecrets::default(),
-    )
-    .await?
-    {
-        return Err(TenantsError::StaleEtag(user.name));
-    }
-    user.etag = store::etag(stored.revision + 1);
+    let user = rules::reactivated(&stored.user, stored.password_hash.is_some(), now)?;
+    let user = save_user(&txn, tenant.0, &stored, user, UserSecrets::default()).await?;
     let user = api.with_teams(&txn, tenant.0, user).await?;
     let event = new_event(
         NAME,
@@ -248,7 +221,7 @@ pub(super) async fn change_password(
         return Err(TenantsError::invalid("current_password", "is required"));
     }
     let now = api.0.clock.now();
-    let txn = begin_for_tenant(&api.0.db, tenant).await?;
+    let txn = api.0.begin_for_tenant(tenant).await?;
     let tenant_row = api.tenant_row(&txn, tenant.0).await?;
     let stored = users::get_user(&txn, tenant.0, user_id)
         .await?
@@ -294,22 +267,17 @@ pub(super) async fn change_password(
         .map_err(|error| TenantsError::Internal(error.to_string()))?;
     let mut user = stored.user.clone();
     user.update_time = Some(to_timestamp(now));
-    user.etag = String::new();
-    if !users::replace_user(
+    let user = save_user(
         &txn,
         tenant.0,
-        stored.id,
-        stored.revision,
-        &user,
+        &stored,
+        user,
         UserSecrets {
             password_hash: Some(hash),
             ..UserSecrets::default()
         },
     )
-    .await?
-    {
-        return Err(TenantsError::StaleEtag(user.name));
-    }
+    .await?;
     users::clear_login_failures(&txn, tenant.0, &email).await?;
     let revoked = users::revoke_other_sessions(&txn, tenant.0, stored.id, session, now).await?;
     for model in &revoked {
@@ -343,7 +311,7 @@ pub(super) async fn resend_invitation(
 ) -> Result<InviteUserResponse> {
     let tenant = require_admin(caller)?;
     let now = api.0.clock.now();
-    let txn = begin_for_tenant(&api.0.db, tenant).await?;
+    let txn = api.0.begin_for_tenant(tenant).await?;
     let tenant_row = api.tenant_row(&txn, tenant.0).await?;
     let stored = api.load_user(&txn, caller, tenant, &request.name).await?;
     if stored.user.state != UserState::Invited as i32 {
@@ -358,23 +326,17 @@ pub(super) async fn resend_invitation(
     let token = secrets::invitation_token();
     let digest = secrets::digest(&token);
     let expire = now + INVITATION_VALIDITY;
-    let mut user = stored.user.clone();
-    user.etag = String::new();
-    if !users::replace_user(
+    let user = save_user(
         &txn,
         tenant.0,
-        stored.id,
-        stored.revision,
-        &user,
+        &stored,
+        stored.user.clone(),
         UserSecrets {
             invitation: Some((digest.clone(), expire)),
             ..UserSecrets::default()
         },
     )
-    .await?
-    {
-        return Err(TenantsError::StaleEtag(user.name));
-    }
+    .await?;
     tenant_store::record_lookup(
         &txn,
         &digest,
@@ -385,7 +347,6 @@ pub(super) async fn resend_invitation(
         },
     )
     .await?;
-    user.etag = store::etag(stored.revision + 1);
     let user = api.with_teams(&txn, tenant.0, user).await?;
     txn.commit().await?;
     mail_invitation(&*api.0.mailer, &tenant_row, &user, &token);

@@ -19,7 +19,7 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Utc};
 use kefu_kit::{
     context::{CallContext, TenantId},
-    db::{begin_for_tenant, begin_platform},
+    db::begin_platform,
     events::{new_event, to_timestamp},
     outbox,
 };
@@ -137,7 +137,7 @@ async fn export_files(txn: &DatabaseTransaction, tenant: Uuid) -> Result<Vec<(St
 /// Writes the tenants service's part of a RUNNING export and completes it;
 /// nothing when it is no longer RUNNING.
 async fn build_export(shared: &Shared, tenant: Uuid, id: Uuid) -> Result<()> {
-    let txn = begin_for_tenant(&shared.db, TenantId(tenant)).await?;
+    let txn = shared.begin_for_tenant(TenantId(tenant)).await?;
     let Some(mut export) = exports::get(&txn, tenant, id).await? else {
         return Ok(());
     };
@@ -208,7 +208,7 @@ async fn run_export(shared: Shared, tenant: Uuid, id: Uuid) {
     };
     tracing::error!(tenant = %tenant, export = %id, error = %error, "tenant export failed");
     let failed = async {
-        let txn = begin_for_tenant(&shared.db, TenantId(tenant)).await?;
+        let txn = shared.begin_for_tenant(TenantId(tenant)).await?;
         if let Some(mut export) = exports::get(&txn, tenant, id).await? {
             export.state = TenantExportState::Failed as i32;
             export.error = "the export could not be written; start a new one".to_owned();
@@ -293,7 +293,7 @@ impl TenantApi {
             .ok_or_else(|| tenant_not_found(&request.name))?;
         let request_id = super::organisation::request_id(&request.request_id)?.map(str::to_owned);
         let now = self.0.clock.now();
-        let txn = begin_for_tenant(&self.0.db, TenantId(tenant)).await?;
+        let txn = self.0.begin_for_tenant(TenantId(tenant)).await?;
         if store::tenants::get(&txn, tenant).await?.is_none() {
             return Err(tenant_not_found(&request.name));
         }
@@ -336,7 +336,7 @@ impl TenantApi {
         require_operator(caller)?;
         let (tenant, id) =
             export_ids(&request.name).ok_or_else(|| export_not_found(&request.name))?;
-        let txn = begin_for_tenant(&self.0.db, TenantId(tenant)).await?;
+        let txn = self.0.begin_for_tenant(TenantId(tenant)).await?;
         let export = exports::get(&txn, tenant, id)
             .await?
             .ok_or_else(|| export_not_found(&request.name))?;
@@ -366,7 +366,7 @@ impl TenantApi {
                 ));
             }
         };
-        let txn = begin_for_tenant(&self.0.db, TenantId(tenant)).await?;
+        let txn = self.0.begin_for_tenant(TenantId(tenant)).await?;
         if store::tenants::get(&txn, tenant).await?.is_none() {
             return Err(tenant_not_found(&request.parent));
         }

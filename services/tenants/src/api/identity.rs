@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 use kefu_kit::{
     context::{CallContext, PrincipalKind, TenantId},
-    db::{begin_for_tenant, begin_platform, is_unique_violation},
+    db::{begin_platform, is_unique_violation},
     events::{new_event, to_timestamp},
     outbox,
 };
@@ -37,7 +37,7 @@ use crate::{
     NAME,
     domain::{
         names,
-        password::{self, PasswordContext, PasswordPolicy},
+        password::{self, PasswordContext},
         secrets,
         slug::normalise_email,
         tenant as rules,
@@ -65,6 +65,24 @@ pub struct IdentityApi(pub(super) Shared);
 
 pub(super) fn user_not_found(name: &str) -> TenantsError {
     TenantsError::NotFound(format!("user {name:?}"))
+}
+
+/// Writes `user` over `stored` with `secrets` and returns it with its new
+/// etag; ABORTED when another write moved the revision first. The stored
+/// resource carries no etag: it is the revision, filled in on every read.
+pub(super) async fn save_user(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    stored: &StoredUser,
+    mut user: User,
+    secrets: UserSecrets,
+) -> Result<User> {
+    user.etag = String::new();
+    if !users::replace_user(txn, tenant, stored.id, stored.revision, &user, secrets).await? {
+        return Err(TenantsError::StaleEtag(user.name));
+    }
+    user.etag = store::etag(stored.revision + 1);
+    Ok(user)
 }
 
 fn invalid_credentials() -> TenantsError {
@@ -234,7 +252,7 @@ impl IdentityApi {
             let _ = password::verify(&request.password, password::dummy_hash());
             return Err(invalid_credentials());
         };
-        let txn = begin_for_tenant(&self.0.db, TenantId(tenant.id)).await?;
+        let txn = self.0.begin_for_tenant(TenantId(tenant.id)).await?;
         let failures =
             users::login_failures_since(&txn, tenant.id, &email, now - LOGIN_FAILURE_WINDOW)
                 .await?;
@@ -300,19 +318,8 @@ impl IdentityApi {
         .await?;
         let mut logged_in = user.user.clone();
         logged_in.last_login_time = Some(to_timestamp(now));
-        if !users::replace_user(
-            &txn,
-            tenant.id,
-            user.id,
-            user.revision,
-            &logged_in,
-            UserSecrets::default(),
-        )
-        .await?
-        {
-            return Err(TenantsError::StaleEtag(logged_in.name));
-        }
-        logged_in.etag = store::etag(user.revision + 1);
+        let logged_in =
+            save_user(&txn, tenant.id, &user, logged_in, UserSecrets::default()).await?;
         let logged_in = self.with_teams(&txn, tenant.id, logged_in).await?;
         txn.commit().await?;
         Ok(LoginResponse {
@@ -338,7 +345,7 @@ impl IdentityApi {
         let lookup = lookup
             .filter(|lookup| lookup.kind == "invitation")
             .ok_or_else(invalid)?;
-        let txn = begin_for_tenant(&self.0.db, TenantId(lookup.tenant_id)).await?;
+        let txn = self.0.begin_for_tenant(TenantId(lookup.tenant_id)).await?;
         let tenant = self.tenant_row(&txn, lookup.tenant_id).await?;
         let stored = users::get_user(&txn, lookup.tenant_id, lookup.subject)
             .await?
@@ -350,13 +357,7 @@ impl IdentityApi {
                     && stored.user.state == UserState::Invited as i32 => {}
             _ => return Err(invalid()),
         }
-        let policy = PasswordPolicy {
-            min_length: tenant
-                .settings
-                .as_ref()
-                .map_or(12, |settings| settings.password_min_length.max(12) as usize),
-        };
-        policy
+        super::account::password_policy(&tenant)
             .check(
                 &request.password,
                 &PasswordContext {
@@ -528,9 +529,7 @@ impl IdentityService for IdentityApi {
     async fn get_user(&self, request: Request<GetUserRequest>) -> Result<Response<User>, Status> {
         let caller = caller(&request)?;
         let tenant = require_tenant(&caller)?;
-        let txn = begin_for_tenant(&self.0.db, tenant)
-            .await
-            .map_err(TenantsError::from)?;
+        let txn = self.0.begin_for_tenant(tenant).await?;
         let stored = self
             .load_user(&txn, &caller, tenant, &request.get_ref().name)
             .await?;
@@ -545,9 +544,7 @@ impl IdentityService for IdentityApi {
     ) -> Result<Response<ListUsersResponse>, Status> {
         let tenant = require_tenant(&caller(&request)?)?;
         let request = request.into_inner();
-        let txn = begin_for_tenant(&self.0.db, tenant)
-            .await
-            .map_err(TenantsError::from)?;
+        let txn = self.0.begin_for_tenant(tenant).await?;
         let mut all = Vec::new();
         for stored in users::list_users(&txn, tenant.0)
             .await
@@ -577,9 +574,7 @@ impl IdentityService for IdentityApi {
         let tenant = require_admin(&caller)?;
         let request = request.into_inner();
         let now = self.0.clock.now();
-        let txn = begin_for_tenant(&self.0.db, tenant)
-            .await
-            .map_err(TenantsError::from)?;
+        let txn = self.0.begin_for_tenant(tenant).await?;
         let stored = self.load_user(&txn, &caller, tenant, &request.name).await?;
         if stored.user.state == UserState::Deactivated as i32 {
             return Err(TenantsError::IllegalTransition(
@@ -629,22 +624,17 @@ impl IdentityService for IdentityApi {
         user.state = UserState::Deactivated as i32;
         user.deactivate_time = Some(to_timestamp(now));
         user.update_time = Some(to_timestamp(now));
-        if !users::replace_user(
+        let user = save_user(
             &txn,
             tenant.0,
-            stored.id,
-            stored.revision,
-            &user,
+            &stored,
+            user,
             UserSecrets {
                 clear_invitation: true,
                 ..UserSecrets::default()
             },
         )
-        .await
-        .map_err(TenantsError::from)?
-        {
-            return Err(TenantsError::StaleEtag(user.name).into());
-        }
+        .await?;
         for digest in users::revoke_sessions(&txn, tenant.0, stored.id, None, now)
             .await
             .map_err(TenantsError::from)?
@@ -669,7 +659,6 @@ impl IdentityService for IdentityApi {
         outbox::append(&txn, &event)
             .await
             .map_err(TenantsError::from)?;
-        user.etag = store::etag(stored.revision + 1);
         let user = self.with_teams(&txn, tenant.0, user).await?;
         txn.commit().await.map_err(TenantsError::from)?;
         self.0.outbox.notify();
@@ -696,9 +685,7 @@ impl IdentityService for IdentityApi {
             .ok_or_else(|| TenantsError::invalid("api_key", "is required"))?;
         validate_key(&requested, now)?;
         let request_id = Some(request.request_id).filter(|id| !id.is_empty());
-        let txn = begin_for_tenant(&self.0.db, tenant)
-            .await
-            .map_err(TenantsError::from)?;
+        let txn = self.0.begin_for_tenant(tenant).await?;
         if let Some(request_id) = &request_id
             && let Some(existing) = users::api_key_by_request(&txn, tenant.0, request_id)
                 .await
@@ -751,9 +738,7 @@ impl IdentityService for IdentityApi {
         let name = &request.get_ref().name;
         let not_found = || TenantsError::NotFound(format!("API key {name:?}"));
         let id = names::uuid_in(name, "apiKeys").ok_or_else(not_found)?;
-        let txn = begin_for_tenant(&self.0.db, tenant)
-            .await
-            .map_err(TenantsError::from)?;
+        let txn = self.0.begin_for_tenant(tenant).await?;
         let stored = users::get_api_key(&txn, tenant.0, id)
             .await
             .map_err(TenantsError::from)?
@@ -768,9 +753,7 @@ impl IdentityService for IdentityApi {
         let tenant = require_tenant(&caller(&request)?)?;
         let request = request.into_inner();
         let now = self.0.clock.now();
-        let txn = begin_for_tenant(&self.0.db, tenant)
-            .await
-            .map_err(TenantsError::from)?;
+        let txn = self.0.begin_for_tenant(tenant).await?;
         let keys: Vec<ApiKey> = users::list_api_keys(&txn, tenant.0)
             .await
             .map_err(TenantsError::from)?
@@ -795,9 +778,7 @@ impl IdentityService for IdentityApi {
         let not_found = || TenantsError::NotFound(format!("API key {name:?}"));
         let id = names::uuid_in(name, "apiKeys").ok_or_else(not_found)?;
         let now = self.0.clock.now();
-        let txn = begin_for_tenant(&self.0.db, tenant)
-            .await
-            .map_err(TenantsError::from)?;
+        let txn = self.0.begin_for_tenant(tenant).await?;
         let stored = users::get_api_key(&txn, tenant.0, id)
             .await
             .map_err(TenantsError::from)?
@@ -872,9 +853,7 @@ impl IdentityService for IdentityApi {
             .into());
         };
         let now = self.0.clock.now();
-        let txn = begin_for_tenant(&self.0.db, tenant)
-            .await
-            .map_err(TenantsError::from)?;
+        let txn = self.0.begin_for_tenant(tenant).await?;
         for digest in users::revoke_sessions(&txn, tenant.0, user, Some(session), now)
             .await
             .map_err(TenantsError::from)?

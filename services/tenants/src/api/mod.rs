@@ -29,12 +29,14 @@ use kefu_proto::v1::{
     Role, identity_service_server::IdentityServiceServer,
     tenant_service_server::TenantServiceServer,
 };
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use tonic::service::RoutesBuilder;
 
 use crate::{
+    domain::names,
     error::{Result, TenantsError},
     mail::Mailer,
+    store::documents::{self, Collection, Document},
 };
 
 pub use identity::IdentityApi;
@@ -59,6 +61,13 @@ impl Shared {
             mailer,
         }
     }
+
+    /// A transaction scoped to `tenant`: every handler's reads and writes
+    /// of tenant rows go through one (on PostgreSQL it sets the row-level
+    /// security tenant).
+    async fn begin_for_tenant(&self, tenant: TenantId) -> Result<DatabaseTransaction> {
+        Ok(kefu_kit::db::begin_for_tenant(&self.db, tenant).await?)
+    }
 }
 
 /// Adds every gRPC service of this target, each behind `auth`.
@@ -72,6 +81,21 @@ pub fn add_routes(routes: &mut RoutesBuilder, auth: &InternalAuth, shared: Share
         IdentityApi(shared),
         auth.clone(),
     ));
+}
+
+/// The document `name` (`{collection}/{id}`) of `tenant`; a malformed name,
+/// a missing document and another tenant's are all `not_found(name)`.
+async fn load_document(
+    txn: &DatabaseTransaction,
+    collection: Collection,
+    tenant: TenantId,
+    name: &str,
+    not_found: fn(&str) -> TenantsError,
+) -> Result<Document> {
+    let id = names::id_in(name, collection.name_segment()).ok_or_else(|| not_found(name))?;
+    documents::get(txn, collection, tenant.0, id)
+        .await?
+        .ok_or_else(|| not_found(name))
 }
 
 /// The caller of a request.

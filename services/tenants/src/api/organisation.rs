@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use kefu_kit::{
     context::{CallContext, TenantId},
-    db::{begin_for_tenant, is_unique_violation},
+    db::is_unique_violation,
     events::{from_timestamp, new_event},
     outbox,
 };
@@ -20,12 +20,14 @@ use prost::Message;
 use sea_orm::DatabaseTransaction;
 use uuid::Uuid;
 
-use super::{Shared, has_role, page, require_admin, require_tenant};
+use super::{
+    Shared, has_role, identity::save_user, load_document, page, require_admin, require_tenant,
+};
 use crate::{
     NAME,
     domain::{
         listing::{self, FieldKind},
-        names, organisation as rules, update_paths,
+        mask, names, organisation as rules,
     },
     error::{Result, TenantsError},
     store::{
@@ -186,16 +188,28 @@ fn timestamp(value: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
     value.and_then(from_timestamp)
 }
 
-/// Orders resources by their display name or create time.
-pub(super) fn compare_common(
-    (a_name, a_created): (&str, Option<&prost_types::Timestamp>),
-    (b_name, b_created): (&str, Option<&prost_types::Timestamp>),
-    field: &str,
-) -> std::cmp::Ordering {
-    match field {
-        "create_time" => timestamp(a_created).cmp(&timestamp(b_created)),
-        _ => a_name.cmp(b_name),
-    }
+/// Sorts `items` by `order` over the fields every organisation list orders
+/// by: `create_time`, or the name `common` gives (display name or key); then
+/// by `tie` so pages are stable.
+pub(super) fn sort_common<T>(
+    items: &mut [T],
+    order: &[listing::OrderKey],
+    common: impl Fn(&T) -> (&str, Option<&prost_types::Timestamp>),
+    tie: impl Fn(&T, &T) -> std::cmp::Ordering,
+) {
+    listing::sort_by_order(
+        items,
+        order,
+        |a, b, field| {
+            let (a_name, a_created) = common(a);
+            let (b_name, b_created) = common(b);
+            match field {
+                "create_time" => timestamp(a_created).cmp(&timestamp(b_created)),
+                _ => a_name.cmp(b_name),
+            }
+        },
+        tie,
+    );
 }
 
 // Departments.
@@ -210,10 +224,14 @@ async fn load_department(
     tenant: TenantId,
     name: &str,
 ) -> Result<(Department, String, i64)> {
-    let id = names::id_in(name, "departments").ok_or_else(|| department_not_found(name))?;
-    let document = documents::get(txn, Collection::Departments, tenant.0, id)
-        .await?
-        .ok_or_else(|| department_not_found(name))?;
+    let document = load_document(
+        txn,
+        Collection::Departments,
+        tenant,
+        name,
+        department_not_found,
+    )
+    .await?;
     let mut department = Department::decode(document.resource.as_slice())?;
     department.etag = store::etag(document.revision);
     Ok((department, document.id, document.revision))
@@ -253,7 +271,7 @@ pub(super) async fn create_department(
     let now = shared.clock.now();
     let id = rules::new_id("department_id", &request.department_id)?;
     let department = rules::new_department(&requested, &id, now)?;
-    let txn = begin_for_tenant(&shared.db, tenant).await?;
+    let txn = shared.begin_for_tenant(tenant).await?;
     if let Some(name) = replayed(&txn, tenant, request_id, "CreateDepartment").await? {
         return Ok(load_department(&txn, tenant, &name).await?.0);
     }
@@ -307,7 +325,7 @@ pub(super) async fn get_department(
     request: GetDepartmentRequest,
 ) -> Result<Department> {
     let tenant = require_tenant(caller)?;
-    let txn = begin_for_tenant(&shared.db, tenant).await?;
+    let txn = shared.begin_for_tenant(tenant).await?;
     Ok(load_department(&txn, tenant, &request.name).await?.0)
 }
 
@@ -326,7 +344,7 @@ pub(super) async fn list_departments(
         &["display_name", "create_time"],
         "display_name",
     )?;
-    let txn = begin_for_tenant(&shared.db, tenant).await?;
+    let txn = shared.begin_for_tenant(tenant).await?;
     let mut departments = Vec::new();
     for document in documents::list(&txn, Collection::Departments, tenant.0).await? {
         let mut department = Department::decode(document.resource.as_slice())?;
@@ -344,16 +362,10 @@ pub(super) async fn list_departments(
             departments.push(department);
         }
     }
-    listing::sort_by_order(
+    sort_common(
         &mut departments,
         &order,
-        |a, b, field| {
-            compare_common(
-                (&a.display_name, a.create_time.as_ref()),
-                (&b.display_name, b.create_time.as_ref()),
-                field,
-            )
-        },
+        |department| (&department.display_name, department.create_time.as_ref()),
         |a, b| a.name.cmp(&b.name),
     );
     let (departments, next_page_token, total_size) =
@@ -374,13 +386,13 @@ pub(super) async fn update_department(
     let patch = request
         .department
         .ok_or_else(|| TenantsError::invalid("department", "is required"))?;
-    let paths = update_paths::paths(
+    let paths = mask::allowed_paths(
         request.update_mask.as_ref(),
         rules::DEPARTMENT_UPDATABLE,
         rules::DEPARTMENT_FIXED,
     )?;
     let now = shared.clock.now();
-    let txn = begin_for_tenant(&shared.db, tenant).await?;
+    let txn = shared.begin_for_tenant(tenant).await?;
     let (current, id, revision) = load_department(&txn, tenant, &patch.name).await?;
     if !store::etag_matches(&patch.etag, revision) {
         return Err(TenantsError::StaleEtag(current.name));
@@ -419,7 +431,7 @@ pub(super) async fn delete_department(
 ) -> Result<()> {
     let tenant = require_admin(caller)?;
     let now = shared.clock.now();
-    let txn = begin_for_tenant(&shared.db, tenant).await?;
+    let txn = shared.begin_for_tenant(tenant).await?;
     let (department, id, _) = load_department(&txn, tenant, &request.name).await?;
     let user_count = members::users_in_department(&txn, tenant.0, &id).await?;
     let team_count = members::teams_in_department(&txn, tenant.0, &id).await?;
@@ -456,10 +468,7 @@ fn skill_not_found(name: &str) -> TenantsError {
 }
 
 async fn load_skill(txn: &DatabaseTransaction, tenant: TenantId, name: &str) -> Result<Skill> {
-    let id = names::id_in(name, "skills").ok_or_else(|| skill_not_found(name))?;
-    let document = documents::get(txn, Collection::Skills, tenant.0, id)
-        .await?
-        .ok_or_else(|| skill_not_found(name))?;
+    let document = load_document(txn, Collection::Skills, tenant, name, skill_not_found).await?;
     Ok(Skill::decode(document.resource.as_slice())?)
 }
 
@@ -475,7 +484,7 @@ pub(super) async fn create_skill(
     let request_id = request_id(&request.request_id)?;
     let now = shared.clock.now();
     let skill = rules::new_skill(&requested, now)?;
-    let txn = begin_for_tenant(&shared.db, tenant).await?;
+    let txn = shared.begin_for_tenant(tenant).await?;
     if let Some(name) = replayed(&txn, tenant, request_id, "CreateSkill").await? {
         return load_skill(&txn, tenant, &name).await;
     }
@@ -507,7 +516,7 @@ pub(super) async fn get_skill(
     request: GetSkillRequest,
 ) -> Result<Skill> {
     let tenant = require_tenant(caller)?;
-    let txn = begin_for_tenant(&shared.db, tenant).await?;
+    let txn = shared.begin_for_tenant(tenant).await?;
     load_skill(&txn, tenant, &request.name).await
 }
 
@@ -519,7 +528,7 @@ pub(super) async fn list_skills(
     let tenant = require_tenant(caller)?;
     let conditions = listing::parse_filter(&request.filter, &[("key", FieldKind::Text)])?;
     let order = listing::parse_order_by(&request.order_by, &["key", "create_time"], "key")?;
-    let txn = begin_for_tenant(&shared.db, tenant).await?;
+    let txn = shared.begin_for_tenant(tenant).await?;
     let mut skills = Vec::new();
     for document in documents::list(&txn, Collection::Skills, tenant.0).await? {
         let skill = Skill::decode(document.resource.as_slice())?;
@@ -530,16 +539,10 @@ pub(super) async fn list_skills(
             skills.push(skill);
         }
     }
-    listing::sort_by_order(
+    sort_common(
         &mut skills,
         &order,
-        |a, b, field| {
-            compare_common(
-                (&a.key, a.create_time.as_ref()),
-                (&b.key, b.create_time.as_ref()),
-                field,
-            )
-        },
+        |skill| (&skill.key, skill.create_time.as_ref()),
         |a, b| a.key.cmp(&b.key),
     );
     let (skills, next_page_token, total_size) =
@@ -560,13 +563,13 @@ pub(super) async fn update_skill(
     let patch = request
         .skill
         .ok_or_else(|| TenantsError::invalid("skill", "is required"))?;
-    let paths = update_paths::paths(
+    let paths = mask::allowed_paths(
         request.update_mask.as_ref(),
         rules::SKILL_UPDATABLE,
         rules::SKILL_FIXED,
     )?;
     let now = shared.clock.now();
-    let txn = begin_for_tenant(&shared.db, tenant).await?;
+    let txn = shared.begin_for_tenant(tenant).await?;
     let current = load_skill(&txn, tenant, &patch.name).await?;
     let updated = rules::updated_skill(&current, &patch, &paths, now)?;
     // Skills carry no etag (the contract gives them none): last write wins.
@@ -591,7 +594,7 @@ pub(super) async fn delete_skill(
 ) -> Result<()> {
     let tenant = require_admin(caller)?;
     let now = shared.clock.now();
-    let txn = begin_for_tenant(&shared.db, tenant).await?;
+    let txn = shared.begin_for_tenant(tenant).await?;
     let skill = load_skill(&txn, tenant, &request.name).await?;
     // The contract removes the skill from every holder rather than refusing
     // while it is in use; each holder's change is published like any other.
@@ -602,19 +605,7 @@ pub(super) async fn delete_skill(
         let mut user = stored.user.clone();
         user.skills.retain(|held| held.key != skill.key);
         user.update_time = Some(kefu_kit::events::to_timestamp(now));
-        if !users::replace_user(
-            &txn,
-            tenant.0,
-            stored.id,
-            stored.revision,
-            &user,
-            UserSecrets::default(),
-        )
-        .await?
-        {
-            return Err(TenantsError::StaleEtag(user.name));
-        }
-        user.etag = store::etag(stored.revision + 1);
+        let mut user = save_user(&txn, tenant.0, &stored, user, UserSecrets::default()).await?;
         user.teams = super::principal::teams_of(&txn, tenant.0, &user.name).await?;
         let event = new_event(
             NAME,

@@ -4,7 +4,7 @@
 
 use kefu_kit::{
     context::{CallContext, TenantId},
-    db::{begin_for_tenant, is_unique_violation},
+    db::is_unique_violation,
     events::new_event,
     outbox,
 };
@@ -17,6 +17,7 @@ use sea_orm::DatabaseTransaction;
 use uuid::Uuid;
 
 use super::{
+    load_document,
     organisation::{replayed, request_id},
     require_admin,
     settings::actor,
@@ -24,7 +25,7 @@ use super::{
 };
 use crate::{
     NAME,
-    domain::{approval, mask, names, sla},
+    domain::{approval, mask, sla},
     error::{Result, TenantsError},
     store::{self, documents, documents::Collection, idempotency},
 };
@@ -41,12 +42,10 @@ async fn load_policy(
     tenant: TenantId,
     name: &str,
 ) -> Result<(String, SlaPolicy, i64)> {
-    let id = names::id_in(name, "slaPolicies").ok_or_else(|| policy_not_found(name))?;
-    let document = documents::get(txn, Collection::SlaPolicies, tenant.0, id)
-        .await?
-        .ok_or_else(|| policy_not_found(name))?;
+    let document =
+        load_document(txn, Collection::SlaPolicies, tenant, name, policy_not_found).await?;
     let policy = SlaPolicy::decode(document.resource.as_slice())?;
-    Ok((id.to_owned(), policy, document.revision))
+    Ok((document.id, policy, document.revision))
 }
 
 async fn append_policy_event(
@@ -79,7 +78,7 @@ impl TenantApi {
         };
         let now = self.0.clock.now();
         let policy = sla::new_policy(&requested, &id, now)?;
-        let txn = begin_for_tenant(&self.0.db, tenant).await?;
+        let txn = self.0.begin_for_tenant(tenant).await?;
         if let Some(created) = replayed(&txn, tenant, request_id, CREATE_METHOD).await? {
             let (_, mut existing, revision) = load_policy(&txn, tenant, &created).await?;
             existing.etag = store::etag(revision);
@@ -134,7 +133,7 @@ impl TenantApi {
             .sla_policy
             .ok_or_else(|| TenantsError::invalid("sla_policy", "is required"))?;
         let paths = mask::required_paths(request.update_mask.as_ref())?;
-        let txn = begin_for_tenant(&self.0.db, tenant).await?;
+        let txn = self.0.begin_for_tenant(tenant).await?;
         let (id, mut policy, revision) = load_policy(&txn, tenant, &requested.name).await?;
         if !store::etag_matches(&requested.etag, revision) {
             return Err(TenantsError::StaleEtag(requested.name.clone()));
@@ -173,7 +172,7 @@ impl TenantApi {
         request: DeleteSlaPolicyRequest,
     ) -> Result<()> {
         let tenant = require_admin(caller)?;
-        let txn = begin_for_tenant(&self.0.db, tenant).await?;
+        let txn = self.0.begin_for_tenant(tenant).await?;
         let (id, policy, revision) = load_policy(&txn, tenant, &request.name).await?;
         if !store::etag_matches(&request.etag, revision) {
             return Err(TenantsError::StaleEtag(request.name.clone()));
@@ -219,7 +218,7 @@ impl TenantApi {
                 "only `thresholds` may change",
             ));
         }
-        let txn = begin_for_tenant(&self.0.db, tenant).await?;
+        let txn = self.0.begin_for_tenant(tenant).await?;
         let (resource, revision) = documents::approval_matrix(&txn, tenant.0)
             .await?
             .ok_or_else(|| TenantsError::NotFound("approval matrix".into()))?;

@@ -4,7 +4,6 @@
 use chrono::{DateTime, Duration, Utc};
 use kefu_kit::{
     context::{CallContext, PrincipalKind, TenantId},
-    db::begin_for_tenant,
     events::new_event,
     outbox,
 };
@@ -92,7 +91,7 @@ pub(super) async fn list_sessions(
         "create_time desc",
     )?;
     let now = api.0.clock.now();
-    let txn = begin_for_tenant(&api.0.db, tenant).await?;
+    let txn = api.0.begin_for_tenant(tenant).await?;
     users::get_user(&txn, tenant.0, user)
         .await?
         .ok_or_else(|| user_not_found(&request.parent))?;
@@ -144,7 +143,7 @@ pub(super) async fn revoke_session(
     let (user_part, session_id) = names::session_in(&request.name).ok_or_else(not_found)?;
     let user = addressed_user(caller, user_part)?;
     let now = api.0.clock.now();
-    let txn = begin_for_tenant(&api.0.db, tenant).await?;
+    let txn = api.0.begin_for_tenant(tenant).await?;
     let model = users::get_session(&txn, tenant.0, session_id)
         .await?
         .filter(|model| model.user_id == user)

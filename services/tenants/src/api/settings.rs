@@ -4,7 +4,7 @@
 
 use kefu_kit::{
     context::{CallContext, PrincipalKind, TenantId},
-    db::{begin_for_tenant, begin_platform},
+    db::begin_platform,
     events::{from_timestamp, new_event},
     outbox,
 };
@@ -188,7 +188,7 @@ impl TenantApi {
         if !requested.name.is_empty() && requested.name != own_name {
             return Err(tenant_not_found(&requested.name));
         }
-        let txn = begin_for_tenant(&self.0.db, tenant).await?;
+        let txn = self.0.begin_for_tenant(tenant).await?;
         let stored = store::tenants::get(&txn, tenant.0)
             .await?
             .ok_or_else(|| tenant_not_found("current tenant"))?;

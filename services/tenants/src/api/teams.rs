@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use kefu_kit::{
     context::{CallContext, TenantId},
-    db::{begin_for_tenant, is_unique_violation},
+    db::is_unique_violation,
     events::new_event,
     outbox,
 };
@@ -18,10 +18,10 @@ use prost::Message;
 use sea_orm::DatabaseTransaction;
 
 use super::{
-    Shared,
+    Shared, load_document,
     organisation::{
-        check_department_exists, check_skills_exist, check_user_exists, compare_common, remember,
-        replayed, request_id, require_manager,
+        check_department_exists, check_skills_exist, check_user_exists, remember, replayed,
+        request_id, require_manager, sort_common,
     },
     page, require_admin, require_tenant,
 };
@@ -29,7 +29,7 @@ use crate::{
     NAME,
     domain::{
         listing::{self, FieldKind},
-        names, organisation as rules, update_paths,
+        mask, names, organisation as rules,
     },
     error::{Result, TenantsError},
     store::{
@@ -71,10 +71,7 @@ async fn load_team(
     tenant: TenantId,
     name: &str,
 ) -> Result<(Team, String, i64)> {
-    let id = names::id_in(name, "teams").ok_or_else(|| team_not_found(name))?;
-    let document = documents::get(txn, Collection::Teams, tenant.0, id)
-        .await?
-        .ok_or_else(|| team_not_found(name))?;
+    let document = load_document(txn, Collection::Teams, tenant, name, team_not_found).await?;
     let team = Team::decode(document.resource.as_slice())?;
     let team = with_members(txn, tenant, team, document.revision).await?;
     Ok((team, document.id, document.revision))
@@ -149,7 +146,7 @@ pub(super) async fn create_team(
     let now = shared.clock.now();
     let id = rules::new_id("team_id", &request.team_id)?;
     let team = rules::new_team(&requested, &id, now)?;
-    let txn = begin_for_tenant(&shared.db, tenant).await?;
+    let txn = shared.begin_for_tenant(tenant).await?;
     if let Some(name) = replayed(&txn, tenant, request_id, "CreateTeam").await? {
         return Ok(load_team(&txn, tenant, &name).await?.0);
     }
@@ -188,7 +185,7 @@ pub(super) async fn get_team(
     request: GetTeamRequest,
 ) -> Result<Team> {
     let tenant = require_tenant(caller)?;
-    let txn = begin_for_tenant(&shared.db, tenant).await?;
+    let txn = shared.begin_for_tenant(tenant).await?;
     Ok(load_team(&txn, tenant, &request.name).await?.0)
 }
 
@@ -213,7 +210,7 @@ pub(super) async fn list_teams(
         &["display_name", "create_time"],
         "display_name",
     )?;
-    let txn = begin_for_tenant(&shared.db, tenant).await?;
+    let txn = shared.begin_for_tenant(tenant).await?;
     let memberships = members::memberships(&txn, tenant.0, None).await?;
     let mut teams = Vec::new();
     for document in documents::list(&txn, Collection::Teams, tenant.0).await? {
@@ -240,16 +237,10 @@ pub(super) async fn list_teams(
             teams.push(team);
         }
     }
-    listing::sort_by_order(
+    sort_common(
         &mut teams,
         &order,
-        |a, b, field| {
-            compare_common(
-                (&a.display_name, a.create_time.as_ref()),
-                (&b.display_name, b.create_time.as_ref()),
-                field,
-            )
-        },
+        |team| (&team.display_name, team.create_time.as_ref()),
         |a, b| a.name.cmp(&b.name),
     );
     let (teams, next_page_token, total_size) = page(teams, request.page_size, &request.page_token)?;
@@ -269,13 +260,13 @@ pub(super) async fn update_team(
     let patch = request
         .team
         .ok_or_else(|| TenantsError::invalid("team", "is required"))?;
-    let paths = update_paths::paths(
+    let paths = mask::allowed_paths(
         request.update_mask.as_ref(),
         rules::TEAM_UPDATABLE,
         rules::TEAM_FIXED,
     )?;
     let now = shared.clock.now();
-    let txn = begin_for_tenant(&shared.db, tenant).await?;
+    let txn = shared.begin_for_tenant(tenant).await?;
     let (current, id, revision) = load_team(&txn, tenant, &patch.name).await?;
     if !store::etag_matches(&patch.etag, revision) {
         return Err(TenantsError::StaleEtag(current.name));
@@ -309,7 +300,7 @@ pub(super) async fn delete_team(
 ) -> Result<()> {
     let tenant = require_admin(caller)?;
     let now = shared.clock.now();
-    let txn = begin_for_tenant(&shared.db, tenant).await?;
+    let txn = shared.begin_for_tenant(tenant).await?;
     let (team, id, _) = load_team(&txn, tenant, &request.name).await?;
     members::remove_all_members(&txn, tenant.0, &id).await?;
     documents::delete(&txn, Collection::Teams, tenant.0, &id).await?;
@@ -436,7 +427,7 @@ pub(super) async fn add_team_member(
 ) -> Result<Team> {
     let tenant = require_manager(caller)?;
     let now = shared.clock.now();
-    let txn = begin_for_tenant(&shared.db, tenant).await?;
+    let txn = shared.begin_for_tenant(tenant).await?;
     let (team, id, revision) = load_team(&txn, tenant, &request.name).await?;
     let member = load_member(&txn, tenant, &request.user).await?;
     let member_name = names::user(member.id);
@@ -477,7 +468,7 @@ pub(super) async fn remove_team_member(
 ) -> Result<Team> {
     let tenant = require_manager(caller)?;
     let now = shared.clock.now();
-    let txn = begin_for_tenant(&shared.db, tenant).await?;
+    let txn = shared.begin_for_tenant(tenant).await?;
     let (team, id, revision) = load_team(&txn, tenant, &request.name).await?;
     let member = load_member(&txn, tenant, &request.user).await?;
     if !members::remove_member(&txn, tenant.0, &id, member.id).await? {

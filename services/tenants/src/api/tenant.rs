@@ -2,7 +2,7 @@
 
 use kefu_kit::{
     context::TenantId,
-    db::{begin_for_tenant, begin_platform, is_unique_violation},
+    db::{begin_platform, is_unique_violation},
     events::new_event,
     outbox,
 };
@@ -90,7 +90,7 @@ impl TenantApi {
         )?;
 
         let tenant_id = TenantId(id);
-        let txn = begin_for_tenant(&self.0.db, tenant_id).await?;
+        let txn = self.0.begin_for_tenant(tenant_id).await?;
         if let Err(error) = store::tenants::insert(&txn, id, &tenant, request_id.clone(), now).await
         {
             return Err(if is_unique_violation(&error) {
@@ -243,7 +243,7 @@ impl TenantApi {
 
     /// The caller's own tenant, without the operator-only placement.
     async fn current(&self, tenant: TenantId) -> Result<Tenant> {
-        let txn = begin_for_tenant(&self.0.db, tenant).await?;
+        let txn = self.0.begin_for_tenant(tenant).await?;
         let stored = store::tenants::get(&txn, tenant.0)
             .await?
             .ok_or_else(|| tenant_not_found("current tenant"))?;
@@ -587,9 +587,7 @@ impl TenantService for TenantApi {
         let name = &request.get_ref().name;
         let not_found = || TenantsError::NotFound(format!("SLA policy {name:?}"));
         let id = names::id_in(name, "slaPolicies").ok_or_else(not_found)?;
-        let txn = begin_for_tenant(&self.0.db, tenant)
-            .await
-            .map_err(TenantsError::from)?;
+        let txn = self.0.begin_for_tenant(tenant).await?;
         let document = documents::get(&txn, Collection::SlaPolicies, tenant.0, id)
             .await
             .map_err(TenantsError::from)?
@@ -607,9 +605,7 @@ impl TenantService for TenantApi {
         let tenant = require_tenant(&caller(&request)?)?;
         let request = request.into_inner();
         let filter = equality_filter(&request.filter, &["display_name", "template_key"])?;
-        let txn = begin_for_tenant(&self.0.db, tenant)
-            .await
-            .map_err(TenantsError::from)?;
+        let txn = self.0.begin_for_tenant(tenant).await?;
         let mut policies = Vec::new();
         for document in documents::list(&txn, Collection::SlaPolicies, tenant.0)
             .await
@@ -650,9 +646,7 @@ impl TenantService for TenantApi {
         if !name.is_empty() && name != "approvalMatrix" {
             return Err(TenantsError::NotFound(format!("approval matrix {name:?}")).into());
         }
-        let txn = begin_for_tenant(&self.0.db, tenant)
-            .await
-            .map_err(TenantsError::from)?;
+        let txn = self.0.begin_for_tenant(tenant).await?;
         let (resource, revision) = documents::approval_matrix(&txn, tenant.0)
             .await
             .map_err(TenantsError::from)?

@@ -1,22 +1,36 @@
-//! Field masks (AIP-134, AIP-161) of the tenant settings resources: the
-//! paths an update names, checked before any value is read so an unknown
-//! path never half-applies. Paths may have sub-paths (`calendar.holidays`),
-//! which the flat identity masks (`update_paths`) do not need.
+//! Update masks (AIP-134, AIP-161): the paths an update names, checked
+//! before any value is read so an unknown path never half-applies.
+//!
+//! Two kinds of resource, one module:
+//! - flat resources (users, departments, teams, skills) name their
+//!   updatable and fixed fields up front: [`allowed_paths`] checks the mask
+//!   against them and expands `*`;
+//! - resources with sub-paths and per-editor rules (tenant settings
+//!   `calendar.holidays`, SLA policies) check each path in their domain
+//!   module: [`required_paths`] only reads the mask, and [`path_field`]
+//!   names the offending entry in a violation.
+//!
+//! Either way the result is trimmed, each path once, in the order given;
+//! [`has`] asks whether an update names a path.
+
+use prost_types::FieldMask;
 
 use crate::error::{Result, TenantsError};
 
 /// The paths of a required `update_mask`, trimmed and without repeats, in
-/// the order given.
-pub fn required_paths(mask: Option<&prost_types::FieldMask>) -> Result<Vec<String>> {
-    let paths = mask.map(|mask| mask.paths.as_slice()).unwrap_or_default();
-    if paths.is_empty() {
+/// the order given. Empty paths and the wildcard are INVALID_ARGUMENT
+/// naming `update_mask.paths[i]`; whether each path exists is for the
+/// caller to check (see [`path_field`]).
+pub fn required_paths(mask: Option<&FieldMask>) -> Result<Vec<String>> {
+    let requested = given(mask);
+    if requested.is_empty() {
         return Err(TenantsError::invalid(
             "update_mask",
             "is required: name the fields to change",
         ));
     }
-    let mut seen: Vec<String> = Vec::with_capacity(paths.len());
-    for (index, path) in paths.iter().enumerate() {
+    let mut chosen: Vec<String> = Vec::with_capacity(requested.len());
+    for (index, path) in requested.iter().enumerate() {
         let path = path.trim();
         if path.is_empty() {
             return Err(TenantsError::invalid(
@@ -32,11 +46,59 @@ pub fn required_paths(mask: Option<&prost_types::FieldMask>) -> Result<Vec<Strin
                 "the wildcard is not supported; name the fields to change",
             ));
         }
-        if !seen.iter().any(|known| known == path) {
-            seen.push(path.to_owned());
+        push_once(&mut chosen, path);
+    }
+    Ok(chosen)
+}
+
+/// The paths of `mask`, each one of `updatable`; `*` stands for all of them.
+/// A missing or empty mask, an unknown path or one of `fixed` (output only,
+/// immutable or changed by another method) is INVALID_ARGUMENT naming
+/// `update_mask`, so a caller never believes a change was made that was not.
+pub fn allowed_paths(
+    mask: Option<&FieldMask>,
+    updatable: &[&str],
+    fixed: &[&str],
+) -> Result<Vec<String>> {
+    let requested = given(mask);
+    if requested.is_empty() {
+        return Err(TenantsError::invalid(
+            "update_mask",
+            format!(
+                "is required: name the paths to change ({})",
+                updatable.join(", ")
+            ),
+        ));
+    }
+    let mut chosen: Vec<String> = Vec::with_capacity(requested.len());
+    for path in requested {
+        let path = path.trim();
+        if path == "*" {
+            return Ok(updatable.iter().map(|path| (*path).to_owned()).collect());
+        }
+        if updatable.contains(&path) {
+            push_once(&mut chosen, path);
+        } else if fixed.contains(&path) {
+            return Err(TenantsError::invalid(
+                "update_mask",
+                format!("{path} cannot be changed with this method"),
+            ));
+        } else {
+            return Err(TenantsError::invalid(
+                "update_mask",
+                format!(
+                    "{path:?} is not a field; updatable: {}",
+                    updatable.join(", ")
+                ),
+            ));
         }
     }
-    Ok(seen)
+    Ok(chosen)
+}
+
+/// Whether `paths` holds `path`.
+pub fn has(paths: &[String], path: &str) -> bool {
+    paths.iter().any(|chosen| chosen == path)
 }
 
 /// The field path of mask entry `path`, for a violation.
@@ -45,12 +107,24 @@ pub fn path_field(paths: &[String], path: &str) -> String {
     format!("update_mask.paths[{index}]")
 }
 
+/// The paths a mask names, none when it is missing.
+fn given(mask: Option<&FieldMask>) -> &[String] {
+    mask.map(|mask| mask.paths.as_slice()).unwrap_or_default()
+}
+
+/// Adds `path` to `chosen` unless it is there already.
+fn push_once(chosen: &mut Vec<String>, path: &str) {
+    if !has(chosen, path) {
+        chosen.push(path.to_owned());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn mask(paths: &[&str]) -> prost_types::FieldMask {
-        prost_types::FieldMask {
+    fn mask(paths: &[&str]) -> FieldMask {
+        FieldMask {
             paths: paths.iter().map(|path| (*path).to_owned()).collect(),
         }
     }
@@ -65,5 +139,30 @@ mod tests {
             required_paths(Some(&mask(&["a", " b", "a"]))).expect("valid"),
             vec!["a".to_owned(), "b".to_owned()]
         );
+    }
+
+    #[test]
+    fn paths_are_checked_and_deduplicated() {
+        let updatable = &["display_name", "kind"];
+        let fixed = &["name", "members"];
+        assert_eq!(
+            allowed_paths(Some(&mask(&["kind", "kind"])), updatable, fixed).expect("ok"),
+            vec!["kind".to_owned()]
+        );
+        assert_eq!(
+            allowed_paths(Some(&mask(&["*"])), updatable, fixed).expect("ok"),
+            vec!["display_name".to_owned(), "kind".to_owned()]
+        );
+        for bad in [
+            None,
+            Some(mask(&[])),
+            Some(mask(&["members"])),
+            Some(mask(&["colour"])),
+        ] {
+            let error = allowed_paths(bad.as_ref(), updatable, fixed).expect_err("refused");
+            assert!(
+                matches!(&error, TenantsError::Invalid(violation, _) if violation.field == "update_mask")
+            );
+        }
     }
 }

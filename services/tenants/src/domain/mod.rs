@@ -15,5 +15,4 @@ pub mod settings;
 pub mod sla;
 pub mod slug;
 pub mod tenant;
-pub mod update_paths;
 pub mod user;

@@ -10,10 +10,10 @@ use kefu_proto::v1::{
 };
 
 use super::{
+    mask::has,
     names,
     slug::check_resource_id,
     tenant::{LOCALES, check_length},
-    update_paths::has,
 };
 use crate::error::{Result, TenantsError};
 

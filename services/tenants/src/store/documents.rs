@@ -33,6 +33,17 @@ impl Collection {
         })
     }
 
+    /// The collection segment of its resources' names (AIP-122):
+    /// `departments/{id}`, `slaPolicies/{id}`.
+    pub fn name_segment(self) -> &'static str {
+        match self {
+            Self::Departments => "departments",
+            Self::Teams => "teams",
+            Self::Skills => "skills",
+            Self::SlaPolicies => "slaPolicies",
+        }
+    }
+
     fn has_revision(self) -> bool {
         !matches!(self, Self::Skills)
     }
