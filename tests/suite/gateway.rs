@@ -6,17 +6,18 @@
 
 use std::time::Duration;
 
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use kefu_kit::{
     context::{Principal, PrincipalKind, TenantId},
     credential::{CREDENTIAL_HEADER, CredentialKey, CredentialSigner},
     testing::Backend,
 };
 use kefu_proto::v1::{
-    ApiKey, ApiKeyAccess, ApiKeyScope, CreateApiKeyRequest, CreateSlaPolicyRequest,
-    GetCurrentPrincipalRequest, GetCurrentTenantRequest, Industry, InviteUserRequest,
-    ListIndustryTemplatesRequest, ListSlaPoliciesRequest, ListTenantsRequest, ListUsersRequest,
-    LogoutRequest, ResumeTenantRequest, RevokeApiKeyRequest, Role, SlaPolicy, SuspendTenantRequest,
-    User, identity_service_client::IdentityServiceClient,
+    ApiKey, ApiKeyAccess, ApiKeyScope, CreateApiKeyRequest, CreateDepartmentRequest,
+    CreateSlaPolicyRequest, GetCurrentPrincipalRequest, GetCurrentTenantRequest, Industry,
+    InviteUserRequest, ListIndustryTemplatesRequest, ListSlaPoliciesRequest, ListTenantsRequest,
+    ListUsersRequest, LogoutRequest, ResumeTenantRequest, RevokeApiKeyRequest, Role, SlaPolicy,
+    SuspendTenantRequest, User, identity_service_client::IdentityServiceClient,
 };
 use tonic::{Code, Request, Status};
 use tonic_types::StatusExt;
@@ -114,7 +115,10 @@ async fn roles_scopes_and_the_operator_are_checked(backend: Backend) {
         .await
         .expect_err("agents do not edit SLA policies");
     assert_eq!(refused.code(), Code::PermissionDenied);
-    assert!(refused.message().contains("administrator"), "{refused:?}");
+    assert!(
+        refused.message().starts_with("permission denied:"),
+        "refused at the gateway, before the service: {refused:?}"
+    );
     assert_eq!(
         code(
             stack
@@ -144,12 +148,36 @@ async fn roles_scopes_and_the_operator_are_checked(backend: Backend) {
     );
     let write = stack
         .identity(reader)
-        .invite_user(InviteUserRequest::default())
+        .create_department(CreateDepartmentRequest::default())
         .await
-        .expect_err("a read key does not invite");
+        .expect_err("a read key does not write");
     assert_eq!(write.code(), Code::PermissionDenied);
     assert!(write.message().contains("tenants:write"), "{write:?}");
     assert_eq!(reason(&write), "SCOPE_MISSING");
+    // Even a write key never administers users or keys: an invitation
+    // token or a new key would let it grant itself more than it holds.
+    let (_, writer) = key_with(
+        &stack,
+        &acme.admin_session,
+        vec![scope("tenants", ApiKeyAccess::Write)],
+    )
+    .await;
+    for refused in [
+        code(
+            stack
+                .identity(Some(&writer))
+                .invite_user(InviteUserRequest::default())
+                .await,
+        ),
+        code(
+            stack
+                .identity(Some(&writer))
+                .create_api_key(CreateApiKeyRequest::default())
+                .await,
+        ),
+    ] {
+        assert_eq!(refused, Code::PermissionDenied);
+    }
     let other_service = stack
         .raw_call("kefu.v1.CustomerService/ListCustomers", Vec::new(), reader)
         .await
@@ -162,8 +190,8 @@ async fn roles_scopes_and_the_operator_are_checked(backend: Backend) {
                 .logout(LogoutRequest::default())
                 .await
         ),
-        Code::PermissionDenied,
-        "keys have no portal account"
+        Code::FailedPrecondition,
+        "keys have no portal session to end"
     );
 
     // The operator manages tenants and sees nothing inside them.
@@ -441,9 +469,25 @@ async fn forged_expired_and_smuggled_credentials_are_refused(backend: Backend) {
         Code::Unauthenticated,
         "expired"
     );
-    let tampered = genuine
-        .mint(Some(TenantId::new()), admin_of_acme.clone(), now)
-        .replacen("kefu1.", "kefu1.e30", 1);
+    // A genuine credential for B, its claims rewritten to name A, the
+    // signature kept.
+    let bolt_id: TenantId = bolt
+        .tenant
+        .name
+        .trim_start_matches("tenants/")
+        .parse()
+        .expect("tenant id");
+    let of_bolt = genuine.mint(Some(bolt_id), admin_of_acme.clone(), now);
+    let parts: Vec<&str> = of_bolt.split('.').collect();
+    let claims = String::from_utf8(URL_SAFE_NO_PAD.decode(parts[1]).expect("claims"))
+        .expect("json")
+        .replace(&bolt_id.to_string(), &acme_id.to_string());
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(claims),
+        parts[2]
+    );
     assert_eq!(
         code(direct(Some(tampered), false).await),
         Code::Unauthenticated,

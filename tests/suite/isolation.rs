@@ -317,6 +317,24 @@ const TREATMENTS: &[(&str, Treatment)] = &[
     ),
 ];
 
+/// A probe's request with A's names swapped for ones that exist nowhere.
+struct Absent {
+    text: String,
+    /// (placeholder key, the name used instead of A's).
+    names: Vec<(String, String)>,
+}
+
+impl Absent {
+    /// A refusal's message with the swapped names replaced by their keys.
+    fn neutral(&self, message: &str) -> String {
+        let mut neutral = message.to_owned();
+        for (key, name) in &self.names {
+            neutral = neutral.replace(name.as_str(), key);
+        }
+        neutral
+    }
+}
+
 /// Everything the attack needs to know of both tenants.
 struct Scene {
     stack: Stack,
@@ -326,6 +344,8 @@ struct Scene {
     a_reader: String,
     /// B's user holding every role and the highest approval level.
     b_power: String,
+    /// B's API key with every scope.
+    b_key: String,
     values: BTreeMap<String, String>,
 }
 
@@ -517,6 +537,20 @@ impl Scene {
             .expect("B creates a team")
             .into_inner();
 
+        let b_key = b_identity
+            .create_api_key(CreateApiKeyRequest {
+                api_key: Some(ApiKey {
+                    display_name: "B 的全权集成".into(),
+                    scopes: every_scope(ApiKeyAccess::Write),
+                    ..ApiKey::default()
+                }),
+                ..CreateApiKeyRequest::default()
+            })
+            .await
+            .expect("B creates an API key")
+            .into_inner()
+            .secret;
+
         values.insert("a.tenant".into(), a.tenant.name.clone());
         values.insert("a.admin".into(), a.admin_user.clone());
         values.insert("a.admin_session".into(), a_principal.session.clone());
@@ -535,8 +569,43 @@ impl Scene {
             b,
             a_reader: key.secret,
             b_power,
+            b_key,
             values,
         })
+    }
+
+    /// `text` with each of A's resource names swapped for a name of the same
+    /// shape that exists nowhere.
+    fn absent(&self, text: &str) -> Absent {
+        let mut swapped = text.to_owned();
+        let mut names = Vec::new();
+        for (key, name) in self.values.iter().filter(|(key, _)| key.starts_with("a.")) {
+            if !swapped.contains(name.as_str()) {
+                continue;
+            }
+            let (prefix, id) = name.rsplit_once('/').unwrap_or(("", name));
+            let fresh = if uuid::Uuid::parse_str(id).is_ok() {
+                uuid::Uuid::now_v7().to_string()
+            } else {
+                format!("missing-{}", suffix())
+            };
+            let replacement = format!("{prefix}/{fresh}");
+            swapped = swapped.replace(name.as_str(), &replacement);
+            names.push((key.clone(), replacement));
+        }
+        Absent {
+            text: swapped,
+            names,
+        }
+    }
+
+    /// A refusal's message with A's names replaced by their keys.
+    fn neutral(&self, message: &str) -> String {
+        let mut neutral = message.to_owned();
+        for (key, name) in self.values.iter().filter(|(key, _)| key.starts_with("a.")) {
+            neutral = neutral.replace(name.as_str(), key);
+        }
+        neutral
     }
 
     fn fill(&self, template: &str, tenant: &str, slug: &str) -> String {
@@ -682,6 +751,7 @@ async fn tenant_b_cannot_reach_tenant_a(backend: Backend) {
     let before = snapshot(&scene, &pool).await;
     let a_ids = scene.a_ids();
     let b = scene.b_power.as_str();
+    let b_key = scene.b_key.as_str();
     let missing_tenant = format!("tenants/{}", uuid::Uuid::now_v7());
 
     let mut probed = 0;
@@ -699,33 +769,60 @@ async fn tenant_b_cannot_reach_tenant_a(backend: Backend) {
             Some(Treatment::Probe(cases)) => {
                 probed += 1;
                 for (template, refused) in *cases {
-                    probes += 1;
                     let text = scene.fill(template, &scene.a.tenant.name, &scene.a.tenant.slug);
-                    match scene
-                        .stack
-                        .raw_call(&path, request(&method, &text), Some(b))
-                        .await
-                    {
-                        Ok(_) => {
-                            failures.push(format!("{name} {text}: B succeeded on A's resource"))
-                        }
-                        Err(status) if refused.contains(&status.code()) => {
-                            // Echoing the name B sent is fine; nothing else of A may show.
-                            if let Some(id) = a_ids.iter().find(|id| {
-                                status.message().contains(id.as_str())
-                                    && !text.contains(id.as_str())
-                            }) {
+                    let absent = scene.absent(&text);
+                    for (who, bearer) in [("B's user", b), ("B's key", b_key)] {
+                        probes += 1;
+                        let attack = scene
+                            .stack
+                            .raw_call(&path, request(&method, &text), Some(bearer))
+                            .await;
+                        let status = match attack {
+                            Ok(_) => {
                                 failures.push(format!(
-                                    "{name}: the refusal reveals A's {id}: {}",
+                                    "{name} as {who} {text}: succeeded on A's resource"
+                                ));
+                                continue;
+                            }
+                            Err(status) if refused.contains(&status.code()) => status,
+                            // A method closed to keys refuses them whatever
+                            // they name; the comparison below shows it.
+                            Err(status)
+                                if who == "B's key" && status.code() == Code::PermissionDenied =>
+                            {
+                                status
+                            }
+                            Err(status) => {
+                                failures.push(format!(
+                                    "{name} as {who} {text}: expected {refused:?}, got {:?} {}",
+                                    status.code(),
                                     status.message()
                                 ));
+                                continue;
                             }
+                        };
+                        // Echoing the name B sent is fine; nothing else of A may show.
+                        if let Some(id) = a_ids.iter().find(|id| {
+                            status.message().contains(id.as_str()) && !text.contains(id.as_str())
+                        }) {
+                            failures.push(format!(
+                                "{name}: the refusal reveals A's {id}: {}",
+                                status.message()
+                            ));
                         }
-                        Err(status) => failures.push(format!(
-                            "{name} {text}: expected {refused:?}, got {:?} {}",
-                            status.code(),
-                            status.message()
-                        )),
+                        // A's resource must look exactly like one that does not exist.
+                        let nothing = scene
+                            .stack
+                            .raw_call(&path, request(&method, &absent.text), Some(bearer))
+                            .await
+                            .map(|_| ())
+                            .map_err(|status| (status.code(), absent.neutral(status.message())));
+                        let seen = Err((status.code(), scene.neutral(status.message())));
+                        if nothing != seen {
+                            failures.push(format!(
+                                "{name} as {who}: A's resource answers {seen:?}, a missing one {nothing:?}"
+                            ));
+                        }
                     }
                 }
             }

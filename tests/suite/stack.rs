@@ -31,8 +31,10 @@ use tonic::{
 /// A password that meets every tenant's policy.
 pub const PASSWORD: &str = "Correct-Horse-Battery-9";
 
-/// A running stack.
+/// A running stack. Fields drop in order: the services stop before their
+/// databases and files go.
 pub struct Stack {
+    _shutdown: DropGuard,
     pub backend: Backend,
     pub channel: Channel,
     pub operator_token: String,
@@ -43,7 +45,6 @@ pub struct Stack {
     mail_file: PathBuf,
     _data_dir: tempfile::TempDir,
     database: Option<TestDatabase>,
-    _shutdown: DropGuard,
 }
 
 /// A tenant with a signed-in administrator.

@@ -32,6 +32,9 @@ pub enum GatewayError {
     /// The path names no `kefu.v1` service.
     #[error("unknown service {0}")]
     UnknownService(String),
+    /// The path names no method of the contract.
+    #[error("unknown method {0}")]
+    UnknownMethod(String),
     /// The service that owns the method is not reachable.
     #[error("{0} service unavailable")]
     Upstream(String),
@@ -45,7 +48,7 @@ impl ServiceError for GatewayError {
             // Never reached for Refused: its status is returned unchanged.
             Self::Refused(_) => ErrorReason::Unauthenticated,
             Self::RateLimited { .. } => ErrorReason::RateLimited,
-            Self::UnknownService(_) => ErrorReason::NotImplemented,
+            Self::UnknownService(_) | Self::UnknownMethod(_) => ErrorReason::NotImplemented,
             Self::Upstream(_) => ErrorReason::Unavailable,
         }
     }
@@ -61,6 +64,7 @@ impl ServiceError for GatewayError {
     fn metadata(&self) -> std::collections::HashMap<String, String> {
         match self {
             Self::ScopeMissing(scope) => [("scope".to_owned(), scope.clone())].into(),
+            Self::CallerSetTenant(header) => [("header".to_owned(), (*header).to_owned())].into(),
             _ => Default::default(),
         }
     }

@@ -112,7 +112,7 @@ async fn try_forward(state: &ProxyState, mut request: Request) -> Result<Respons
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(address)| address.ip().to_string())
         .unwrap_or_default();
-    let rule = access::rule_of(&path);
+    let rule = access::rule_of(&path).ok_or_else(|| GatewayError::UnknownMethod(path.clone()))?;
     let caller = if rule.audience == Audience::Anonymous {
         state
             .admit(&state.limits.anonymous_buckets(&client))
@@ -129,8 +129,10 @@ async fn try_forward(state: &ProxyState, mut request: Request) -> Result<Respons
                 request.headers().get(http::header::AUTHORIZATION),
             )?)
             .await?;
-        access::authorize(&rule, target, &caller.principal)?;
+        // Limited before the role check, so hammering a forbidden method
+        // costs the caller its tokens too.
         state.admit(&state.limits.buckets(&caller)).await?;
+        access::authorize(&rule, target, &caller.principal)?;
         caller
     };
     let credential = state

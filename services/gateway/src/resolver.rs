@@ -74,19 +74,28 @@ impl TenantsAuthenticator {
         kefu_kit::telemetry::inject_trace_context(metadata);
         match self.identity.clone().get_current_principal(request).await {
             Ok(response) => Ok(response.into_inner()),
-            Err(status)
-                if matches!(
-                    status.code(),
-                    Code::Unauthenticated | Code::PermissionDenied
-                ) =>
-            {
-                Err(GatewayError::Refused(status))
-            }
+            Err(status) if refuses_the_caller(&status) => Err(GatewayError::Refused(status)),
             Err(status) => {
                 tracing::warn!(status = %status, "tenants service could not resolve a credential");
                 Err(GatewayError::Upstream("tenants".into()))
             }
         }
+    }
+}
+
+/// Whether the tenants service refused the presented secret (unknown,
+/// expired, revoked, tenant suspended or being deleted): that answer goes to
+/// the caller. Anything else (say, the gateway's own credential refused) is
+/// the gateway's problem, answered as UNAVAILABLE without detail.
+fn refuses_the_caller(status: &tonic::Status) -> bool {
+    use tonic_types::StatusExt;
+    match status.code() {
+        Code::Unauthenticated => true,
+        Code::PermissionDenied => status
+            .get_error_details()
+            .error_info()
+            .is_some_and(|info| info.reason.starts_with("TENANT_")),
+        _ => false,
     }
 }
 

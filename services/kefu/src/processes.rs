@@ -282,14 +282,15 @@ async fn start_gateway(
 /// replica), otherwise in this process.
 async fn limiter(config: &KefuConfig) -> anyhow::Result<Arc<dyn RateLimiter>> {
     Ok(match &config.bus.redis_url {
-        Some(url) => {
+        // Limits off: no reason to need Redis for them.
+        Some(url) if config.limits.enabled => {
             let client = redis::Client::open(url.as_str()).context("Redis URL")?;
             let manager = redis::aio::ConnectionManager::new(client)
                 .await
                 .context("connecting the rate limiter to Redis")?;
             Arc::new(RedisLimiter::new(manager, config.bus.namespace.clone()))
         }
-        None => Arc::new(InProcessLimiter::new()),
+        _ => Arc::new(InProcessLimiter::new()),
     })
 }
 

@@ -412,20 +412,38 @@ impl KefuConfig {
             });
         }
         let limits = &self.limits;
-        let rates = [
-            limits.starter_per_second,
-            limits.professional_per_second,
-            limits.enterprise_per_second,
-            limits.anonymous_per_second,
-            limits.burst_seconds,
-        ];
-        if rates.iter().any(|rate| !(rate.is_finite() && *rate > 0.0))
-            || !(limits.credential_share > 0.0 && limits.credential_share <= 1.0)
+        for (key, value) in [
+            ("limits.starter_per_second", limits.starter_per_second),
+            (
+                "limits.professional_per_second",
+                limits.professional_per_second,
+            ),
+            ("limits.enterprise_per_second", limits.enterprise_per_second),
+            ("limits.anonymous_per_second", limits.anonymous_per_second),
+            ("limits.burst_seconds", limits.burst_seconds),
+        ] {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(ConfigError::Invalid {
+                    key,
+                    message: "must be a positive number".into(),
+                });
+            }
+        }
+        if !(limits.credential_share > 0.0 && limits.credential_share <= 1.0) {
+            return Err(ConfigError::Invalid {
+                key: "limits.credential_share",
+                message: "must be above 0 and at most 1".into(),
+            });
+        }
+        let namespace = &self.bus.namespace;
+        if namespace.is_empty()
+            || !namespace
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
             return Err(ConfigError::Invalid {
-                key: "limits",
-                message: "rates and burst_seconds must be positive; credential_share in (0, 1]"
-                    .into(),
+                key: "bus.namespace",
+                message: "must be letters, digits, '-' or '_' (it prefixes every Redis key)".into(),
             });
         }
         if self.outbox.batch_size == 0 || self.outbox.poll_interval_ms == 0 {

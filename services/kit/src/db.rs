@@ -7,7 +7,7 @@ use std::{path::Path, time::Duration};
 
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, Statement, TransactionTrait,
+    DbErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 
@@ -141,6 +141,22 @@ pub async fn migrate(location: &DatabaseLocation) -> Result<(), DbErr> {
     db.close().await
 }
 
+/// Begins a transaction. On SQLite it takes the write lock at once (`BEGIN
+/// IMMEDIATE`): a deferred transaction that read first and writes later
+/// fails with "database is locked" whenever another connection wrote in
+/// between, whatever the busy timeout, while an immediate one waits its turn.
+async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    if db.get_database_backend() == DbBackend::Sqlite {
+        return db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await;
+    }
+    db.begin().await
+}
+
 /// Begins a transaction acting for `tenant_id`.
 ///
 /// On PostgreSQL the tenant is set with `set_config(…, is_local => true)`, the
@@ -151,7 +167,7 @@ pub async fn begin_for_tenant(
     db: &DatabaseConnection,
     tenant_id: TenantId,
 ) -> Result<DatabaseTransaction, DbErr> {
-    let txn = db.begin().await?;
+    let txn = begin(db).await?;
     if txn.get_database_backend() == DbBackend::Postgres {
         txn.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -168,7 +184,7 @@ pub async fn begin_for_tenant(
 /// sets [`PLATFORM_SETTING`] for this transaction only; tenant tables stay
 /// closed in it (no tenant is set).
 pub async fn begin_platform(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    let txn = db.begin().await?;
+    let txn = begin(db).await?;
     if txn.get_database_backend() == DbBackend::Postgres {
         txn.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,

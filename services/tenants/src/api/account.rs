@@ -15,13 +15,12 @@ use kefu_proto::v1::{
 use uuid::Uuid;
 
 use super::{
-    has_role,
     identity::{
         INVITATION_VALIDITY, IdentityApi, LOGIN_FAILURE_WINDOW, LOGIN_FAILURES_ALLOWED, invite,
         mail_invitation, save_user,
     },
     organisation::{check_department_exists, check_skills_exist, remember, replayed, request_id},
-    require_admin, require_tenant,
+    require_admin_user, require_tenant, user_has_role,
 };
 use crate::{
     NAME,
@@ -45,7 +44,7 @@ pub(super) async fn invite_user(
     caller: &CallContext,
     request: InviteUserRequest,
 ) -> Result<InviteUserResponse> {
-    let tenant = require_admin(caller)?;
+    let tenant = require_admin_user(caller)?;
     let requested = request
         .user
         .ok_or_else(|| TenantsError::invalid("user", "is required"))?;
@@ -115,8 +114,9 @@ pub(super) async fn update_user(
     let txn = api.0.begin_for_tenant(tenant).await?;
     let stored = api.load_user(&txn, caller, tenant, &patch.name).await?;
     let editor = Editor {
-        admin: has_role(caller, Role::Admin),
-        manager: has_role(caller, Role::Manager),
+        // Only people edit users: a key's scope is no role to grant from.
+        admin: user_has_role(caller, Role::Admin),
+        manager: user_has_role(caller, Role::Manager),
         own: caller.principal.kind == PrincipalKind::User
             && caller.principal.id == stored.id.to_string(),
     };
@@ -174,7 +174,7 @@ pub(super) async fn reactivate_user(
     caller: &CallContext,
     request: ReactivateUserRequest,
 ) -> Result<User> {
-    let tenant = require_admin(caller)?;
+    let tenant = require_admin_user(caller)?;
     let now = api.0.clock.now();
     let txn = api.0.begin_for_tenant(tenant).await?;
     let stored = api.load_user(&txn, caller, tenant, &request.name).await?;
@@ -309,7 +309,7 @@ pub(super) async fn resend_invitation(
     caller: &CallContext,
     request: ResendInvitationRequest,
 ) -> Result<InviteUserResponse> {
-    let tenant = require_admin(caller)?;
+    let tenant = require_admin_user(caller)?;
     let now = api.0.clock.now();
     let txn = api.0.begin_for_tenant(tenant).await?;
     let tenant_row = api.tenant_row(&txn, tenant.0).await?;

@@ -32,7 +32,7 @@ use sea_orm::DatabaseTransaction;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::{Shared, caller, page, require_admin, require_tenant};
+use super::{Shared, caller, page, require_admin, require_admin_user, require_tenant};
 use crate::{
     NAME,
     domain::{
@@ -571,7 +571,7 @@ impl IdentityService for IdentityApi {
         request: Request<DeactivateUserRequest>,
     ) -> Result<Response<User>, Status> {
         let caller = caller(&request)?;
-        let tenant = require_admin(&caller)?;
+        let tenant = require_admin_user(&caller)?;
         let request = request.into_inner();
         let now = self.0.clock.now();
         let txn = self.0.begin_for_tenant(tenant).await?;
@@ -773,7 +773,7 @@ impl IdentityService for IdentityApi {
         &self,
         request: Request<RevokeApiKeyRequest>,
     ) -> Result<Response<ApiKey>, Status> {
-        let tenant = require_admin(&caller(&request)?)?;
+        let tenant = require_admin_user(&caller(&request)?)?;
         let name = &request.get_ref().name;
         let not_found = || TenantsError::NotFound(format!("API key {name:?}"));
         let id = names::uuid_in(name, "apiKeys").ok_or_else(not_found)?;

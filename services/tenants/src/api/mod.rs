@@ -150,6 +150,27 @@ fn require_admin(caller: &CallContext) -> Result<TenantId> {
     }
 }
 
+/// Whether the caller is a signed-in user holding `role`; API keys never
+/// count, whatever their scope.
+fn user_has_role(caller: &CallContext, role: Role) -> bool {
+    caller.principal.kind == PrincipalKind::User && has_role(caller, role)
+}
+
+/// ROLE_ADMIN held by a signed-in user, or PERMISSION_DENIED. For what a
+/// key could otherwise grant itself or others (a user, an invitation token,
+/// another key, a role): those decisions stay with people.
+fn require_admin_user(caller: &CallContext) -> Result<TenantId> {
+    let tenant = require_admin(caller)?;
+    if caller.principal.kind == PrincipalKind::User {
+        Ok(tenant)
+    } else {
+        Err(TenantsError::PermissionDenied(
+            "user and key administration needs an administrator signed in to the portal".into(),
+            None,
+        ))
+    }
+}
+
 /// A page of `items` after the offset in `token`, and the next token.
 fn page<T>(items: Vec<T>, page_size: i32, token: &str) -> Result<(Vec<T>, String, i32)> {
     if page_size < 0 {
