@@ -11,6 +11,7 @@ mod identity;
 mod isolation;
 mod outbox;
 mod purge;
+mod quota;
 mod row_security;
 mod stack;
 mod tenant_settings;

@@ -31,6 +31,9 @@ pub enum TenantsError {
     /// The caller could not be authenticated.
     #[error("{0}")]
     Unauthenticated(String, &'static str),
+    /// A quota of the tenant's plan is used up (with the specific reason).
+    #[error("{0}")]
+    QuotaExceeded(String, &'static str),
     /// Too many attempts; retry after the delay.
     #[error("too many failed attempts; retry in {} seconds", .0.as_secs())]
     RateLimited(Duration),
@@ -81,7 +84,7 @@ impl ServiceError for TenantsError {
             Self::PermissionDenied(_, Some("TENANT_SUSPENDED")) => ErrorReason::TenantSuspended,
             Self::PermissionDenied(..) => ErrorReason::PermissionDenied,
             Self::Unauthenticated(..) => ErrorReason::Unauthenticated,
-            Self::RateLimited(_) => ErrorReason::RateLimited,
+            Self::RateLimited(_) | Self::QuotaExceeded(..) => ErrorReason::RateLimited,
             Self::Kit(error) => error.reason(),
             Self::Internal(_) => ErrorReason::Internal,
         }
@@ -92,7 +95,7 @@ impl ServiceError for TenantsError {
             Self::Invalid(_, reason)
             | Self::IllegalTransition(_, reason)
             | Self::PermissionDenied(_, reason) => *reason,
-            Self::Unauthenticated(_, reason) => Some(reason),
+            Self::Unauthenticated(_, reason) | Self::QuotaExceeded(_, reason) => Some(reason),
             _ => None,
         }
     }

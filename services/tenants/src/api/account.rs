@@ -179,6 +179,7 @@ pub(super) async fn reactivate_user(
     let txn = api.0.begin_for_tenant(tenant).await?;
     let stored = api.load_user(&txn, caller, tenant, &request.name).await?;
     let user = rules::reactivated(&stored.user, stored.password_hash.is_some(), now)?;
+    super::identity::check_seat_free(&txn, tenant.0).await?;
     let user = save_user(&txn, tenant.0, &stored, user, UserSecrets::default()).await?;
     let user = api.with_teams(&txn, tenant.0, user).await?;
     let event = new_event(

@@ -14,8 +14,8 @@ use kefu_proto::v1::{
     CreateApiKeyRequest, CreateApiKeyResponse, CurrentPrincipal, DeactivateUserRequest,
     GetApiKeyRequest, GetCurrentPrincipalRequest, GetUserRequest, InviteUserRequest,
     InviteUserResponse, ListApiKeysRequest, ListApiKeysResponse, ListUsersRequest,
-    ListUsersResponse, LoginRequest, LoginResponse, LogoutRequest, RevokeApiKeyRequest, Role,
-    Session, Tenant, User, UserCreated, UserDeactivated, UserState,
+    ListUsersResponse, LoginRequest, LoginResponse, LogoutRequest, PlanTier, RevokeApiKeyRequest,
+    Role, Session, Tenant, User, UserCreated, UserDeactivated, UserState,
     identity_service_server::IdentityService,
 };
 // The organisation, account and session methods, handled in their modules.
@@ -127,6 +127,7 @@ pub(super) async fn invite(
     if !requested.locale.is_empty() {
         rules::check_locale("user.locale", &requested.locale)?;
     }
+    check_seat_free(txn, tenant).await?;
     let id = Uuid::now_v7();
     let time = Some(to_timestamp(now));
     let user = User {
@@ -181,6 +182,21 @@ pub(super) async fn invite(
     );
     outbox::append(txn, &event).await?;
     Ok((user, token))
+}
+
+/// Refuses a new or returning user when the plan's seats are all taken.
+pub(super) async fn check_seat_free(txn: &DatabaseTransaction, tenant: Uuid) -> Result<()> {
+    let plan = tenant_store::get(txn, tenant)
+        .await?
+        .map_or(PlanTier::Unspecified, |stored| {
+            PlanTier::try_from(stored.tenant.plan_tier).unwrap_or(PlanTier::Unspecified)
+        });
+    let used = users::list_users(txn, tenant)
+        .await?
+        .iter()
+        .filter(|stored| stored.user.state != UserState::Deactivated as i32)
+        .count();
+    crate::domain::quota::check_one_more_seat(plan, used)
 }
 
 /// E-mails an invitation (after the transaction that created it).

@@ -9,6 +9,7 @@ pub mod mask;
 pub mod names;
 pub mod organisation;
 pub mod password;
+pub mod quota;
 pub mod secrets;
 pub mod seed;
 pub mod settings;
