@@ -40,6 +40,8 @@ pub struct GatewayConfig {
     pub limiter: Arc<dyn RateLimiter>,
     /// The rates of each plan.
     pub limits: RateLimits,
+    /// Proxies in front of the gateway that append to `X-Forwarded-For`.
+    pub trusted_proxies: usize,
     /// The clock credentials are minted at.
     pub clock: SharedClock,
 }

@@ -31,6 +31,7 @@ pub(crate) struct ProxyState {
     authenticator: Arc<dyn Authenticator>,
     limiter: Arc<dyn RateLimiter>,
     limits: RateLimits,
+    trusted_proxies: usize,
     clock: SharedClock,
 }
 
@@ -42,6 +43,7 @@ impl ProxyState {
             authenticator: config.authenticator,
             limiter: config.limiter,
             limits: config.limits,
+            trusted_proxies: config.trusted_proxies,
             clock: config.clock,
         }
     }
@@ -97,6 +99,28 @@ fn method_of(request: &Request) -> (String, String) {
     (service, path)
 }
 
+/// The client's address: the socket's peer, or with `trusted_proxies` in
+/// front the entry of `X-Forwarded-For` the outermost of them appended.
+/// Entries further left were written by the client and prove nothing.
+fn client_address(headers: &http::HeaderMap, peer: &str, trusted_proxies: usize) -> String {
+    if trusted_proxies == 0 {
+        return peer.to_owned();
+    }
+    let forwarded: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .collect();
+    forwarded
+        .len()
+        .checked_sub(trusted_proxies)
+        .and_then(|index| forwarded.get(index))
+        .map_or_else(|| peer.to_owned(), |entry| (*entry).to_owned())
+}
+
 async fn try_forward(state: &ProxyState, mut request: Request) -> Result<Response, GatewayError> {
     let (service, path) = method_of(&request);
     let channel = state.channel_for(&service)?;
@@ -107,11 +131,12 @@ async fn try_forward(state: &ProxyState, mut request: Request) -> Result<Respons
     {
         return Err(GatewayError::CallerSetTenant(header));
     }
-    let client = request
+    let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(address)| address.ip().to_string())
         .unwrap_or_default();
+    let client = client_address(request.headers(), &peer, state.trusted_proxies);
     let rule = access::rule_of(&path).ok_or_else(|| GatewayError::UnknownMethod(path.clone()))?;
     let caller = if rule.audience == Audience::Anonymous {
         state
@@ -160,4 +185,27 @@ async fn try_forward(state: &ProxyState, mut request: Request) -> Result<Respons
         GatewayError::Upstream(service.clone())
     })?;
     Ok(response.map(axum::body::Body::new))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn forwarded(values: &[&str]) -> http::HeaderMap {
+        let mut headers = http::HeaderMap::new();
+        for value in values {
+            headers.append("x-forwarded-for", value.parse().expect("header"));
+        }
+        headers
+    }
+
+    #[test]
+    fn the_client_is_what_the_outermost_trusted_proxy_saw() {
+        let headers = forwarded(&["6.6.6.6, 203.0.113.7", "10.0.0.5"]);
+        assert_eq!(client_address(&headers, "10.0.0.9", 0), "10.0.0.9");
+        assert_eq!(client_address(&headers, "10.0.0.9", 1), "10.0.0.5");
+        assert_eq!(client_address(&headers, "10.0.0.9", 2), "203.0.113.7");
+        // More proxies configured than entries: nothing trustworthy, the peer.
+        assert_eq!(client_address(&forwarded(&[]), "10.0.0.9", 1), "10.0.0.9");
+    }
 }

@@ -270,6 +270,7 @@ async fn start_gateway(
         authenticator: Arc::new(authenticator),
         limiter: limiter(config).await?,
         limits: RateLimits::new(config.limits.clone()),
+        trusted_proxies: config.listen.trusted_proxies,
         clock,
     };
     let listener = TcpListener::bind(listen)

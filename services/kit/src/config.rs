@@ -67,6 +67,12 @@ pub struct ListenConfig {
     pub gateway: SocketAddr,
     /// A single service started with `kefu serve --target <service>`.
     pub service: SocketAddr,
+    /// How many proxies (ingress, load balancer) stand in front of the
+    /// gateway, each appending the address it saw to `X-Forwarded-For`. The
+    /// client is then that many entries from the right; 0 trusts no header
+    /// and takes the socket's peer. Used for per-client rate limits of
+    /// Login and recorded on sessions.
+    pub trusted_proxies: usize,
 }
 
 impl Default for ListenConfig {
@@ -74,6 +80,7 @@ impl Default for ListenConfig {
         Self {
             gateway: SocketAddr::from(([127, 0, 0, 1], 8080)),
             service: SocketAddr::from(([0, 0, 0, 0], 50051)),
+            trusted_proxies: 0,
         }
     }
 }
