@@ -121,6 +121,33 @@ fn client_address(headers: &http::HeaderMap, peer: &str, trusted_proxies: usize)
         .map_or_else(|| peer.to_owned(), |entry| (*entry).to_owned())
 }
 
+/// Who calls, once admitted: anonymous for the methods that need no
+/// credential (limited per client address), else the authenticated holder
+/// of the bearer secret, limited per tenant and credential, then checked
+/// against the method's rule (after the limit, so hammering a forbidden
+/// method costs the caller its tokens too).
+async fn caller_of(
+    state: &ProxyState,
+    rule: &access::Rule,
+    target: &str,
+    headers: &http::HeaderMap,
+    client: &str,
+) -> Result<Authenticated, GatewayError> {
+    if rule.audience == Audience::Anonymous {
+        state.admit(&state.limits.anonymous_buckets(client)).await?;
+        return Ok(Authenticated {
+            tenant_id: None,
+            principal: Principal::anonymous(),
+            plan_tier: kefu_proto::v1::PlanTier::Unspecified,
+        });
+    }
+    let bearer = bearer_token(headers.get(http::header::AUTHORIZATION))?;
+    let caller = state.authenticator.authenticate(bearer).await?;
+    state.admit(&state.limits.buckets(&caller)).await?;
+    access::authorize(rule, target, &caller.principal)?;
+    Ok(caller)
+}
+
 async fn try_forward(state: &ProxyState, mut request: Request) -> Result<Response, GatewayError> {
     let (service, path) = method_of(&request);
     let channel = state.channel_for(&service)?;
@@ -138,28 +165,7 @@ async fn try_forward(state: &ProxyState, mut request: Request) -> Result<Respons
         .unwrap_or_default();
     let client = client_address(request.headers(), &peer, state.trusted_proxies);
     let rule = access::rule_of(&path).ok_or_else(|| GatewayError::UnknownMethod(path.clone()))?;
-    let caller = if rule.audience == Audience::Anonymous {
-        state
-            .admit(&state.limits.anonymous_buckets(&client))
-            .await?;
-        Authenticated {
-            tenant_id: None,
-            principal: Principal::anonymous(),
-            plan_tier: kefu_proto::v1::PlanTier::Unspecified,
-        }
-    } else {
-        let caller = state
-            .authenticator
-            .authenticate(bearer_token(
-                request.headers().get(http::header::AUTHORIZATION),
-            )?)
-            .await?;
-        // Limited before the role check, so hammering a forbidden method
-        // costs the caller its tokens too.
-        state.admit(&state.limits.buckets(&caller)).await?;
-        access::authorize(&rule, target, &caller.principal)?;
-        caller
-    };
+    let caller = caller_of(state, &rule, target, request.headers(), &client).await?;
     let credential = state
         .signer
         .mint(caller.tenant_id, caller.principal, state.clock.now());
