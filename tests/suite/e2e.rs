@@ -5,7 +5,10 @@
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
 use kefu_kit::testing::{Backend, TestDatabase, redis_url};
-use kefu_proto::v1::{GetTicketRequest, ticket_service_client::TicketServiceClient};
+use kefu_proto::v1::{
+    GetTicketRequest, ListTenantsRequest, tenant_service_client::TenantServiceClient,
+    ticket_service_client::TicketServiceClient,
+};
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
     process::{Child, Command},
@@ -212,16 +215,24 @@ async fn calls_without_valid_credentials_are_refused(kefu: &Kefu) {
         assert_eq!(refused.code(), Code::Unauthenticated, "{case}: {refused:?}");
     }
 
-    // An authenticated call passes the gateway and the service's credential
-    // check: the tickets service itself answers (the method is not built yet).
-    let answered = tickets
-        .get_ticket(get_ticket(&[operator]))
+    // The operator manages tenants and reads nothing inside them: its call
+    // for a ticket stops at the gateway, its tenant list is served.
+    let inside = tickets
+        .get_ticket(get_ticket(&[operator.clone()]))
         .await
-        .expect_err("not built yet");
-    assert_eq!(
-        answered.code(),
-        Code::Unimplemented,
-        "forwarded and admitted: {answered:?}"
+        .expect_err("the operator reads no tickets");
+    assert_eq!(inside.code(), Code::PermissionDenied, "{inside:?}");
+    let mut list = Request::new(ListTenantsRequest::default());
+    list.metadata_mut()
+        .insert(operator.0, operator.1.parse().expect("ascii"));
+    let tenants = TenantServiceClient::new(kefu.channel().await)
+        .list_tenants(list)
+        .await
+        .expect("forwarded, admitted and answered by the tenants service")
+        .into_inner();
+    assert!(
+        tenants.tenants.is_empty(),
+        "a new installation has no tenant"
     );
 }
 
