@@ -4,7 +4,7 @@
 //! and tenant B probing tenant A's resources (NOT_FOUND, nothing changed).
 
 use kefu_kit::{
-    context::{Principal, PrincipalKind, TenantId},
+    context::{Principal, TenantId},
     testing::Backend,
 };
 use kefu_proto::v1::{
@@ -13,14 +13,16 @@ use kefu_proto::v1::{
     DeleteSkillRequest, DeleteTeamRequest, Department, DepartmentKind, GetDepartmentRequest,
     GetSkillRequest, GetTeamRequest, GetUserRequest, InviteUserRequest, ListDepartmentsRequest,
     ListSessionsRequest, ListSkillsRequest, ListTeamsRequest, ListUsersRequest, LocalizedText,
-    LoginRequest, LoginResponse, ReactivateUserRequest, RemoveTeamMemberRequest,
-    ResendInvitationRequest, RevokeSessionRequest, Role, Skill, Team, TeamTier, Tenant,
-    UpdateDepartmentRequest, UpdateSkillRequest, UpdateTeamRequest, UpdateUserRequest, User,
-    UserSkill, UserState, identity_service_client::IdentityServiceClient,
+    ReactivateUserRequest, RemoveTeamMemberRequest, ResendInvitationRequest, RevokeSessionRequest,
+    Role, Skill, Team, TeamTier, Tenant, UpdateDepartmentRequest, UpdateSkillRequest,
+    UpdateTeamRequest, UpdateUserRequest, User, UserSkill, UserState,
+    identity_service_client::IdentityServiceClient,
 };
 use tonic::Code;
 
-use super::tenants::{Intercepted, World, admin, field_of, tenant_id};
+use super::tenants::{
+    Intercepted, PASSWORD, World, admin, field_of, key_principal, tenant_id, user,
+};
 
 /// `request` with its `update_mask` set to `paths`.
 macro_rules! masked {
@@ -32,30 +34,17 @@ macro_rules! masked {
     }};
 }
 
-const PASSWORD: &str = "correct horse battery";
-
+/// The user `user_name` holding `role`, signed in with the session
+/// `session` (a session's resource name).
 fn user_principal(user_name: &str, role: Role, session: Option<&str>) -> Principal {
     Principal {
-        kind: PrincipalKind::User,
-        id: user_name.trim_start_matches("users/").to_owned(),
-        roles: vec![role.as_str_name().to_owned()],
         session: session.map(|name| {
             name.rsplit_once("/sessions/")
                 .expect("session name")
                 .1
                 .to_owned()
         }),
-        approval_level: 0,
-    }
-}
-
-fn key_principal() -> Principal {
-    Principal {
-        kind: PrincipalKind::ApiKey,
-        id: uuid::Uuid::now_v7().to_string(),
-        roles: vec![],
-        session: None,
-        approval_level: 0,
+        ..user(user_name, role)
     }
 }
 
@@ -69,10 +58,7 @@ fn label(text: &str) -> Option<LocalizedText> {
 
 /// A tenant and the name of its first administrator.
 async fn tenant_with_admin(world: &World, slug: &str) -> (Tenant, TenantId, String) {
-    let tenant = world
-        .create(slug, &format!("admin@{slug}.example"))
-        .await
-        .expect("create tenant");
+    let tenant = world.tenant(slug).await;
     let id = tenant_id(&tenant);
     let users = world
         .identity(Some(id), key_principal())
@@ -82,31 +68,6 @@ async fn tenant_with_admin(world: &World, slug: &str) -> (Tenant, TenantId, Stri
         .into_inner()
         .users;
     (tenant, id, users[0].name.clone())
-}
-
-async fn login(world: &World, slug: &str, email: &str, password: &str) -> LoginResponse {
-    world
-        .identity(None, Principal::anonymous())
-        .login(LoginRequest {
-            tenant_slug: slug.into(),
-            email: email.into(),
-            password: password.into(),
-        })
-        .await
-        .expect("login")
-        .into_inner()
-}
-
-async fn accept(world: &World, email: &str) -> User {
-    world
-        .identity(None, Principal::anonymous())
-        .accept_invitation(AcceptInvitationRequest {
-            invitation_token: world.invitation_for(email),
-            password: PASSWORD.into(),
-        })
-        .await
-        .expect("accept")
-        .into_inner()
 }
 
 async fn invite(client: &mut IdentityServiceClient<Intercepted>, email: &str, role: Role) -> User {
@@ -291,7 +252,7 @@ async fn organisation_round_trips_and_stays_in_its_tenant(backend: Backend) {
     // Teams: agents may not create them, managers may.
     let agent_user = invite(&mut admin_a, "agent@acme.example", Role::Agent).await;
     let refused = world
-        .identity(Some(a), user_principal(&agent_user.name, Role::Agent, None))
+        .identity(Some(a), user(&agent_user.name, Role::Agent))
         .create_team(CreateTeamRequest {
             team: Some(Team {
                 display_name: "偷偷的".into(),
@@ -302,7 +263,7 @@ async fn organisation_round_trips_and_stays_in_its_tenant(backend: Backend) {
         .await
         .expect_err("agents cannot create teams");
     assert_eq!(refused.code(), Code::PermissionDenied);
-    let mut manager_a = world.identity(Some(a), user_principal(&a_admin, Role::Manager, None));
+    let mut manager_a = world.identity(Some(a), user(&a_admin, Role::Manager));
     let unknown_skill = manager_a
         .create_team(CreateTeamRequest {
             team: Some(Team {
@@ -607,12 +568,12 @@ async fn accounts_passwords_and_sessions(backend: Backend) {
         return;
     };
     let (_, a, a_admin) = tenant_with_admin(&world, "acme").await;
-    accept(&world, "admin@acme.example").await;
+    world.accept("admin@acme.example").await;
     let mut admin_a = world.identity(Some(a), admin(&a_admin));
     let agent = invite(&mut admin_a, "agent@acme.example", Role::Agent).await;
-    accept(&world, "agent@acme.example").await;
-    let first = login(&world, "acme", "agent@acme.example", PASSWORD).await;
-    let second = login(&world, "acme", "agent@acme.example", PASSWORD).await;
+    world.accept("agent@acme.example").await;
+    let first = world.login("acme", "agent@acme.example", PASSWORD).await;
+    let second = world.login("acme", "agent@acme.example", PASSWORD).await;
     let first_session = first.session.clone().expect("session").name;
     let second_session = second.session.clone().expect("session").name;
     let mut agent_a = world.identity(
@@ -808,13 +769,9 @@ async fn accounts_passwords_and_sessions(backend: Backend) {
         Code::Unauthenticated
     );
     assert!(world.resolve(&first.session_token).await.is_ok());
-    let third = login(
-        &world,
-        "acme",
-        "agent@acme.example",
-        "a much better passphrase",
-    )
-    .await;
+    let third = world
+        .login("acme", "agent@acme.example", "a much better passphrase")
+        .await;
 
     // RevokeSession: tenant B cannot, the admin can, twice changes nothing.
     let third_session = third.session.expect("session").name;

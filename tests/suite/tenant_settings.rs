@@ -5,211 +5,28 @@
 //! another tenant finds nothing), and a deleted tenant leaves no row and no
 //! working session behind.
 
-use std::{
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::time::Duration;
 
-use kefu_kit::{
-    auth::{InternalAuth, OutgoingCredential, RESOLVE_BEARER_HEADER},
-    clock::{SharedClock, SystemClock},
-    context::{Principal, PrincipalKind, TenantId},
-    credential::{CredentialKey, CredentialSigner, CredentialVerifier},
-    outbox::OutboxSignal,
-    service::{KefuService, ServiceContext},
-    testing::{Backend, TestDatabase},
-};
+use kefu_kit::{context::TenantId, testing::Backend};
 use kefu_proto::v1::{
-    AcceptInvitationRequest, ApprovalLevel, ApprovalMatrix, ApprovalThreshold, BusinessCalendar,
-    CreateSlaPolicyRequest, CreateTenantRequest, DayHours, DayOfWeek, DeleteSlaPolicyRequest,
-    DeleteTenantRequest, ExportTenantDataRequest, GetApprovalMatrixRequest,
-    GetCurrentPrincipalRequest, GetCurrentTenantRequest, GetSlaPolicyRequest,
-    GetTenantExportRequest, GetTenantRequest, Industry, ListTenantExportsRequest, LoginRequest,
-    Money, PlanTier, Priority, Role, SetTenantPlacementRequest, SlaPolicy, SlaTarget, Tenant,
-    TenantExportState, TenantPlacement, TenantSettings, TimeOfDay, TimeSpan,
-    UpdateApprovalMatrixRequest, UpdateCurrentTenantRequest, UpdateSlaPolicyRequest,
-    UpdateTenantRequest, WeeklySchedule, identity_service_client::IdentityServiceClient,
+    ApprovalLevel, ApprovalMatrix, ApprovalThreshold, BusinessCalendar, CreateSlaPolicyRequest,
+    DayHours, DayOfWeek, DeleteSlaPolicyRequest, DeleteTenantRequest, ExportTenantDataRequest,
+    GetApprovalMatrixRequest, GetCurrentTenantRequest, GetSlaPolicyRequest, GetTenantExportRequest,
+    GetTenantRequest, ListTenantExportsRequest, Money, PlanTier, Priority, Role,
+    SetTenantPlacementRequest, SlaPolicy, SlaTarget, Tenant, TenantExportState, TenantPlacement,
+    TenantSettings, TimeOfDay, TimeSpan, UpdateApprovalMatrixRequest, UpdateCurrentTenantRequest,
+    UpdateSlaPolicyRequest, UpdateTenantRequest, WeeklySchedule,
     tenant_service_client::TenantServiceClient,
 };
-use kefu_tenants::mail::{Mail, Mailer};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
-use tonic::{Code, Request, service::interceptor::InterceptedService, transport::Channel};
+use tonic::Code;
 
-use crate::eventually::eventually;
+use crate::{
+    eventually::eventually,
+    tenants::{Intercepted, World, field_of, tenant_id, user},
+};
 
-#[derive(Default, Clone)]
-struct Mailbox(Arc<Mutex<Vec<Mail>>>);
-
-impl Mailer for Mailbox {
-    fn send(&self, mail: Mail) {
-        self.0.lock().expect("lock").push(mail);
-    }
-}
-
-type Client = TenantServiceClient<InterceptedService<Channel, OutgoingCredential>>;
-
-struct World {
-    database: TestDatabase,
-    channel: Channel,
-    signer: Arc<CredentialSigner>,
-    clock: SharedClock,
-    mail: Mailbox,
-    _shutdown: tokio_util::sync::DropGuard,
-}
-
-impl World {
-    async fn start(backend: Backend) -> Option<Self> {
-        let database = TestDatabase::new(backend, "tenants").await?;
-        let key = CredentialKey::generate();
-        let clock: SharedClock = Arc::new(SystemClock);
-        let signer = Arc::new(CredentialSigner::new(
-            key.clone(),
-            chrono::Duration::seconds(60),
-        ));
-        let auth = InternalAuth::new(CredentialVerifier::new(vec![key]), clock.clone());
-        let mail = Mailbox::default();
-        let context = ServiceContext {
-            db: database.db.clone(),
-            outbox: OutboxSignal::default(),
-            clock: clock.clone(),
-        };
-        let service = kefu_tenants::TenantsService::new(Arc::new(mail.clone()));
-        let mut routes = tonic::service::RoutesBuilder::default();
-        service.add_routes(&mut routes, auth, &context);
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let address = listener.local_addr().expect("address");
-        let shutdown = CancellationToken::new();
-        kefu_kit::server::serve(listener, routes.routes(), shutdown.clone()).expect("serve");
-        let channel = Channel::from_shared(format!("http://{address}"))
-            .expect("uri")
-            .connect()
-            .await
-            .expect("connect");
-        Some(Self {
-            database,
-            channel,
-            signer,
-            clock,
-            mail,
-            _shutdown: shutdown.drop_guard(),
-        })
-    }
-
-    fn credential(&self, tenant: Option<TenantId>, principal: Principal) -> OutgoingCredential {
-        OutgoingCredential::new(self.signer.clone(), self.clock.clone(), tenant, principal)
-    }
-
-    fn tenants(&self, tenant: Option<TenantId>, principal: Principal) -> Client {
-        TenantServiceClient::with_interceptor(
-            self.channel.clone(),
-            self.credential(tenant, principal),
-        )
-    }
-
-    fn operator(&self) -> Client {
-        self.tenants(None, Principal::platform_operator())
-    }
-
-    async fn create(&self, slug: &str) -> Tenant {
-        self.operator()
-            .create_tenant(CreateTenantRequest {
-                tenant: Some(Tenant {
-                    slug: slug.into(),
-                    display_name: format!("{slug} 物业"),
-                    industry: Industry::PropertyManagement as i32,
-                    ..Tenant::default()
-                }),
-                initial_admin_email: format!("admin@{slug}.example"),
-                initial_admin_display_name: "管理员".into(),
-                ..CreateTenantRequest::default()
-            })
-            .await
-            .expect("create tenant")
-            .into_inner()
-    }
-
-    /// The tenant's first admin accepts the invitation and logs in; returns
-    /// the user's name and the session token.
-    async fn admin_login(&self, slug: &str) -> (String, String) {
-        let email = format!("admin@{slug}.example");
-        let token = self
-            .mail
-            .0
-            .lock()
-            .expect("lock")
-            .iter()
-            .rev()
-            .find(|mail| mail.to == email)
-            .and_then(|mail| mail.data.get("invitation_token").cloned())
-            .expect("invitation mailed");
-        let anonymous = IdentityServiceClient::with_interceptor(
-            self.channel.clone(),
-            self.credential(None, Principal::anonymous()),
-        );
-        let user = anonymous
-            .clone()
-            .accept_invitation(AcceptInvitationRequest {
-                invitation_token: token,
-                password: "correct horse battery".into(),
-            })
-            .await
-            .expect("accept")
-            .into_inner();
-        let login = anonymous
-            .clone()
-            .login(LoginRequest {
-                tenant_slug: slug.into(),
-                email,
-                password: "correct horse battery".into(),
-            })
-            .await
-            .expect("login")
-            .into_inner();
-        (user.name, login.session_token)
-    }
-
-    async fn resolve(&self, bearer: &str) -> Result<(), tonic::Status> {
-        let mut request = Request::new(GetCurrentPrincipalRequest {});
-        request
-            .metadata_mut()
-            .insert(RESOLVE_BEARER_HEADER, bearer.parse().expect("ascii"));
-        IdentityServiceClient::with_interceptor(
-            self.channel.clone(),
-            self.credential(None, Principal::system()),
-        )
-        .get_current_principal(request)
-        .await
-        .map(|_| ())
-    }
-}
-
-fn tenant_id(tenant: &Tenant) -> TenantId {
-    tenant
-        .name
-        .trim_start_matches("tenants/")
-        .parse()
-        .expect("tenant id")
-}
-
-fn user(name: &str, role: Role) -> Principal {
-    Principal {
-        kind: PrincipalKind::User,
-        id: name.trim_start_matches("users/").to_owned(),
-        roles: vec![role.as_str_name().to_owned()],
-        session: None,
-        approval_level: 0,
-    }
-}
-
-fn field_of(status: &tonic::Status) -> String {
-    use tonic_types::StatusExt;
-    status
-        .get_details_bad_request()
-        .and_then(|bad| bad.field_violations.first().map(|v| v.field.clone()))
-        .unwrap_or_default()
-}
+type Client = TenantServiceClient<Intercepted>;
 
 fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
     Some(prost_types::FieldMask {
@@ -314,8 +131,8 @@ async fn settings_policies_and_deletion(backend: Backend) {
     let Some(world) = World::start(backend).await else {
         return;
     };
-    let a = world.create("acme-settings").await;
-    let b = world.create("bravo-settings").await;
+    let a = world.tenant("acme-settings").await;
+    let b = world.tenant("bravo-settings").await;
     let (a_admin_name, a_session) = world.admin_login("acme-settings").await;
     let a_admin = world.tenants(Some(tenant_id(&a)), user(&a_admin_name, Role::Admin));
     let a_agent = world.tenants(

@@ -19,8 +19,8 @@ use kefu_kit::{
 use kefu_proto::v1::{
     AcceptInvitationRequest, ApiKey, ApiKeyAccess, ApiKeyScope, ApiKeyState, CreateApiKeyRequest,
     CreateTenantRequest, GetApiKeyRequest, GetCurrentPrincipalRequest, GetUserRequest, Industry,
-    ListTenantsRequest, ListUsersRequest, LoginRequest, RevokeApiKeyRequest, Role,
-    SuspendTenantRequest, Tenant, identity_service_client::IdentityServiceClient,
+    ListTenantsRequest, ListUsersRequest, LoginRequest, LoginResponse, RevokeApiKeyRequest, Role,
+    SuspendTenantRequest, Tenant, User, identity_service_client::IdentityServiceClient,
     tenant_service_client::TenantServiceClient,
 };
 use kefu_tenants::mail::{Mail, Mailer};
@@ -39,8 +39,11 @@ impl Mailer for Outbox {
     }
 }
 
+/// The password the tests' users accept their invitations with.
+pub(super) const PASSWORD: &str = "correct horse battery";
+
 pub(super) struct World {
-    database: TestDatabase,
+    pub(super) database: TestDatabase,
     channel: Channel,
     signer: Arc<CredentialSigner>,
     clock: SharedClock,
@@ -92,7 +95,7 @@ impl World {
         OutgoingCredential::new(self.signer.clone(), self.clock.clone(), tenant, principal)
     }
 
-    fn tenants(
+    pub(super) fn tenants(
         &self,
         tenant: Option<TenantId>,
         principal: Principal,
@@ -114,7 +117,7 @@ impl World {
         )
     }
 
-    fn operator(&self) -> TenantServiceClient<Intercepted> {
+    pub(super) fn operator(&self) -> TenantServiceClient<Intercepted> {
         self.tenants(None, Principal::platform_operator())
     }
 
@@ -133,6 +136,48 @@ impl World {
             })
             .await
             .map(tonic::Response::into_inner)
+    }
+
+    /// A tenant created with `admin@{slug}.example` invited as its first
+    /// administrator.
+    pub(super) async fn tenant(&self, slug: &str) -> Tenant {
+        self.create(slug, &format!("admin@{slug}.example"))
+            .await
+            .expect("create tenant")
+    }
+
+    /// The user invited as `email` accepts with `PASSWORD`.
+    pub(super) async fn accept(&self, email: &str) -> User {
+        self.identity(None, Principal::anonymous())
+            .accept_invitation(AcceptInvitationRequest {
+                invitation_token: self.invitation_for(email),
+                password: PASSWORD.into(),
+            })
+            .await
+            .expect("accept")
+            .into_inner()
+    }
+
+    pub(super) async fn login(&self, slug: &str, email: &str, password: &str) -> LoginResponse {
+        self.identity(None, Principal::anonymous())
+            .login(LoginRequest {
+                tenant_slug: slug.into(),
+                email: email.into(),
+                password: password.into(),
+            })
+            .await
+            .expect("login")
+            .into_inner()
+    }
+
+    /// The first administrator of the tenant `slug` (see `tenant`) accepts
+    /// the invitation and logs in; returns the user's name and the session
+    /// token.
+    pub(super) async fn admin_login(&self, slug: &str) -> (String, String) {
+        let email = format!("admin@{slug}.example");
+        let user = self.accept(&email).await;
+        let login = self.login(slug, &email, PASSWORD).await;
+        (user.name, login.session_token)
     }
 
     pub(super) fn invitation_for(&self, email: &str) -> String {
@@ -171,11 +216,27 @@ pub(super) fn tenant_id(tenant: &Tenant) -> TenantId {
         .expect("tenant id")
 }
 
-pub(super) fn admin(user_name: &str) -> Principal {
+/// The user `user_name` holding `role`, outside any session.
+pub(super) fn user(user_name: &str, role: Role) -> Principal {
     Principal {
         kind: PrincipalKind::User,
         id: user_name.trim_start_matches("users/").to_owned(),
-        roles: vec![Role::Admin.as_str_name().to_owned()],
+        roles: vec![role.as_str_name().to_owned()],
+        session: None,
+        approval_level: 0,
+    }
+}
+
+pub(super) fn admin(user_name: &str) -> Principal {
+    user(user_name, Role::Admin)
+}
+
+/// A new API key (the gateway has checked its scopes).
+pub(super) fn key_principal() -> Principal {
+    Principal {
+        kind: PrincipalKind::ApiKey,
+        id: uuid::Uuid::now_v7().to_string(),
+        roles: vec![],
         session: None,
         approval_level: 0,
     }
@@ -236,20 +297,12 @@ async fn tenants_are_isolated_and_secrets_resolve(backend: Backend) {
         .expect_err("weak password");
     assert_eq!(weak.code(), Code::InvalidArgument);
     assert_eq!(field_of(&weak), "password");
-    let a_admin = anonymous
-        .clone()
-        .accept_invitation(AcceptInvitationRequest {
-            invitation_token: token.clone(),
-            password: "correct horse battery".into(),
-        })
-        .await
-        .expect("accept")
-        .into_inner();
+    let a_admin = world.accept("admin@acme.example").await;
     let reused = anonymous
         .clone()
         .accept_invitation(AcceptInvitationRequest {
             invitation_token: token,
-            password: "correct horse battery".into(),
+            password: PASSWORD.into(),
         })
         .await
         .expect_err("token used");
@@ -264,16 +317,7 @@ async fn tenants_are_isolated_and_secrets_resolve(backend: Backend) {
         .await
         .expect_err("wrong password");
     assert_eq!(wrong.code(), Code::Unauthenticated);
-    let login = anonymous
-        .clone()
-        .login(LoginRequest {
-            tenant_slug: "acme".into(),
-            email: "ADMIN@acme.example".into(),
-            password: "correct horse battery".into(),
-        })
-        .await
-        .expect("login")
-        .into_inner();
+    let login = world.login("acme", "ADMIN@acme.example", PASSWORD).await;
     let resolved = world
         .resolve(&login.session_token)
         .await
@@ -315,16 +359,7 @@ async fn tenants_are_isolated_and_secrets_resolve(backend: Backend) {
 
     // Tenant B, even as an admin, finds nothing of A's and changes nothing.
     let b_admin_name = world
-        .identity(
-            Some(tenant_id(&b)),
-            Principal {
-                kind: PrincipalKind::ApiKey,
-                id: uuid::Uuid::now_v7().to_string(),
-                roles: vec![],
-                session: None,
-                approval_level: 0,
-            },
-        )
+        .identity(Some(tenant_id(&b)), key_principal())
         .list_users(ListUsersRequest::default())
         .await
         .expect("B lists users")

@@ -4,26 +4,25 @@
 
 use kefu_kit::{
     context::{CallContext, PrincipalKind},
-    events::{new_event, to_timestamp},
-    outbox,
+    events::to_timestamp,
 };
 use kefu_proto::v1::{
     ChangePasswordRequest, InviteUserRequest, InviteUserResponse, ReactivateUserRequest,
     ResendInvitationRequest, Role, SessionsRevoked, Tenant, UpdateUserRequest, User,
     UserReactivated, UserState, UserUpdated,
 };
+use sea_orm::DatabaseTransaction;
 use uuid::Uuid;
 
 use super::{
+    append_event,
     identity::{
-        INVITATION_VALIDITY, IdentityApi, LOGIN_FAILURE_WINDOW, LOGIN_FAILURES_ALLOWED, invite,
-        mail_invitation, save_user,
+        INVITATION_VALIDITY, IdentityApi, check_not_locked_out, invite, mail_invitation, save_user,
     },
     organisation::{check_department_exists, check_skills_exist, remember, replayed, request_id},
-    require_admin_user, require_tenant, user_has_role,
+    require_admin_user, require_tenant, required, user_has_role,
 };
 use crate::{
-    NAME,
     domain::{
         mask::{self, has},
         names,
@@ -45,9 +44,7 @@ pub(super) async fn invite_user(
     request: InviteUserRequest,
 ) -> Result<InviteUserResponse> {
     let tenant = require_admin_user(caller)?;
-    let requested = request
-        .user
-        .ok_or_else(|| TenantsError::invalid("user", "is required"))?;
+    let requested = required(request.user, "user")?;
     let request_id = request_id(&request.request_id)?;
     let now = api.0.clock.now();
     let txn = api.0.begin_for_tenant(tenant).await?;
@@ -91,7 +88,7 @@ pub(super) async fn invite_user(
 }
 
 /// The tenant's password policy.
-pub(super) fn password_policy(tenant: &Tenant) -> PasswordPolicy {
+fn password_policy(tenant: &Tenant) -> PasswordPolicy {
     PasswordPolicy {
         min_length: tenant
             .settings
@@ -100,15 +97,50 @@ pub(super) fn password_policy(tenant: &Tenant) -> PasswordPolicy {
     }
 }
 
+/// The hash of `password`, the new password of the user with `email`
+/// given in `field`, once it meets the tenant's policy (INVALID_ARGUMENT
+/// WEAK_PASSWORD otherwise).
+pub(super) fn new_password_hash(
+    tenant: &Tenant,
+    email: &str,
+    field: &str,
+    password: &str,
+) -> Result<String> {
+    password_policy(tenant)
+        .check(
+            password,
+            &PasswordContext {
+                email,
+                tenant_slug: &tenant.slug,
+            },
+        )
+        .map_err(|weak| TenantsError::invalid_because(field, weak.to_string(), "WEAK_PASSWORD"))?;
+    password::hash(password).map_err(|error| TenantsError::Internal(error.to_string()))
+}
+
+/// Refuses to take away an active administrator who is the tenant's last.
+pub(super) async fn check_admin_remains(txn: &DatabaseTransaction, tenant: Uuid) -> Result<()> {
+    let admins = users::list_users(txn, tenant)
+        .await?
+        .iter()
+        .filter(|user| rules::is_active_admin(&user.user))
+        .count();
+    if admins <= 1 {
+        return Err(TenantsError::IllegalTransition(
+            "the tenant would have no active administrator".into(),
+            Some("LAST_ADMIN"),
+        ));
+    }
+    Ok(())
+}
+
 pub(super) async fn update_user(
     api: &IdentityApi,
     caller: &CallContext,
     request: UpdateUserRequest,
 ) -> Result<User> {
     let tenant = require_tenant(caller)?;
-    let patch = request
-        .user
-        .ok_or_else(|| TenantsError::invalid("user", "is required"))?;
+    let patch = required(request.user, "user")?;
     let paths = mask::allowed_paths(request.update_mask.as_ref(), rules::UPDATABLE, rules::FIXED)?;
     let now = api.0.clock.now();
     let txn = api.0.begin_for_tenant(tenant).await?;
@@ -139,31 +171,15 @@ pub(super) async fn update_user(
         .await?;
     }
     if rules::removes_admin(&stored.user, &updated) {
-        let admins = users::list_users(&txn, tenant.0)
-            .await?
-            .iter()
-            .filter(|user| rules::is_active_admin(&user.user))
-            .count();
-        if admins <= 1 {
-            return Err(TenantsError::IllegalTransition(
-                "the tenant would have no active administrator".into(),
-                Some("LAST_ADMIN"),
-            ));
-        }
+        check_admin_remains(&txn, tenant.0).await?;
     }
     let updated = save_user(&txn, tenant.0, &stored, updated, UserSecrets::default()).await?;
     let updated = api.with_teams(&txn, tenant.0, updated).await?;
-    let event = new_event(
-        NAME,
-        Some(tenant),
-        updated.name.clone(),
-        &UserUpdated {
-            user: Some(updated.clone()),
-            changed_paths: paths,
-        },
-        now,
-    );
-    outbox::append(&txn, &event).await?;
+    let event = UserUpdated {
+        user: Some(updated.clone()),
+        changed_paths: paths,
+    };
+    append_event(&txn, tenant, &updated.name, &event, now).await?;
     txn.commit().await?;
     api.0.outbox.notify();
     Ok(updated)
@@ -182,16 +198,10 @@ pub(super) async fn reactivate_user(
     super::identity::check_seat_free(&txn, tenant.0).await?;
     let user = save_user(&txn, tenant.0, &stored, user, UserSecrets::default()).await?;
     let user = api.with_teams(&txn, tenant.0, user).await?;
-    let event = new_event(
-        NAME,
-        Some(tenant),
-        user.name.clone(),
-        &UserReactivated {
-            user: Some(user.clone()),
-        },
-        now,
-    );
-    outbox::append(&txn, &event).await?;
+    let event = UserReactivated {
+        user: Some(user.clone()),
+    };
+    append_event(&txn, tenant, &user.name, &event, now).await?;
     txn.commit().await?;
     api.0.outbox.notify();
     Ok(user)
@@ -230,16 +240,7 @@ pub(super) async fn change_password(
     let email = stored.user.email.clone();
     // The current password is as guessable here as at login, so failures
     // count towards the same lock-out.
-    let failures =
-        users::login_failures_since(&txn, tenant.0, &email, now - LOGIN_FAILURE_WINDOW).await?;
-    if failures.len() >= LOGIN_FAILURES_ALLOWED {
-        let unlock = failures[failures.len() - LOGIN_FAILURES_ALLOWED] + LOGIN_FAILURE_WINDOW;
-        let wait = (unlock - now)
-            .to_std()
-            .unwrap_or_default()
-            .max(std::time::Duration::from_secs(1));
-        return Err(TenantsError::RateLimited(wait));
-    }
+    check_not_locked_out(&txn, tenant.0, &email, now).await?;
     let verified = match stored.password_hash.as_deref() {
         Some(hash) => password::verify(&request.current_password, hash)
             .map_err(|error| TenantsError::Internal(error.to_string()))?,
@@ -253,19 +254,7 @@ pub(super) async fn change_password(
             "INVALID_CREDENTIALS",
         ));
     }
-    password_policy(&tenant_row)
-        .check(
-            &request.new_password,
-            &PasswordContext {
-                email: &email,
-                tenant_slug: &tenant_row.slug,
-            },
-        )
-        .map_err(|weak| {
-            TenantsError::invalid_because("new_password", weak.to_string(), "WEAK_PASSWORD")
-        })?;
-    let hash = password::hash(&request.new_password)
-        .map_err(|error| TenantsError::Internal(error.to_string()))?;
+    let hash = new_password_hash(&tenant_row, &email, "new_password", &request.new_password)?;
     let mut user = stored.user.clone();
     user.update_time = Some(to_timestamp(now));
     let user = save_user(
@@ -285,20 +274,14 @@ pub(super) async fn change_password(
         tenant_store::forget_lookup(&txn, &model.digest).await?;
     }
     if !revoked.is_empty() {
-        let event = new_event(
-            NAME,
-            Some(tenant),
-            user.name.clone(),
-            &SessionsRevoked {
-                user: user.name.clone(),
-                sessions: revoked
-                    .iter()
-                    .map(|model| names::session(model.user_id, model.id))
-                    .collect(),
-            },
-            now,
-        );
-        outbox::append(&txn, &event).await?;
+        let event = SessionsRevoked {
+            user: user.name.clone(),
+            sessions: revoked
+                .iter()
+                .map(|model| names::session(model.user_id, model.id))
+                .collect(),
+        };
+        append_event(&txn, tenant, &user.name, &event, now).await?;
     }
     txn.commit().await?;
     api.0.outbox.notify();

@@ -6,8 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use kefu_kit::{
     context::{CallContext, PrincipalKind, TenantId},
     db::{begin_platform, is_unique_violation},
-    events::{new_event, to_timestamp},
-    outbox,
+    events::to_timestamp,
 };
 use kefu_proto::v1::{
     AcceptInvitationRequest, Actor, ActorKind, ApiKey, ApiKeyAccess, ApiKeyState,
@@ -32,16 +31,11 @@ use sea_orm::DatabaseTransaction;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::{Shared, caller, page, require_admin, require_admin_user, require_tenant};
+use super::{
+    Shared, append_event, caller, page, require_admin, require_admin_user, require_tenant, required,
+};
 use crate::{
-    NAME,
-    domain::{
-        names,
-        password::{self, PasswordContext},
-        secrets,
-        slug::normalise_email,
-        tenant as rules,
-    },
+    domain::{names, password, secrets, slug::normalise_email, tenant as rules},
     error::{Result, TenantsError},
     mail::{Mail, Mailer},
     store::{
@@ -55,9 +49,9 @@ use crate::{
 /// How long an invitation token is valid.
 pub(super) const INVITATION_VALIDITY: Duration = Duration::days(7);
 /// Failed logins allowed per window before the account is locked.
-pub(super) const LOGIN_FAILURES_ALLOWED: usize = 10;
+const LOGIN_FAILURES_ALLOWED: usize = 10;
 /// The window failed logins are counted in, and the lock's length.
-pub(super) const LOGIN_FAILURE_WINDOW: Duration = Duration::minutes(15);
+const LOGIN_FAILURE_WINDOW: Duration = Duration::minutes(15);
 
 /// Handlers of `kefu.v1.IdentityService`.
 #[derive(Clone)]
@@ -83,6 +77,27 @@ pub(super) async fn save_user(
     }
     user.etag = store::etag(stored.revision + 1);
     Ok(user)
+}
+
+/// RESOURCE_EXHAUSTED while `email` is locked out of the tenant by too
+/// many failed logins in the window, with the wait until it unlocks.
+pub(super) async fn check_not_locked_out(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    email: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let failures =
+        users::login_failures_since(txn, tenant, email, now - LOGIN_FAILURE_WINDOW).await?;
+    if failures.len() >= LOGIN_FAILURES_ALLOWED {
+        let unlock = failures[failures.len() - LOGIN_FAILURES_ALLOWED] + LOGIN_FAILURE_WINDOW;
+        let wait = (unlock - now)
+            .to_std()
+            .unwrap_or_default()
+            .max(std::time::Duration::from_secs(1));
+        return Err(TenantsError::RateLimited(wait));
+    }
+    Ok(())
 }
 
 fn invalid_credentials() -> TenantsError {
@@ -170,17 +185,11 @@ pub(super) async fn invite(
         },
     )
     .await?;
-    let event = new_event(
-        NAME,
-        Some(TenantId(tenant)),
-        user.name.clone(),
-        &UserCreated {
-            user: Some(user.clone()),
-            actor: None,
-        },
-        now,
-    );
-    outbox::append(txn, &event).await?;
+    let event = UserCreated {
+        user: Some(user.clone()),
+        actor: None,
+    };
+    append_event(txn, TenantId(tenant), &user.name, &event, now).await?;
     Ok((user, token))
 }
 
@@ -269,17 +278,7 @@ impl IdentityApi {
             return Err(invalid_credentials());
         };
         let txn = self.0.begin_for_tenant(TenantId(tenant.id)).await?;
-        let failures =
-            users::login_failures_since(&txn, tenant.id, &email, now - LOGIN_FAILURE_WINDOW)
-                .await?;
-        if failures.len() >= LOGIN_FAILURES_ALLOWED {
-            let unlock = failures[failures.len() - LOGIN_FAILURES_ALLOWED] + LOGIN_FAILURE_WINDOW;
-            let wait = (unlock - now)
-                .to_std()
-                .unwrap_or_default()
-                .max(std::time::Duration::from_secs(1));
-            return Err(TenantsError::RateLimited(wait));
-        }
+        check_not_locked_out(&txn, tenant.id, &email, now).await?;
         let user = users::user_by_email(&txn, tenant.id, &email).await?;
         let verified = match user.as_ref().and_then(|user| user.password_hash.as_deref()) {
             Some(hash) => password::verify(&request.password, hash)
@@ -373,19 +372,12 @@ impl IdentityApi {
                     && stored.user.state == UserState::Invited as i32 => {}
             _ => return Err(invalid()),
         }
-        super::account::password_policy(&tenant)
-            .check(
-                &request.password,
-                &PasswordContext {
-                    email: &stored.user.email,
-                    tenant_slug: &tenant.slug,
-                },
-            )
-            .map_err(|weak| {
-                TenantsError::invalid_because("password", weak.to_string(), "WEAK_PASSWORD")
-            })?;
-        let hash = password::hash(&request.password)
-            .map_err(|error| TenantsError::Internal(error.to_string()))?;
+        let hash = super::account::new_password_hash(
+            &tenant,
+            &stored.user.email,
+            "password",
+            &request.password,
+        )?;
         let mut user = stored.user.clone();
         user.state = UserState::Active as i32;
         user.update_time = Some(to_timestamp(now));
@@ -451,7 +443,8 @@ pub(super) fn key_view(mut key: ApiKey, now: DateTime<Utc>) -> ApiKey {
     key
 }
 
-fn actor_of(caller: &CallContext) -> Actor {
+/// Who did it, as events show it.
+pub(super) fn actor_of(caller: &CallContext) -> Actor {
     match caller.principal.kind {
         PrincipalKind::User => Actor {
             kind: ActorKind::User as i32,
@@ -608,24 +601,8 @@ impl IdentityService for IdentityApi {
             )
             .into());
         }
-        let is_admin = stored.user.roles.contains(&(Role::Admin as i32));
-        if is_admin && stored.user.state == UserState::Active as i32 {
-            let admins = users::list_users(&txn, tenant.0)
-                .await
-                .map_err(TenantsError::from)?
-                .into_iter()
-                .filter(|user| {
-                    user.user.state == UserState::Active as i32
-                        && user.user.roles.contains(&(Role::Admin as i32))
-                })
-                .count();
-            if admins <= 1 {
-                return Err(TenantsError::IllegalTransition(
-                    "the tenant would have no active administrator".into(),
-                    Some("LAST_ADMIN"),
-                )
-                .into());
-            }
+        if crate::domain::user::is_active_admin(&stored.user) {
+            super::account::check_admin_remains(&txn, tenant.0).await?;
         }
         let successor = if request.successor.is_empty() {
             String::new()
@@ -659,22 +636,14 @@ impl IdentityService for IdentityApi {
                 .await
                 .map_err(TenantsError::from)?;
         }
-        let event = new_event(
-            NAME,
-            Some(tenant),
-            user.name.clone(),
-            &UserDeactivated {
-                user: user.name.clone(),
-                successor,
-                display_name: user.display_name.clone(),
-                actor: Some(actor_of(&caller)),
-                ..UserDeactivated::default()
-            },
-            now,
-        );
-        outbox::append(&txn, &event)
-            .await
-            .map_err(TenantsError::from)?;
+        let event = UserDeactivated {
+            user: user.name.clone(),
+            successor,
+            display_name: user.display_name.clone(),
+            actor: Some(actor_of(&caller)),
+            ..UserDeactivated::default()
+        };
+        append_event(&txn, tenant, &user.name, &event, now).await?;
         let user = self.with_teams(&txn, tenant.0, user).await?;
         txn.commit().await.map_err(TenantsError::from)?;
         self.0.outbox.notify();
@@ -696,9 +665,7 @@ impl IdentityService for IdentityApi {
         }
         let request = request.into_inner();
         let now = self.0.clock.now();
-        let requested = request
-            .api_key
-            .ok_or_else(|| TenantsError::invalid("api_key", "is required"))?;
+        let requested = required(request.api_key, "api_key")?;
         validate_key(&requested, now)?;
         let request_id = Some(request.request_id).filter(|id| !id.is_empty());
         let txn = self.0.begin_for_tenant(tenant).await?;
@@ -813,19 +780,11 @@ impl IdentityService for IdentityApi {
         tenant_store::forget_lookup(&txn, &stored.digest)
             .await
             .map_err(TenantsError::from)?;
-        let event = new_event(
-            NAME,
-            Some(tenant),
-            key.name.clone(),
-            &kefu_proto::v1::ApiKeyRevoked {
-                api_key: key.name.clone(),
-                prefix: key.prefix.clone(),
-            },
-            now,
-        );
-        outbox::append(&txn, &event)
-            .await
-            .map_err(TenantsError::from)?;
+        let event = kefu_proto::v1::ApiKeyRevoked {
+            api_key: key.name.clone(),
+            prefix: key.prefix.clone(),
+        };
+        append_event(&txn, tenant, &key.name, &event, now).await?;
         txn.commit().await.map_err(TenantsError::from)?;
         self.0.outbox.notify();
         Ok(Response::new(key))

@@ -8,6 +8,7 @@
 mod account;
 mod export;
 mod identity;
+mod org_document;
 mod organisation;
 mod policies;
 mod principal;
@@ -18,21 +19,25 @@ mod tenant;
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use kefu_kit::{
     auth::InternalAuth,
     clock::SharedClock,
     context::{CallContext, PrincipalKind, TenantId},
-    outbox::OutboxSignal,
+    events::new_event,
+    outbox::{self, OutboxSignal},
     service::ServiceContext,
 };
 use kefu_proto::v1::{
     Role, identity_service_server::IdentityServiceServer,
     tenant_service_server::TenantServiceServer,
 };
+use prost::{Message, Name};
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use tonic::service::RoutesBuilder;
 
 use crate::{
+    NAME,
     domain::names,
     error::{Result, TenantsError},
     mail::Mailer,
@@ -96,6 +101,23 @@ async fn load_document(
     documents::get(txn, collection, tenant.0, id)
         .await?
         .ok_or_else(|| not_found(name))
+}
+
+/// Appends the event `payload` about `subject` to the outbox, in `txn`.
+async fn append_event<M: Message + Name>(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    subject: impl Into<String>,
+    payload: &M,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let event = new_event(NAME, Some(tenant), subject, payload, now);
+    Ok(outbox::append(txn, &event).await?)
+}
+
+/// A request's `field`, or INVALID_ARGUMENT naming it.
+fn required<T>(value: Option<T>, field: &str) -> Result<T> {
+    value.ok_or_else(|| TenantsError::invalid(field, "is required"))
 }
 
 /// The caller of a request.

@@ -1,30 +1,32 @@
 //! Departments and the skills catalogue of `kefu.v1.IdentityService`, and
-//! what the organisation handlers share (teams are in `teams`): idempotent
-//! creates, and checks that referenced users, departments and skills exist
-//! in the caller's tenant.
+//! what the organisation handlers share (teams are in `teams`, the create,
+//! update and delete flows in `org_document`): idempotent creates, and
+//! checks that referenced users, departments and skills exist in the
+//! caller's tenant.
 
 use chrono::{DateTime, Utc};
 use kefu_kit::{
     context::{CallContext, TenantId},
     db::is_unique_violation,
-    events::{from_timestamp, new_event},
-    outbox,
+    events::{from_timestamp, to_timestamp},
 };
 use kefu_proto::v1::{
     CreateDepartmentRequest, CreateSkillRequest, DeleteDepartmentRequest, DeleteSkillRequest,
-    Department, DepartmentChanged, GetDepartmentRequest, GetSkillRequest, ListDepartmentsRequest,
-    ListDepartmentsResponse, ListSkillsRequest, ListSkillsResponse, Role, Skill, Team, TeamChanged,
-    UpdateDepartmentRequest, UpdateSkillRequest, UserState, UserUpdated,
+    Department, DepartmentChanged, DepartmentKind, GetDepartmentRequest, GetSkillRequest,
+    ListDepartmentsRequest, ListDepartmentsResponse, ListSkillsRequest, ListSkillsResponse, Role,
+    Skill, Team, TeamChanged, UpdateDepartmentRequest, UpdateSkillRequest, UserState, UserUpdated,
 };
 use prost::Message;
 use sea_orm::DatabaseTransaction;
 use uuid::Uuid;
 
 use super::{
-    Shared, has_role, identity::save_user, load_document, page, require_admin, require_tenant,
+    Shared, append_event, has_role,
+    identity::save_user,
+    org_document::{self as flow, OrgDocument},
+    page, require_admin, require_tenant, required,
 };
 use crate::{
-    NAME,
     domain::{
         listing::{self, FieldKind},
         mask, names, organisation as rules,
@@ -214,48 +216,86 @@ pub(super) fn sort_common<T>(
 
 // Departments.
 
-fn department_not_found(name: &str) -> TenantsError {
-    TenantsError::NotFound(format!("department {name:?}"))
-}
-
-/// The department `name`, its id and revision.
-async fn load_department(
-    txn: &DatabaseTransaction,
-    tenant: TenantId,
-    name: &str,
-) -> Result<(Department, String, i64)> {
-    let document = load_document(
-        txn,
-        Collection::Departments,
-        tenant,
-        name,
-        department_not_found,
+fn department_in_use(name: &str, user_count: u64, team_count: i64) -> TenantsError {
+    TenantsError::IllegalTransition(
+        format!("{name} still has {user_count} users and {team_count} teams; move them first"),
+        Some("IN_USE"),
     )
-    .await?;
-    let mut department = Department::decode(document.resource.as_slice())?;
-    department.etag = store::etag(document.revision);
-    Ok((department, document.id, document.revision))
 }
 
-async fn department_changed(
-    txn: &DatabaseTransaction,
-    tenant: TenantId,
-    name: &str,
-    department: Option<Department>,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    let event = new_event(
-        NAME,
-        Some(tenant),
-        name.to_owned(),
-        &DepartmentChanged {
+impl OrgDocument for Department {
+    const COLLECTION: Collection = Collection::Departments;
+    const CREATE_METHOD: &'static str = "CreateDepartment";
+
+    fn not_found(name: &str) -> TenantsError {
+        TenantsError::NotFound(format!("department {name:?}"))
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn etag(&self) -> Option<&str> {
+        Some(&self.etag)
+    }
+
+    async fn view(
+        mut self,
+        _txn: &DatabaseTransaction,
+        _tenant: TenantId,
+        revision: i64,
+    ) -> Result<Self> {
+        self.etag = store::etag(revision);
+        Ok(self)
+    }
+
+    async fn check_references(
+        &self,
+        txn: &DatabaseTransaction,
+        tenant: TenantId,
+        before: Option<&Self>,
+    ) -> Result<()> {
+        if before.is_none_or(|before| before.head != self.head) {
+            check_user_exists(txn, tenant, "department.head", &self.head).await?;
+        }
+        Ok(())
+    }
+
+    async fn release(
+        &self,
+        txn: &DatabaseTransaction,
+        tenant: TenantId,
+        id: &str,
+        _now: DateTime<Utc>,
+    ) -> Result<()> {
+        let user_count = members::users_in_department(txn, tenant.0, id).await?;
+        let team_count = members::teams_in_department(txn, tenant.0, id).await?;
+        if user_count > 0 || team_count > 0 {
+            return Err(department_in_use(&self.name, user_count, team_count));
+        }
+        Ok(())
+    }
+
+    fn in_use(&self) -> Option<TenantsError> {
+        // A user or team joined between the count (then none) and the
+        // delete; the foreign keys caught it.
+        Some(department_in_use(&self.name, 0, 0))
+    }
+
+    async fn publish(
+        txn: &DatabaseTransaction,
+        tenant: TenantId,
+        name: &str,
+        department: Option<Self>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let changed = DepartmentChanged {
             name: name.to_owned(),
             deleted: department.is_none(),
             department,
-        },
-        now,
-    );
-    Ok(outbox::append(txn, &event).await?)
+        };
+        append_event(txn, tenant, name, &changed, now).await
+    }
 }
 
 pub(super) async fn create_department(
@@ -264,59 +304,12 @@ pub(super) async fn create_department(
     request: CreateDepartmentRequest,
 ) -> Result<Department> {
     let tenant = require_admin(caller)?;
-    let requested = request
-        .department
-        .ok_or_else(|| TenantsError::invalid("department", "is required"))?;
+    let requested = required(request.department, "department")?;
     let request_id = request_id(&request.request_id)?;
     let now = shared.clock.now();
     let id = rules::new_id("department_id", &request.department_id)?;
     let department = rules::new_department(&requested, &id, now)?;
-    let txn = shared.begin_for_tenant(tenant).await?;
-    if let Some(name) = replayed(&txn, tenant, request_id, "CreateDepartment").await? {
-        return Ok(load_department(&txn, tenant, &name).await?.0);
-    }
-    check_user_exists(&txn, tenant, "department.head", &department.head).await?;
-    documents::insert(
-        &txn,
-        Collection::Departments,
-        tenant.0,
-        &id,
-        department.encode_to_vec(),
-        now,
-        &[],
-    )
-    .await
-    .map_err(|error| {
-        if is_unique_violation(&error) {
-            TenantsError::AlreadyExists(department.name.clone())
-        } else {
-            error.into()
-        }
-    })?;
-    remember(
-        &txn,
-        tenant,
-        request_id,
-        "CreateDepartment",
-        &department.name,
-        now,
-    )
-    .await?;
-    let department = Department {
-        etag: store::etag(1),
-        ..department
-    };
-    department_changed(
-        &txn,
-        tenant,
-        &department.name,
-        Some(department.clone()),
-        now,
-    )
-    .await?;
-    txn.commit().await?;
-    shared.outbox.notify();
-    Ok(department)
+    flow::create(shared, tenant, request_id, &id, department, now).await
 }
 
 pub(super) async fn get_department(
@@ -326,7 +319,7 @@ pub(super) async fn get_department(
 ) -> Result<Department> {
     let tenant = require_tenant(caller)?;
     let txn = shared.begin_for_tenant(tenant).await?;
-    Ok(load_department(&txn, tenant, &request.name).await?.0)
+    Ok(flow::load(&txn, tenant, &request.name).await?.resource)
 }
 
 pub(super) async fn list_departments(
@@ -345,23 +338,18 @@ pub(super) async fn list_departments(
         "display_name",
     )?;
     let txn = shared.begin_for_tenant(tenant).await?;
-    let mut departments = Vec::new();
-    for document in documents::list(&txn, Collection::Departments, tenant.0).await? {
-        let mut department = Department::decode(document.resource.as_slice())?;
-        department.etag = store::etag(document.revision);
-        let kind = kefu_proto::v1::DepartmentKind::try_from(department.kind)
+    let mut departments = flow::list(&txn, tenant, |department: &Department| {
+        let kind = DepartmentKind::try_from(department.kind)
             .map(|kind| kind.as_str_name())
             .unwrap_or_default();
-        let keep = conditions
+        conditions
             .iter()
             .all(|condition| match condition.field.as_str() {
                 "kind" => condition.matches_enum(kind, "DEPARTMENT_KIND_"),
                 _ => condition.matches_text(&department.head),
-            });
-        if keep {
-            departments.push(department);
-        }
-    }
+            })
+    })
+    .await?;
     sort_common(
         &mut departments,
         &order,
@@ -383,45 +371,13 @@ pub(super) async fn update_department(
     request: UpdateDepartmentRequest,
 ) -> Result<Department> {
     let tenant = require_admin(caller)?;
-    let patch = request
-        .department
-        .ok_or_else(|| TenantsError::invalid("department", "is required"))?;
+    let patch = required(request.department, "department")?;
     let paths = mask::allowed_paths(
         request.update_mask.as_ref(),
         rules::DEPARTMENT_UPDATABLE,
         rules::DEPARTMENT_FIXED,
     )?;
-    let now = shared.clock.now();
-    let txn = shared.begin_for_tenant(tenant).await?;
-    let (current, id, revision) = load_department(&txn, tenant, &patch.name).await?;
-    if !store::etag_matches(&patch.etag, revision) {
-        return Err(TenantsError::StaleEtag(current.name));
-    }
-    let updated = rules::updated_department(&current, &patch, &paths, now)?;
-    if updated.head != current.head {
-        check_user_exists(&txn, tenant, "department.head", &updated.head).await?;
-    }
-    if !documents::replace(
-        &txn,
-        Collection::Departments,
-        tenant.0,
-        &id,
-        revision,
-        updated.encode_to_vec(),
-        &[],
-    )
-    .await?
-    {
-        return Err(TenantsError::StaleEtag(current.name));
-    }
-    let updated = Department {
-        etag: store::etag(revision + 1),
-        ..updated
-    };
-    department_changed(&txn, tenant, &updated.name, Some(updated.clone()), now).await?;
-    txn.commit().await?;
-    shared.outbox.notify();
-    Ok(updated)
+    flow::update(shared, tenant, patch, &paths, rules::updated_department).await
 }
 
 pub(super) async fn delete_department(
@@ -430,46 +386,81 @@ pub(super) async fn delete_department(
     request: DeleteDepartmentRequest,
 ) -> Result<()> {
     let tenant = require_admin(caller)?;
-    let now = shared.clock.now();
-    let txn = shared.begin_for_tenant(tenant).await?;
-    let (department, id, _) = load_department(&txn, tenant, &request.name).await?;
-    let user_count = members::users_in_department(&txn, tenant.0, &id).await?;
-    let team_count = members::teams_in_department(&txn, tenant.0, &id).await?;
-    let in_use = || {
-        TenantsError::IllegalTransition(
-            format!(
-                "{} still has {user_count} users and {team_count} teams; move them first",
-                department.name
-            ),
-            Some("IN_USE"),
-        )
-    };
-    if user_count > 0 || team_count > 0 {
-        return Err(in_use());
-    }
-    // A user or team joining between the count and the delete is caught
-    // by the foreign keys.
-    documents::delete(&txn, Collection::Departments, tenant.0, &id)
-        .await
-        .map_err(|error| match error.sql_err() {
-            Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_)) => in_use(),
-            _ => error.into(),
-        })?;
-    department_changed(&txn, tenant, &department.name, None, now).await?;
-    txn.commit().await?;
-    shared.outbox.notify();
-    Ok(())
+    flow::delete::<Department>(shared, tenant, &request.name).await
 }
 
 // Skills.
 
-fn skill_not_found(name: &str) -> TenantsError {
-    TenantsError::NotFound(format!("skill {name:?}"))
-}
+impl OrgDocument for Skill {
+    const COLLECTION: Collection = Collection::Skills;
+    const CREATE_METHOD: &'static str = "CreateSkill";
 
-async fn load_skill(txn: &DatabaseTransaction, tenant: TenantId, name: &str) -> Result<Skill> {
-    let document = load_document(txn, Collection::Skills, tenant, name, skill_not_found).await?;
-    Ok(Skill::decode(document.resource.as_slice())?)
+    fn not_found(name: &str) -> TenantsError {
+        TenantsError::NotFound(format!("skill {name:?}"))
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    // Skills carry no etag (the contract gives them none) and are shown as
+    // stored: `etag` and `view` keep their defaults.
+
+    /// The contract removes the skill from every holder rather than
+    /// refusing while it is in use; each holder's change is published like
+    /// any other.
+    async fn release(
+        &self,
+        txn: &DatabaseTransaction,
+        tenant: TenantId,
+        _id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        for stored in users::list_users(txn, tenant.0).await? {
+            if !stored.user.skills.iter().any(|held| held.key == self.key) {
+                continue;
+            }
+            let mut user = stored.user.clone();
+            user.skills.retain(|held| held.key != self.key);
+            user.update_time = Some(to_timestamp(now));
+            let mut user = save_user(txn, tenant.0, &stored, user, UserSecrets::default()).await?;
+            user.teams = super::principal::teams_of(txn, tenant.0, &user.name).await?;
+            let updated = UserUpdated {
+                user: Some(user),
+                changed_paths: vec!["skills".into()],
+            };
+            append_event(txn, tenant, &stored.user.name, &updated, now).await?;
+        }
+        for document in documents::list(txn, Collection::Teams, tenant.0).await? {
+            let mut team = Team::decode(document.resource.as_slice())?;
+            if !team.skills.contains(&self.key) {
+                continue;
+            }
+            team.skills.retain(|key| *key != self.key);
+            team.update_time = Some(to_timestamp(now));
+            if !documents::replace(
+                txn,
+                Collection::Teams,
+                tenant.0,
+                &document.id,
+                document.revision,
+                team.encode_to_vec(),
+                &[],
+            )
+            .await?
+            {
+                return Err(TenantsError::StaleEtag(team.name));
+            }
+            let team = team.view(txn, tenant, document.revision + 1).await?;
+            let changed = TeamChanged {
+                name: team.name.clone(),
+                team: Some(team),
+                deleted: false,
+            };
+            append_event(txn, tenant, &changed.name, &changed, now).await?;
+        }
+        Ok(())
+    }
 }
 
 pub(super) async fn create_skill(
@@ -478,36 +469,12 @@ pub(super) async fn create_skill(
     request: CreateSkillRequest,
 ) -> Result<Skill> {
     let tenant = require_admin(caller)?;
-    let requested = request
-        .skill
-        .ok_or_else(|| TenantsError::invalid("skill", "is required"))?;
+    let requested = required(request.skill, "skill")?;
     let request_id = request_id(&request.request_id)?;
     let now = shared.clock.now();
     let skill = rules::new_skill(&requested, now)?;
-    let txn = shared.begin_for_tenant(tenant).await?;
-    if let Some(name) = replayed(&txn, tenant, request_id, "CreateSkill").await? {
-        return load_skill(&txn, tenant, &name).await;
-    }
-    documents::insert(
-        &txn,
-        Collection::Skills,
-        tenant.0,
-        &skill.key,
-        skill.encode_to_vec(),
-        now,
-        &[],
-    )
-    .await
-    .map_err(|error| {
-        if is_unique_violation(&error) {
-            TenantsError::AlreadyExists(skill.name.clone())
-        } else {
-            error.into()
-        }
-    })?;
-    remember(&txn, tenant, request_id, "CreateSkill", &skill.name, now).await?;
-    txn.commit().await?;
-    Ok(skill)
+    let id = skill.key.clone();
+    flow::create(shared, tenant, request_id, &id, skill, now).await
 }
 
 pub(super) async fn get_skill(
@@ -517,7 +484,7 @@ pub(super) async fn get_skill(
 ) -> Result<Skill> {
     let tenant = require_tenant(caller)?;
     let txn = shared.begin_for_tenant(tenant).await?;
-    load_skill(&txn, tenant, &request.name).await
+    Ok(flow::load(&txn, tenant, &request.name).await?.resource)
 }
 
 pub(super) async fn list_skills(
@@ -529,16 +496,12 @@ pub(super) async fn list_skills(
     let conditions = listing::parse_filter(&request.filter, &[("key", FieldKind::Text)])?;
     let order = listing::parse_order_by(&request.order_by, &["key", "create_time"], "key")?;
     let txn = shared.begin_for_tenant(tenant).await?;
-    let mut skills = Vec::new();
-    for document in documents::list(&txn, Collection::Skills, tenant.0).await? {
-        let skill = Skill::decode(document.resource.as_slice())?;
-        if conditions
+    let mut skills = flow::list(&txn, tenant, |skill: &Skill| {
+        conditions
             .iter()
             .all(|condition| condition.matches_text(&skill.key))
-        {
-            skills.push(skill);
-        }
-    }
+    })
+    .await?;
     sort_common(
         &mut skills,
         &order,
@@ -560,31 +523,13 @@ pub(super) async fn update_skill(
     request: UpdateSkillRequest,
 ) -> Result<Skill> {
     let tenant = require_admin(caller)?;
-    let patch = request
-        .skill
-        .ok_or_else(|| TenantsError::invalid("skill", "is required"))?;
+    let patch = required(request.skill, "skill")?;
     let paths = mask::allowed_paths(
         request.update_mask.as_ref(),
         rules::SKILL_UPDATABLE,
         rules::SKILL_FIXED,
     )?;
-    let now = shared.clock.now();
-    let txn = shared.begin_for_tenant(tenant).await?;
-    let current = load_skill(&txn, tenant, &patch.name).await?;
-    let updated = rules::updated_skill(&current, &patch, &paths, now)?;
-    // Skills carry no etag (the contract gives them none): last write wins.
-    documents::replace(
-        &txn,
-        Collection::Skills,
-        tenant.0,
-        &current.key,
-        1,
-        updated.encode_to_vec(),
-        &[],
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(updated)
+    flow::update(shared, tenant, patch, &paths, rules::updated_skill).await
 }
 
 pub(super) async fn delete_skill(
@@ -593,68 +538,5 @@ pub(super) async fn delete_skill(
     request: DeleteSkillRequest,
 ) -> Result<()> {
     let tenant = require_admin(caller)?;
-    let now = shared.clock.now();
-    let txn = shared.begin_for_tenant(tenant).await?;
-    let skill = load_skill(&txn, tenant, &request.name).await?;
-    // The contract removes the skill from every holder rather than refusing
-    // while it is in use; each holder's change is published like any other.
-    for stored in users::list_users(&txn, tenant.0).await? {
-        if !stored.user.skills.iter().any(|held| held.key == skill.key) {
-            continue;
-        }
-        let mut user = stored.user.clone();
-        user.skills.retain(|held| held.key != skill.key);
-        user.update_time = Some(kefu_kit::events::to_timestamp(now));
-        let mut user = save_user(&txn, tenant.0, &stored, user, UserSecrets::default()).await?;
-        user.teams = super::principal::teams_of(&txn, tenant.0, &user.name).await?;
-        let event = new_event(
-            NAME,
-            Some(tenant),
-            user.name.clone(),
-            &UserUpdated {
-                user: Some(user),
-                changed_paths: vec!["skills".into()],
-            },
-            now,
-        );
-        outbox::append(&txn, &event).await?;
-    }
-    for document in documents::list(&txn, Collection::Teams, tenant.0).await? {
-        let mut team = Team::decode(document.resource.as_slice())?;
-        if !team.skills.contains(&skill.key) {
-            continue;
-        }
-        team.skills.retain(|key| *key != skill.key);
-        team.update_time = Some(kefu_kit::events::to_timestamp(now));
-        if !documents::replace(
-            &txn,
-            Collection::Teams,
-            tenant.0,
-            &document.id,
-            document.revision,
-            team.encode_to_vec(),
-            &[],
-        )
-        .await?
-        {
-            return Err(TenantsError::StaleEtag(team.name));
-        }
-        let team = super::teams::with_members(&txn, tenant, team, document.revision + 1).await?;
-        let event = new_event(
-            NAME,
-            Some(tenant),
-            team.name.clone(),
-            &TeamChanged {
-                name: team.name.clone(),
-                team: Some(team),
-                deleted: false,
-            },
-            now,
-        );
-        outbox::append(&txn, &event).await?;
-    }
-    documents::delete(&txn, Collection::Skills, tenant.0, &skill.key).await?;
-    txn.commit().await?;
-    shared.outbox.notify();
-    Ok(())
+    flow::delete::<Skill>(shared, tenant, &request.name).await
 }

@@ -9,13 +9,12 @@ use kefu_kit::{
     outbox,
 };
 use kefu_proto::v1::{
-    Actor, ActorKind, BusinessCalendarChanged, SetTenantPlacementRequest, Tenant,
-    TenantPlacementChanged, TenantState, TenantUpdated, UpdateCurrentTenantRequest,
-    UpdateTenantRequest,
+    Actor, BusinessCalendarChanged, SetTenantPlacementRequest, Tenant, TenantPlacementChanged,
+    TenantState, TenantUpdated, UpdateCurrentTenantRequest, UpdateTenantRequest,
 };
 use sea_orm::DatabaseTransaction;
 
-use super::{require_admin, require_operator, tenant::TenantApi};
+use super::{identity::actor_of, require_admin, require_operator, tenant::TenantApi};
 use crate::{
     NAME,
     domain::{mask, names, settings as rules},
@@ -26,38 +25,15 @@ use crate::{
 /// Who did it, as history shows it: a user's display name is read now so
 /// it survives a later rename.
 pub(super) async fn actor(txn: &DatabaseTransaction, caller: &CallContext) -> Result<Actor> {
-    Ok(match caller.principal.kind {
-        PrincipalKind::User => {
-            let display_name = match (
-                caller.tenant_id,
-                caller.principal.id.parse::<uuid::Uuid>().ok(),
-            ) {
-                (Some(tenant), Some(user)) => users::get_user(txn, tenant.0, user)
-                    .await?
-                    .map(|stored| stored.user.display_name)
-                    .unwrap_or_default(),
-                _ => String::new(),
-            };
-            Actor {
-                kind: ActorKind::User as i32,
-                name: format!("users/{}", caller.principal.id),
-                display_name,
-            }
-        }
-        PrincipalKind::ApiKey => Actor {
-            kind: ActorKind::ApiKey as i32,
-            name: format!("apiKeys/{}", caller.principal.id),
-            display_name: String::new(),
-        },
-        PrincipalKind::PlatformOperator => Actor {
-            kind: ActorKind::PlatformOperator as i32,
-            ..Actor::default()
-        },
-        _ => Actor {
-            kind: ActorKind::System as i32,
-            ..Actor::default()
-        },
-    })
+    let mut actor = actor_of(caller);
+    if caller.principal.kind == PrincipalKind::User
+        && let (Some(tenant), Ok(user)) =
+            (caller.tenant_id, caller.principal.id.parse::<uuid::Uuid>())
+        && let Some(stored) = users::get_user(txn, tenant.0, user).await?
+    {
+        actor.display_name = stored.user.display_name;
+    }
+    Ok(actor)
 }
 
 pub(super) fn tenant_not_found(name: &str) -> TenantsError {

@@ -3,12 +3,7 @@
 //! conflicts with an edit of the team's own fields.
 
 use chrono::{DateTime, Utc};
-use kefu_kit::{
-    context::{CallContext, TenantId},
-    db::is_unique_violation,
-    events::new_event,
-    outbox,
-};
+use kefu_kit::context::{CallContext, TenantId};
 use kefu_proto::v1::{
     AddTeamMemberRequest, CreateTeamRequest, DeleteTeamRequest, GetTeamRequest, ListTeamsRequest,
     ListTeamsResponse, RemoveTeamMemberRequest, Team, TeamChanged, TeamMembershipChanged, TeamTier,
@@ -18,15 +13,15 @@ use prost::Message;
 use sea_orm::DatabaseTransaction;
 
 use super::{
-    Shared, load_document,
+    Shared, append_event,
+    org_document::{self as flow, OrgDocument, Stored},
     organisation::{
-        check_department_exists, check_skills_exist, check_user_exists, remember, replayed,
-        request_id, require_manager, sort_common,
+        check_department_exists, check_skills_exist, check_user_exists, request_id,
+        require_manager, sort_common,
     },
-    page, require_admin, require_tenant,
+    page, require_admin, require_tenant, required,
 };
 use crate::{
-    NAME,
     domain::{
         listing::{self, FieldKind},
         mask, names, organisation as rules,
@@ -41,10 +36,6 @@ use crate::{
 
 /// Most teams an invitation may add the user to.
 const MAX_TEAMS_AT_INVITATION: usize = 20;
-
-fn team_not_found(name: &str) -> TenantsError {
-    TenantsError::NotFound(format!("team {name:?}"))
-}
 
 /// `team` as callers see it: its members and etag filled in.
 pub(super) async fn with_members(
@@ -65,18 +56,6 @@ pub(super) async fn with_members(
     Ok(team)
 }
 
-/// The team `name` with its members, its id and revision.
-async fn load_team(
-    txn: &DatabaseTransaction,
-    tenant: TenantId,
-    name: &str,
-) -> Result<(Team, String, i64)> {
-    let document = load_document(txn, Collection::Teams, tenant, name, team_not_found).await?;
-    let team = Team::decode(document.resource.as_slice())?;
-    let team = with_members(txn, tenant, team, document.revision).await?;
-    Ok((team, document.id, document.revision))
-}
-
 /// The `department_id` column kept beside the document, for the foreign
 /// key and DeleteDepartment's in-use check.
 fn department_column(team: &Team) -> sea_orm::Value {
@@ -85,52 +64,84 @@ fn department_column(team: &Team) -> sea_orm::Value {
         .into()
 }
 
-/// Checks that what `team` references exists, where it differs from
-/// `before`.
-async fn check_references(
-    txn: &DatabaseTransaction,
-    tenant: TenantId,
-    team: &Team,
-    before: Option<&Team>,
-) -> Result<()> {
-    if before.is_none_or(|before| before.department != team.department) {
-        check_department_exists(txn, tenant, "team.department", &team.department).await?;
-    }
-    if before.is_none_or(|before| before.supervisor != team.supervisor) {
-        check_user_exists(txn, tenant, "team.supervisor", &team.supervisor).await?;
-    }
-    if before.is_none_or(|before| before.skills != team.skills) {
-        check_skills_exist(
-            txn,
-            tenant,
-            "team.skills",
-            "",
-            team.skills.iter().map(String::as_str),
-        )
-        .await?;
-    }
-    Ok(())
-}
+impl OrgDocument for Team {
+    const COLLECTION: Collection = Collection::Teams;
+    const CREATE_METHOD: &'static str = "CreateTeam";
 
-async fn team_changed(
-    txn: &DatabaseTransaction,
-    tenant: TenantId,
-    name: &str,
-    team: Option<Team>,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    let event = new_event(
-        NAME,
-        Some(tenant),
-        name.to_owned(),
-        &TeamChanged {
+    fn not_found(name: &str) -> TenantsError {
+        TenantsError::NotFound(format!("team {name:?}"))
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn etag(&self) -> Option<&str> {
+        Some(&self.etag)
+    }
+
+    fn columns(&self) -> Vec<(&'static str, sea_orm::Value)> {
+        vec![("department_id", department_column(self))]
+    }
+
+    async fn view(
+        self,
+        txn: &DatabaseTransaction,
+        tenant: TenantId,
+        revision: i64,
+    ) -> Result<Self> {
+        with_members(txn, tenant, self, revision).await
+    }
+
+    async fn check_references(
+        &self,
+        txn: &DatabaseTransaction,
+        tenant: TenantId,
+        before: Option<&Self>,
+    ) -> Result<()> {
+        if before.is_none_or(|before| before.department != self.department) {
+            check_department_exists(txn, tenant, "team.department", &self.department).await?;
+        }
+        if before.is_none_or(|before| before.supervisor != self.supervisor) {
+            check_user_exists(txn, tenant, "team.supervisor", &self.supervisor).await?;
+        }
+        if before.is_none_or(|before| before.skills != self.skills) {
+            check_skills_exist(
+                txn,
+                tenant,
+                "team.skills",
+                "",
+                self.skills.iter().map(String::as_str),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn release(
+        &self,
+        txn: &DatabaseTransaction,
+        tenant: TenantId,
+        id: &str,
+        _now: DateTime<Utc>,
+    ) -> Result<()> {
+        Ok(members::remove_all_members(txn, tenant.0, id).await?)
+    }
+
+    async fn publish(
+        txn: &DatabaseTransaction,
+        tenant: TenantId,
+        name: &str,
+        team: Option<Self>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let changed = TeamChanged {
             name: name.to_owned(),
             deleted: team.is_none(),
             team,
-        },
-        now,
-    );
-    Ok(outbox::append(txn, &event).await?)
+        };
+        append_event(txn, tenant, name, &changed, now).await
+    }
 }
 
 pub(super) async fn create_team(
@@ -139,44 +150,12 @@ pub(super) async fn create_team(
     request: CreateTeamRequest,
 ) -> Result<Team> {
     let tenant = require_manager(caller)?;
-    let requested = request
-        .team
-        .ok_or_else(|| TenantsError::invalid("team", "is required"))?;
+    let requested = required(request.team, "team")?;
     let request_id = request_id(&request.request_id)?;
     let now = shared.clock.now();
     let id = rules::new_id("team_id", &request.team_id)?;
     let team = rules::new_team(&requested, &id, now)?;
-    let txn = shared.begin_for_tenant(tenant).await?;
-    if let Some(name) = replayed(&txn, tenant, request_id, "CreateTeam").await? {
-        return Ok(load_team(&txn, tenant, &name).await?.0);
-    }
-    check_references(&txn, tenant, &team, None).await?;
-    documents::insert(
-        &txn,
-        Collection::Teams,
-        tenant.0,
-        &id,
-        team.encode_to_vec(),
-        now,
-        &[("department_id", department_column(&team))],
-    )
-    .await
-    .map_err(|error| {
-        if is_unique_violation(&error) {
-            TenantsError::AlreadyExists(team.name.clone())
-        } else {
-            error.into()
-        }
-    })?;
-    remember(&txn, tenant, request_id, "CreateTeam", &team.name, now).await?;
-    let team = Team {
-        etag: store::etag(1),
-        ..team
-    };
-    team_changed(&txn, tenant, &team.name, Some(team.clone()), now).await?;
-    txn.commit().await?;
-    shared.outbox.notify();
-    Ok(team)
+    flow::create(shared, tenant, request_id, &id, team, now).await
 }
 
 pub(super) async fn get_team(
@@ -186,7 +165,7 @@ pub(super) async fn get_team(
 ) -> Result<Team> {
     let tenant = require_tenant(caller)?;
     let txn = shared.begin_for_tenant(tenant).await?;
-    Ok(load_team(&txn, tenant, &request.name).await?.0)
+    Ok(flow::load(&txn, tenant, &request.name).await?.resource)
 }
 
 pub(super) async fn list_teams(
@@ -257,40 +236,13 @@ pub(super) async fn update_team(
     request: UpdateTeamRequest,
 ) -> Result<Team> {
     let tenant = require_manager(caller)?;
-    let patch = request
-        .team
-        .ok_or_else(|| TenantsError::invalid("team", "is required"))?;
+    let patch = required(request.team, "team")?;
     let paths = mask::allowed_paths(
         request.update_mask.as_ref(),
         rules::TEAM_UPDATABLE,
         rules::TEAM_FIXED,
     )?;
-    let now = shared.clock.now();
-    let txn = shared.begin_for_tenant(tenant).await?;
-    let (current, id, revision) = load_team(&txn, tenant, &patch.name).await?;
-    if !store::etag_matches(&patch.etag, revision) {
-        return Err(TenantsError::StaleEtag(current.name));
-    }
-    let updated = rules::updated_team(&current, &patch, &paths, now)?;
-    check_references(&txn, tenant, &updated, Some(&current)).await?;
-    if !documents::replace(
-        &txn,
-        Collection::Teams,
-        tenant.0,
-        &id,
-        revision,
-        updated.encode_to_vec(),
-        &[("department_id", department_column(&updated))],
-    )
-    .await?
-    {
-        return Err(TenantsError::StaleEtag(current.name));
-    }
-    let updated = with_members(&txn, tenant, updated, revision + 1).await?;
-    team_changed(&txn, tenant, &updated.name, Some(updated.clone()), now).await?;
-    txn.commit().await?;
-    shared.outbox.notify();
-    Ok(updated)
+    flow::update(shared, tenant, patch, &paths, rules::updated_team).await
 }
 
 pub(super) async fn delete_team(
@@ -299,15 +251,7 @@ pub(super) async fn delete_team(
     request: DeleteTeamRequest,
 ) -> Result<()> {
     let tenant = require_admin(caller)?;
-    let now = shared.clock.now();
-    let txn = shared.begin_for_tenant(tenant).await?;
-    let (team, id, _) = load_team(&txn, tenant, &request.name).await?;
-    members::remove_all_members(&txn, tenant.0, &id).await?;
-    documents::delete(&txn, Collection::Teams, tenant.0, &id).await?;
-    team_changed(&txn, tenant, &team.name, None, now).await?;
-    txn.commit().await?;
-    shared.outbox.notify();
-    Ok(())
+    flow::delete::<Team>(shared, tenant, &request.name).await
 }
 
 /// The member a membership request names: a user of the tenant, or
@@ -334,19 +278,53 @@ async fn membership_changed(
     (added, removed): (Vec<String>, Vec<String>),
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let event = new_event(
-        NAME,
-        Some(tenant),
-        team.name.clone(),
-        &TeamMembershipChanged {
-            team: team.name.clone(),
-            members: team.members.clone(),
-            added,
-            removed,
-        },
+    let changed = TeamMembershipChanged {
+        team: team.name.clone(),
+        members: team.members.clone(),
+        added,
+        removed,
+    };
+    append_event(txn, tenant, &team.name, &changed, now).await
+}
+
+/// Adds `user` to the loaded team if it has room, publishing the change.
+/// Returns the team as it is after, and whether the user was added (not
+/// when a concurrent call added them first).
+async fn add_to_team(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    team: Stored<Team>,
+    user: uuid::Uuid,
+    now: DateTime<Utc>,
+) -> Result<(Team, bool)> {
+    let Stored {
+        resource: team,
+        id,
+        revision,
+    } = team;
+    if team.members.len() >= rules::MAX_TEAM_MEMBERS {
+        return Err(TenantsError::IllegalTransition(
+            format!(
+                "{} has {} members, the most a team may have",
+                team.name,
+                rules::MAX_TEAM_MEMBERS
+            ),
+            None,
+        ));
+    }
+    if !members::add_member(txn, tenant.0, &id, user).await? {
+        return Ok((team, false));
+    }
+    let team = with_members(txn, tenant, team, revision).await?;
+    membership_changed(
+        txn,
+        tenant,
+        &team,
+        (vec![names::user(user)], Vec::new()),
         now,
-    );
-    Ok(outbox::append(txn, &event).await?)
+    )
+    .await?;
+    Ok((team, true))
 }
 
 /// Checks the teams an invitation names (at most 20, each a team of the
@@ -395,28 +373,8 @@ pub(super) async fn join(
     user: uuid::Uuid,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let (team, team_id, revision) = load_team(txn, tenant, &format!("teams/{id}")).await?;
-    if team.members.len() >= rules::MAX_TEAM_MEMBERS {
-        return Err(TenantsError::IllegalTransition(
-            format!(
-                "{} has {} members, the most a team may have",
-                team.name,
-                rules::MAX_TEAM_MEMBERS
-            ),
-            None,
-        ));
-    }
-    if members::add_member(txn, tenant.0, &team_id, user).await? {
-        let team = with_members(txn, tenant, team, revision).await?;
-        membership_changed(
-            txn,
-            tenant,
-            &team,
-            (vec![names::user(user)], Vec::new()),
-            now,
-        )
-        .await?;
-    }
+    let team = flow::load(txn, tenant, &format!("teams/{id}")).await?;
+    add_to_team(txn, tenant, team, user, now).await?;
     Ok(())
 }
 
@@ -428,11 +386,11 @@ pub(super) async fn add_team_member(
     let tenant = require_manager(caller)?;
     let now = shared.clock.now();
     let txn = shared.begin_for_tenant(tenant).await?;
-    let (team, id, revision) = load_team(&txn, tenant, &request.name).await?;
+    let team: Stored<Team> = flow::load(&txn, tenant, &request.name).await?;
     let member = load_member(&txn, tenant, &request.user).await?;
     let member_name = names::user(member.id);
-    if team.members.contains(&member_name) {
-        return Ok(team);
+    if team.resource.members.contains(&member_name) {
+        return Ok(team.resource);
     }
     if member.user.state == UserState::Deactivated as i32 {
         return Err(TenantsError::IllegalTransition(
@@ -440,24 +398,12 @@ pub(super) async fn add_team_member(
             None,
         ));
     }
-    if team.members.len() >= rules::MAX_TEAM_MEMBERS {
-        return Err(TenantsError::IllegalTransition(
-            format!(
-                "{} has {} members, the most a team may have",
-                team.name,
-                rules::MAX_TEAM_MEMBERS
-            ),
-            None,
-        ));
+    let (team, added) = add_to_team(&txn, tenant, team, member.id, now).await?;
+    // Not added: a concurrent call added the member first, nothing changed.
+    if added {
+        txn.commit().await?;
+        shared.outbox.notify();
     }
-    if !members::add_member(&txn, tenant.0, &id, member.id).await? {
-        // A concurrent call added the member first: nothing left to change.
-        return Ok(team);
-    }
-    let team = with_members(&txn, tenant, team, revision).await?;
-    membership_changed(&txn, tenant, &team, (vec![member_name], Vec::new()), now).await?;
-    txn.commit().await?;
-    shared.outbox.notify();
     Ok(team)
 }
 
@@ -469,7 +415,11 @@ pub(super) async fn remove_team_member(
     let tenant = require_manager(caller)?;
     let now = shared.clock.now();
     let txn = shared.begin_for_tenant(tenant).await?;
-    let (team, id, revision) = load_team(&txn, tenant, &request.name).await?;
+    let Stored {
+        resource: team,
+        id,
+        revision,
+    } = flow::load(&txn, tenant, &request.name).await?;
     let member = load_member(&txn, tenant, &request.user).await?;
     if !members::remove_member(&txn, tenant.0, &id, member.id).await? {
         return Ok(team);
