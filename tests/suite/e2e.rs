@@ -218,7 +218,7 @@ async fn calls_without_valid_credentials_are_refused(kefu: &Kefu) {
     // The operator manages tenants and reads nothing inside them: its call
     // for a ticket stops at the gateway, its tenant list is served.
     let inside = tickets
-        .get_ticket(get_ticket(&[operator.clone()]))
+        .get_ticket(get_ticket(std::slice::from_ref(&operator)))
         .await
         .expect_err("the operator reads no tickets");
     assert_eq!(inside.code(), Code::PermissionDenied, "{inside:?}");
