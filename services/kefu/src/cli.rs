@@ -53,6 +53,13 @@ pub enum Command {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// Measure the platform's own costs on a throw-away database
+    /// (`kefu bench rls`: what row-level security costs).
+    Bench {
+        /// The benchmark.
+        #[command(subcommand)]
+        bench: crate::bench::BenchCommand,
+    },
 }
 
 /// Runs `cli`.
@@ -79,5 +86,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             crate::migrate::run(&config, &target).await
         }
+        Command::Bench { bench } => crate::bench::run(bench).await,
     }
 }

@@ -8,6 +8,7 @@
 //! the credential interceptor, and the gateway reaches them over the network.
 #![forbid(unsafe_code)]
 
+pub mod bench;
 pub mod cli;
 pub mod migrate;
 pub mod processes;
