@@ -179,6 +179,21 @@ pub async fn begin_for_tenant(
     Ok(txn)
 }
 
+/// Begins a transaction acting for `tenant_id` that only reads. On SQLite
+/// it is deferred: in WAL mode readers never wait for the writer, where an
+/// immediate transaction would queue behind every write. A write inside it
+/// may fail with "database is locked"; use [`begin_for_tenant`] to write.
+/// On PostgreSQL it is the same as [`begin_for_tenant`].
+pub async fn begin_read_for_tenant(
+    db: &DatabaseConnection,
+    tenant_id: TenantId,
+) -> Result<DatabaseTransaction, DbErr> {
+    if db.get_database_backend() == DbBackend::Sqlite {
+        return db.begin().await;
+    }
+    begin_for_tenant(db, tenant_id).await
+}
+
 /// Begins a transaction on the platform tables across tenants (the tenant
 /// list, credential look-ups, the relay's outbox reads). On PostgreSQL it
 /// sets [`PLATFORM_SETTING`] for this transaction only; tenant tables stay

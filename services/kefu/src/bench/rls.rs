@@ -479,14 +479,19 @@ async fn load(owner: &DatabaseConnection, tenants: u32, rows: u32) -> anyhow::Re
     Ok(ids)
 }
 
+/// The transaction a handler opens: for reads `begin_read_for_tenant`
+/// (deferred on SQLite), for writes `begin_for_tenant` (immediate on
+/// SQLite); the plain side a plain `begin`.
 async fn begin(
     db: &DatabaseConnection,
     side: Side,
     tenant: Uuid,
+    writes: bool,
 ) -> Result<DatabaseTransaction, DbErr> {
-    match side {
-        Side::Tenant => db::begin_for_tenant(db, TenantId(tenant)).await,
-        Side::Plain => db.begin().await,
+    match (side, writes) {
+        (Side::Tenant, true) => db::begin_for_tenant(db, TenantId(tenant)).await,
+        (Side::Tenant, false) => db::begin_read_for_tenant(db, TenantId(tenant)).await,
+        (Side::Plain, _) => db.begin().await,
     }
 }
 
@@ -496,14 +501,14 @@ async fn read(
     tenant: Uuid,
     id: &str,
 ) -> Result<Option<documents::Document>, DbErr> {
-    let txn = begin(db, side, tenant).await?;
+    let txn = begin(db, side, tenant, false).await?;
     let document = documents::get(&txn, COLLECTION, tenant, id).await?;
     txn.commit().await?;
     Ok(document)
 }
 
 async fn insert(db: &DatabaseConnection, side: Side, tenant: Uuid, id: &str) -> Result<(), DbErr> {
-    let txn = begin(db, side, tenant).await?;
+    let txn = begin(db, side, tenant, true).await?;
     documents::insert(&txn, COLLECTION, tenant, id, resource(), Utc::now(), &[]).await?;
     txn.commit().await
 }

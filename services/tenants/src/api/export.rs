@@ -336,7 +336,7 @@ impl TenantApi {
         require_operator(caller)?;
         let (tenant, id) =
             export_ids(&request.name).ok_or_else(|| export_not_found(&request.name))?;
-        let txn = self.0.begin_for_tenant(TenantId(tenant)).await?;
+        let txn = self.0.begin_read(TenantId(tenant)).await?;
         let export = exports::get(&txn, tenant, id)
             .await?
             .ok_or_else(|| export_not_found(&request.name))?;
@@ -366,7 +366,7 @@ impl TenantApi {
                 ));
             }
         };
-        let txn = self.0.begin_for_tenant(TenantId(tenant)).await?;
+        let txn = self.0.begin_read(TenantId(tenant)).await?;
         if store::tenants::get(&txn, tenant).await?.is_none() {
             return Err(tenant_not_found(&request.parent));
         }

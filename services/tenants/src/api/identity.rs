@@ -538,7 +538,7 @@ impl IdentityService for IdentityApi {
     async fn get_user(&self, request: Request<GetUserRequest>) -> Result<Response<User>, Status> {
         let caller = caller(&request)?;
         let tenant = require_tenant(&caller)?;
-        let txn = self.0.begin_for_tenant(tenant).await?;
+        let txn = self.0.begin_read(tenant).await?;
         let stored = self
             .load_user(&txn, &caller, tenant, &request.get_ref().name)
             .await?;
@@ -553,7 +553,7 @@ impl IdentityService for IdentityApi {
     ) -> Result<Response<ListUsersResponse>, Status> {
         let tenant = require_tenant(&caller(&request)?)?;
         let request = request.into_inner();
-        let txn = self.0.begin_for_tenant(tenant).await?;
+        let txn = self.0.begin_read(tenant).await?;
         let mut all = Vec::new();
         for stored in users::list_users(&txn, tenant.0)
             .await
@@ -721,7 +721,7 @@ impl IdentityService for IdentityApi {
         let name = &request.get_ref().name;
         let not_found = || TenantsError::NotFound(format!("API key {name:?}"));
         let id = names::uuid_in(name, "apiKeys").ok_or_else(not_found)?;
-        let txn = self.0.begin_for_tenant(tenant).await?;
+        let txn = self.0.begin_read(tenant).await?;
         let stored = users::get_api_key(&txn, tenant.0, id)
             .await
             .map_err(TenantsError::from)?
@@ -736,7 +736,7 @@ impl IdentityService for IdentityApi {
         let tenant = require_tenant(&caller(&request)?)?;
         let request = request.into_inner();
         let now = self.0.clock.now();
-        let txn = self.0.begin_for_tenant(tenant).await?;
+        let txn = self.0.begin_read(tenant).await?;
         let keys: Vec<ApiKey> = users::list_api_keys(&txn, tenant.0)
             .await
             .map_err(TenantsError::from)?

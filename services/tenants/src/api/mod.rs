@@ -73,6 +73,12 @@ impl Shared {
     async fn begin_for_tenant(&self, tenant: TenantId) -> Result<DatabaseTransaction> {
         Ok(kefu_kit::db::begin_for_tenant(&self.db, tenant).await?)
     }
+
+    /// A transaction scoped to `tenant` that only reads: on SQLite it does
+    /// not queue behind writers.
+    async fn begin_read(&self, tenant: TenantId) -> Result<DatabaseTransaction> {
+        Ok(kefu_kit::db::begin_read_for_tenant(&self.db, tenant).await?)
+    }
 }
 
 /// Adds every gRPC service of this target, each behind `auth`.

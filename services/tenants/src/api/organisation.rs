@@ -318,7 +318,7 @@ pub(super) async fn get_department(
     request: GetDepartmentRequest,
 ) -> Result<Department> {
     let tenant = require_tenant(caller)?;
-    let txn = shared.begin_for_tenant(tenant).await?;
+    let txn = shared.begin_read(tenant).await?;
     Ok(flow::load(&txn, tenant, &request.name).await?.resource)
 }
 
@@ -337,7 +337,7 @@ pub(super) async fn list_departments(
         &["display_name", "create_time"],
         "display_name",
     )?;
-    let txn = shared.begin_for_tenant(tenant).await?;
+    let txn = shared.begin_read(tenant).await?;
     let mut departments = flow::list(&txn, tenant, |department: &Department| {
         let kind = DepartmentKind::try_from(department.kind)
             .map(|kind| kind.as_str_name())
@@ -483,7 +483,7 @@ pub(super) async fn get_skill(
     request: GetSkillRequest,
 ) -> Result<Skill> {
     let tenant = require_tenant(caller)?;
-    let txn = shared.begin_for_tenant(tenant).await?;
+    let txn = shared.begin_read(tenant).await?;
     Ok(flow::load(&txn, tenant, &request.name).await?.resource)
 }
 
@@ -495,7 +495,7 @@ pub(super) async fn list_skills(
     let tenant = require_tenant(caller)?;
     let conditions = listing::parse_filter(&request.filter, &[("key", FieldKind::Text)])?;
     let order = listing::parse_order_by(&request.order_by, &["key", "create_time"], "key")?;
-    let txn = shared.begin_for_tenant(tenant).await?;
+    let txn = shared.begin_read(tenant).await?;
     let mut skills = flow::list(&txn, tenant, |skill: &Skill| {
         conditions
             .iter()

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use kefu_kit::{
     context::{CallContext, PrincipalKind, TenantId},
-    db::{begin_for_tenant, begin_platform},
+    db::{begin_for_tenant, begin_platform, begin_read_for_tenant},
     events::to_timestamp,
 };
 use kefu_proto::v1::{Actor, ActorKind, ApiKeyState, CurrentPrincipal, Tenant, User, UserState};
@@ -219,7 +219,7 @@ impl Resolver<'_> {
                 ..CurrentPrincipal::default()
             });
         };
-        let txn = begin_for_tenant(self.db, tenant_id).await?;
+        let txn = begin_read_for_tenant(self.db, tenant_id).await?;
         let tenant = tenant_store::get(&txn, tenant_id.0)
             .await?
             .ok_or_else(|| TenantsError::NotFound("tenant".into()))?

@@ -91,7 +91,7 @@ pub(super) async fn list_sessions(
         "create_time desc",
     )?;
     let now = api.0.clock.now();
-    let txn = api.0.begin_for_tenant(tenant).await?;
+    let txn = api.0.begin_read(tenant).await?;
     users::get_user(&txn, tenant.0, user)
         .await?
         .ok_or_else(|| user_not_found(&request.parent))?;

@@ -164,7 +164,7 @@ pub(super) async fn get_team(
     request: GetTeamRequest,
 ) -> Result<Team> {
     let tenant = require_tenant(caller)?;
-    let txn = shared.begin_for_tenant(tenant).await?;
+    let txn = shared.begin_read(tenant).await?;
     Ok(flow::load(&txn, tenant, &request.name).await?.resource)
 }
 
@@ -189,7 +189,7 @@ pub(super) async fn list_teams(
         &["display_name", "create_time"],
         "display_name",
     )?;
-    let txn = shared.begin_for_tenant(tenant).await?;
+    let txn = shared.begin_read(tenant).await?;
     let memberships = members::memberships(&txn, tenant.0, None).await?;
     let mut teams = Vec::new();
     for document in documents::list(&txn, Collection::Teams, tenant.0).await? {

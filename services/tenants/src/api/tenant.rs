@@ -243,7 +243,7 @@ impl TenantApi {
 
     /// The caller's own tenant, without the operator-only placement.
     async fn current(&self, tenant: TenantId) -> Result<Tenant> {
-        let txn = self.0.begin_for_tenant(tenant).await?;
+        let txn = self.0.begin_read(tenant).await?;
         let stored = store::tenants::get(&txn, tenant.0)
             .await?
             .ok_or_else(|| tenant_not_found("current tenant"))?;
@@ -587,7 +587,7 @@ impl TenantService for TenantApi {
         let name = &request.get_ref().name;
         let not_found = || TenantsError::NotFound(format!("SLA policy {name:?}"));
         let id = names::id_in(name, "slaPolicies").ok_or_else(not_found)?;
-        let txn = self.0.begin_for_tenant(tenant).await?;
+        let txn = self.0.begin_read(tenant).await?;
         let document = documents::get(&txn, Collection::SlaPolicies, tenant.0, id)
             .await
             .map_err(TenantsError::from)?
@@ -605,7 +605,7 @@ impl TenantService for TenantApi {
         let tenant = require_tenant(&caller(&request)?)?;
         let request = request.into_inner();
         let filter = equality_filter(&request.filter, &["display_name", "template_key"])?;
-        let txn = self.0.begin_for_tenant(tenant).await?;
+        let txn = self.0.begin_read(tenant).await?;
         let mut policies = Vec::new();
         for document in documents::list(&txn, Collection::SlaPolicies, tenant.0)
             .await
@@ -646,7 +646,7 @@ impl TenantService for TenantApi {
         if !name.is_empty() && name != "approvalMatrix" {
             return Err(TenantsError::NotFound(format!("approval matrix {name:?}")).into());
         }
-        let txn = self.0.begin_for_tenant(tenant).await?;
+        let txn = self.0.begin_read(tenant).await?;
         let (resource, revision) = documents::approval_matrix(&txn, tenant.0)
             .await
             .map_err(TenantsError::from)?
