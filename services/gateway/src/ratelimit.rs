@@ -369,10 +369,12 @@ fn acquire_script() -> String {
         .replace("EPSILON", &EPSILON.to_string())
 }
 
-/// The Redis key of a bucket: `{namespace}:{tenant}:ratelimit:{scope}`
+/// The Redis key of a bucket: `{namespace}:{<tenant>}:ratelimit:{scope}`.
+/// The braces are a Redis Cluster hash tag: all of a call's buckets belong
+/// to one tenant, so they land in one slot and one script can take them.
 /// (`kefu:{tenant}:…` in a default installation).
 fn redis_key(namespace: &str, key: &BucketKey) -> String {
-    format!("{namespace}:{}:ratelimit:{}", key.tenant, key.scope)
+    format!("{namespace}:{{{}}}:ratelimit:{}", key.tenant, key.scope)
 }
 
 /// Token buckets in Redis, shared by every gateway replica.
@@ -380,7 +382,8 @@ fn redis_key(namespace: &str, key: &BucketKey) -> String {
 /// Each call is one script run over all its buckets, so the check and the
 /// take are atomic. Buckets expire (PEXPIRE) once they would be full again,
 /// plus a second: an absent key is a full bucket. All of a call's keys must
-/// live on one Redis node (no Redis Cluster slot spreading).
+/// live in one Redis Cluster slot, which the tenant hash tag in every key
+/// ensures for the buckets of one tenant.
 pub struct RedisLimiter {
     connection: ConnectionManager,
     namespace: String,
@@ -776,15 +779,15 @@ mod tests {
     fn redis_keys_carry_the_namespace_tenant_and_scope() {
         assert_eq!(
             redis_key("kefu", &BucketKey::tenant("acme")),
-            "kefu:acme:ratelimit:tenant"
+            "kefu:{acme}:ratelimit:tenant"
         );
         assert_eq!(
             redis_key("test-1", &BucketKey::api_key("acme", "k1")),
-            "test-1:acme:ratelimit:key:k1"
+            "test-1:{acme}:ratelimit:key:k1"
         );
         assert_eq!(
             redis_key("kefu", &BucketKey::user("acme", "u1")),
-            "kefu:acme:ratelimit:user:u1"
+            "kefu:{acme}:ratelimit:user:u1"
         );
     }
 
