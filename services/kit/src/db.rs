@@ -211,6 +211,15 @@ pub async fn begin_platform(db: &DatabaseConnection) -> Result<DatabaseTransacti
     Ok(txn)
 }
 
+/// Begins a platform transaction that only reads (deferred on SQLite, see
+/// [`begin_read_for_tenant`]).
+pub async fn begin_read_platform(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    if db.get_database_backend() == DbBackend::Sqlite {
+        return db.begin().await;
+    }
+    begin_platform(db).await
+}
+
 /// Begins the transaction a consumer handles `event` in: acting for the
 /// event's tenant, or on the platform tables for a platform event (no
 /// tenant).

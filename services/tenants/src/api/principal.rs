@@ -4,10 +4,12 @@
 use chrono::{DateTime, Duration, Utc};
 use kefu_kit::{
     context::{CallContext, PrincipalKind, TenantId},
-    db::{begin_for_tenant, begin_platform, begin_read_for_tenant},
+    db::{begin_for_tenant, begin_read_for_tenant, begin_read_platform},
     events::to_timestamp,
 };
-use kefu_proto::v1::{Actor, ActorKind, ApiKeyState, CurrentPrincipal, Tenant, User, UserState};
+use kefu_proto::v1::{
+    Actor, ActorKind, ApiKey, ApiKeyState, CurrentPrincipal, Tenant, User, UserState,
+};
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use tonic::metadata::MetadataMap;
 use uuid::Uuid;
@@ -21,7 +23,7 @@ use crate::{
 /// The services an API key scope may name (`ApiKeyScope.service`).
 pub const SCOPE_SERVICES: &[&str] = &["tenants", "customers", "tickets", "callbacks", "analytics"];
 
-/// How often an API key's `last_used_time` is written at most.
+/// How often an API key's or a session's last-used time is written at most.
 const LAST_USED_GRANULARITY: Duration = Duration::minutes(1);
 
 /// The team names of `user_name` (`users/{id}`).
@@ -38,6 +40,14 @@ pub(super) async fn teams_of(
         .into_iter()
         .map(|team| format!("teams/{team}"))
         .collect())
+}
+
+/// A last-used time to write after a resolution.
+enum Touch {
+    /// The key, with its new last-used time.
+    Key(Box<ApiKey>),
+    /// The session: its last-used time becomes now.
+    Session,
 }
 
 /// Resolves and describes principals.
@@ -95,7 +105,7 @@ impl Resolver<'_> {
     /// the secret is refused.
     pub(super) async fn resolve(&self, bearer: &str) -> Result<CurrentPrincipal> {
         let digest = secrets::digest(bearer);
-        let platform = begin_platform(self.db).await?;
+        let platform = begin_read_platform(self.db).await?;
         let lookup = tenant_store::find_lookup(&platform, &digest).await?;
         platform.commit().await?;
         let Some(lookup) = lookup else {
@@ -104,12 +114,15 @@ impl Resolver<'_> {
                 _ => expired_session(),
             });
         };
-        let txn = begin_for_tenant(self.db, TenantId(lookup.tenant_id)).await?;
+        let tenant_id = TenantId(lookup.tenant_id);
+        // Every call through the gateway comes here: it only reads, and
+        // writes last-used times at most once a minute, apart.
+        let txn = begin_read_for_tenant(self.db, tenant_id).await?;
         let tenant = tenant_store::get(&txn, lookup.tenant_id)
             .await?
             .ok_or_else(expired_session)?
             .tenant;
-        let principal = match lookup.kind.as_str() {
+        let (principal, touch) = match lookup.kind.as_str() {
             "api_key" => {
                 self.api_key(&txn, &tenant, lookup.tenant_id, lookup.subject)
                     .await?
@@ -126,6 +139,18 @@ impl Resolver<'_> {
             return Err(refusal);
         }
         txn.commit().await?;
+        if let Some(touch) = touch {
+            let txn = begin_for_tenant(self.db, tenant_id).await?;
+            match touch {
+                Touch::Key(key) => {
+                    users::replace_api_key(&txn, lookup.tenant_id, lookup.subject, &key).await?;
+                }
+                Touch::Session => {
+                    users::touch_session(&txn, lookup.tenant_id, lookup.subject, self.now).await?;
+                }
+            }
+            txn.commit().await?;
+        }
         Ok(principal)
     }
 
@@ -135,7 +160,7 @@ impl Resolver<'_> {
         tenant: &Tenant,
         tenant_id: Uuid,
         id: Uuid,
-    ) -> Result<CurrentPrincipal> {
+    ) -> Result<(CurrentPrincipal, Option<Touch>)> {
         let stored = users::get_api_key(txn, tenant_id, id)
             .await?
             .ok_or_else(invalid_key)?;
@@ -148,12 +173,7 @@ impl Resolver<'_> {
             .as_ref()
             .and_then(kefu_kit::events::from_timestamp)
             .is_none_or(|used| self.now - used >= LAST_USED_GRANULARITY);
-        let mut key = key;
-        if stale {
-            key.last_used_time = Some(to_timestamp(self.now));
-            users::replace_api_key(txn, tenant_id, id, &key).await?;
-        }
-        Ok(CurrentPrincipal {
+        let principal = CurrentPrincipal {
             actor: Some(Actor {
                 kind: ActorKind::ApiKey as i32,
                 name: key.name.clone(),
@@ -162,7 +182,14 @@ impl Resolver<'_> {
             scopes: key.scopes.clone(),
             expire_time: key.expire_time,
             ..base(tenant)
-        })
+        };
+        let touch = stale.then(|| {
+            Touch::Key(Box::new(ApiKey {
+                last_used_time: Some(to_timestamp(self.now)),
+                ..key
+            }))
+        });
+        Ok((principal, touch))
     }
 
     async fn session(
@@ -171,7 +198,7 @@ impl Resolver<'_> {
         tenant: &Tenant,
         tenant_id: Uuid,
         id: Uuid,
-    ) -> Result<CurrentPrincipal> {
+    ) -> Result<(CurrentPrincipal, Option<Touch>)> {
         let session = users::get_session(txn, tenant_id, id)
             .await?
             .ok_or_else(expired_session)?;
@@ -192,13 +219,16 @@ impl Resolver<'_> {
         if user.user.state != UserState::Active as i32 {
             return Err(expired_session());
         }
-        users::touch_session(txn, tenant_id, id, self.now).await?;
         let teams = teams_of(txn, tenant_id, &user.user.name).await?;
-        Ok(CurrentPrincipal {
+        let principal = CurrentPrincipal {
             session: names::session(user.id, id),
             expire_time: Some(to_timestamp(session.expire_time)),
             ..user_principal(tenant, &user.user, teams)
-        })
+        };
+        // The idle timeout is at least five minutes: a last-used time up to
+        // a minute old ends no session early.
+        let stale = self.now - session.last_used_time >= LAST_USED_GRANULARITY;
+        Ok((principal, stale.then_some(Touch::Session)))
     }
 
     /// The caller of this call, as its credential names it.
