@@ -12,6 +12,7 @@ mod isolation;
 mod outbox;
 mod purge;
 mod quota;
+mod rest;
 mod row_security;
 mod stack;
 mod tenant_settings;

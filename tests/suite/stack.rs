@@ -37,6 +37,8 @@ pub struct Stack {
     _shutdown: DropGuard,
     pub backend: Backend,
     pub channel: Channel,
+    /// Where the gateway listens (gRPC and REST).
+    pub gateway: SocketAddr,
     pub operator_token: String,
     /// The key services verify internal credentials with.
     pub internal_key: CredentialKey,
@@ -115,6 +117,7 @@ impl Stack {
         Some(Self {
             backend,
             channel,
+            gateway,
             operator_token,
             internal_key,
             embedded: Some(embedded),

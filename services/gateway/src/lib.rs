@@ -1,5 +1,5 @@
-//! The gateway: the one door into Kefu for partners (gRPC) and, later, the
-//! portal and simple integrations (REST/JSON) on the same port.
+//! The gateway: the one door into Kefu for partners (gRPC) and simple
+//! integrations (REST/JSON, `POST /v1/{Service}/{Method}`) on one port.
 //!
 //! For every call it authenticates the caller, resolves the tenant, signs a
 //! short-lived internal credential and forwards the call to the service that
@@ -16,6 +16,7 @@ pub mod limits;
 mod proxy;
 pub mod ratelimit;
 pub mod resolver;
+mod rest;
 
 use std::{collections::HashMap, io, net::SocketAddr, sync::Arc};
 
@@ -79,8 +80,13 @@ pub async fn serve(
     let contract: Vec<&str> = kefu_proto::SERVICES.iter().map(|(name, _)| *name).collect();
     // Health is answered by the forwarding service above, not a reporter.
     let routes = server::with_reflection(routes, &contract)?;
+    let rest_state = state.clone();
     let app = routes
         .into_axum_router()
+        .route(
+            "/v1/{service}/{method}",
+            axum::routing::post(move |path, request| rest::call(rest_state.clone(), path, request)),
+        )
         .fallback(move |request: axum::extract::Request| proxy::forward(state.clone(), request));
     let task = tokio::spawn(async move {
         // The client's address is recorded on portal sessions and keys the

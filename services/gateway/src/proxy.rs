@@ -148,7 +148,10 @@ async fn caller_of(
     Ok(caller)
 }
 
-async fn try_forward(state: &ProxyState, mut request: Request) -> Result<Response, GatewayError> {
+pub(crate) async fn try_forward(
+    state: &ProxyState,
+    mut request: Request,
+) -> Result<Response, GatewayError> {
     let (service, path) = method_of(&request);
     let channel = state.channel_for(&service)?;
     let target = kefu_proto::target_of(&service).unwrap_or_default();
