@@ -4,6 +4,7 @@
 //! `KEFU_TEST_REDIS_URL` are set (`.ci/run` sets them and also
 //! `KEFU_TEST_REQUIRE_SERVERS=1`, which turns a missing server into a failure).
 
+mod bad_input;
 mod e2e;
 mod eventually;
 mod gateway;
