@@ -15,10 +15,12 @@ use kefu_kit::{
 use kefu_proto::v1::{
     ApiKey, ApiKeyAccess, ApiKeyScope, CreateApiKeyRequest, CreateDepartmentRequest,
     CreateSlaPolicyRequest, GetCurrentPrincipalRequest, GetCurrentTenantRequest, Industry,
-    InviteUserRequest, ListIndustryTemplatesRequest, ListSlaPoliciesRequest, ListTenantsRequest,
-    ListUsersRequest, LogoutRequest, ResumeTenantRequest, RevokeApiKeyRequest, Role, SlaPolicy,
-    SuspendTenantRequest, User, identity_service_client::IdentityServiceClient,
+    InviteUserRequest, ListIndustryTemplatesRequest, ListSessionsRequest, ListSlaPoliciesRequest,
+    ListTenantsRequest, ListUsersRequest, LogoutRequest, ResumeTenantRequest, RevokeApiKeyRequest,
+    RevokeSessionRequest, Role, SlaPolicy, SuspendTenantRequest, User,
+    identity_service_client::IdentityServiceClient,
 };
+use prost::Message;
 use tonic::{Code, Request, Status};
 use tonic_types::StatusExt;
 
@@ -193,6 +195,33 @@ async fn roles_scopes_and_the_operator_are_checked(backend: Backend) {
         Code::FailedPrecondition,
         "keys have no portal session to end"
     );
+
+    // No key, whatever its scope, reaches the portal sessions of people.
+    for answer in [
+        stack
+            .raw_call(
+                "kefu.v1.IdentityService/ListSessions",
+                ListSessionsRequest {
+                    parent: acme.admin_user.clone(),
+                    ..ListSessionsRequest::default()
+                }
+                .encode_to_vec(),
+                reader,
+            )
+            .await,
+        stack
+            .raw_call(
+                "kefu.v1.IdentityService/RevokeSession",
+                RevokeSessionRequest {
+                    name: format!("{}/sessions/{}", acme.admin_user, uuid::Uuid::now_v7()),
+                }
+                .encode_to_vec(),
+                reader,
+            )
+            .await,
+    ] {
+        assert_eq!(code(answer), Code::FailedPrecondition);
+    }
 
     // The operator manages tenants and sees nothing inside them.
     let operator = Some(stack.operator_token.as_str());

@@ -229,12 +229,11 @@ async fn purge(txn: &DatabaseTransaction, tenant: Uuid, now: DateTime<Utc>) -> R
     let event = TenantDeleted {
         tenant: name.clone(),
     };
-    outbox::append(
-        txn,
-        &new_event(NAME, Some(TenantId(tenant)), &name, &event, now),
-    )
-    .await?;
-    store::tenants::purge(txn, tenant).await?;
+    let event = new_event(NAME, Some(TenantId(tenant)), &name, &event, now);
+    outbox::append(txn, &event).await?;
+    let keep = Uuid::parse_str(&event.id)
+        .map_err(|_| TenantsError::Internal("event id is not a uuid".into()))?;
+    store::tenants::purge(txn, tenant, keep).await?;
     Ok(())
 }
 

@@ -13,9 +13,8 @@ use kefu_proto::v1::{
 use uuid::Uuid;
 
 use super::{
-    has_role,
     identity::{IdentityApi, session_resource, user_id_of, user_not_found},
-    page, require_tenant,
+    page, require_tenant, user_has_role,
 };
 use crate::{
     NAME,
@@ -46,11 +45,19 @@ fn is_open(model: &session::Model, idle: Duration, now: DateTime<Utc>) -> bool {
 /// their own, or anyone's for admins. Others are refused before the user is
 /// looked up, so the answer tells them nothing about who exists.
 fn addressed_user(caller: &CallContext, user_part: &str) -> Result<Uuid> {
+    if caller.principal.kind != PrincipalKind::User {
+        // A key has no account; and no scope of a key may reach into the
+        // portal sessions of the tenant's people.
+        return Err(TenantsError::IllegalTransition(
+            "sessions belong to portal users: call this from a portal session".into(),
+            None,
+        ));
+    }
     let name = format!("users/{user_part}");
     let user = user_id_of(caller, &name).ok_or_else(|| user_not_found(&name))?;
     let own =
         caller.principal.kind == PrincipalKind::User && caller.principal.id == user.to_string();
-    if own || has_role(caller, Role::Admin) {
+    if own || user_has_role(caller, Role::Admin) {
         Ok(user)
     } else {
         Err(TenantsError::PermissionDenied(
