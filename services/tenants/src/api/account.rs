@@ -12,12 +12,14 @@ use kefu_proto::v1::{
     UserReactivated, UserState, UserUpdated,
 };
 use sea_orm::DatabaseTransaction;
+use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use super::{
     append_event,
     identity::{
-        INVITATION_VALIDITY, IdentityApi, check_not_locked_out, invite, mail_invitation, save_user,
+        INVITATION_VALIDITY, IdentityApi, actor_of, check_not_locked_out, invite_by,
+        mail_invitation, record_login_failure, save_user,
     },
     organisation::{check_department_exists, check_skills_exist, remember, replayed, request_id},
     require_admin_user, require_tenant, required, user_has_role,
@@ -69,7 +71,7 @@ pub(super) async fn invite_user(
     )
     .await?;
     let teams = super::teams::teams_to_join(&txn, tenant, &request.teams).await?;
-    let (user, token) = invite(&txn, tenant.0, requested, now).await?;
+    let (user, token) = invite_by(&txn, tenant.0, requested, now, Some(actor_of(caller))).await?;
     let user_id = names::uuid_in(&user.name, "users")
         .ok_or_else(|| TenantsError::Internal(format!("{} is not a user name", user.name)))?;
     for team in &teams {
@@ -97,10 +99,55 @@ fn password_policy(tenant: &Tenant) -> PasswordPolicy {
     }
 }
 
+/// How many argon2id hashes or verifications run at once. Each takes 19 MiB
+/// and tens of milliseconds of a core: a burst of logins queues here rather
+/// than taking every blocking thread and the memory with it.
+const CONCURRENT_HASHES: usize = 2;
+
+/// The permits of [`CONCURRENT_HASHES`].
+static HASHING: Semaphore = Semaphore::const_new(CONCURRENT_HASHES);
+
+/// Runs `work` (a hash or a verification) on a blocking thread once a
+/// permit is free: never on the runtime's workers, never more than
+/// [`CONCURRENT_HASHES`] at once. The permit goes with the work, so a
+/// cancelled request does not free it before the work ends.
+async fn on_hashing_thread<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T> {
+    let permit = HASHING
+        .acquire()
+        .await
+        .map_err(|error| TenantsError::Internal(format!("password hashing: {error}")))?;
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        work()
+    })
+    .await
+    .map_err(|error| TenantsError::Internal(format!("password hashing: {error}")))
+}
+
+/// Whether `password` matches the stored `hash`. Without a hash it checks
+/// against a dummy one and answers false, so an unknown user costs as much
+/// time as a wrong password. A hash that cannot be read is INTERNAL.
+pub(super) async fn verify_password(password: &str, hash: Option<&str>) -> Result<bool> {
+    let password = password.to_owned();
+    let hash = hash.map(str::to_owned);
+    on_hashing_thread(move || match hash {
+        Some(hash) => password::verify(&password, &hash),
+        None => {
+            let _ = password::verify(&password, password::dummy_hash());
+            Ok(false)
+        }
+    })
+    .await?
+    .map_err(|error| TenantsError::Internal(error.to_string()))
+}
+
 /// The hash of `password`, the new password of the user with `email`
 /// given in `field`, once it meets the tenant's policy (INVALID_ARGUMENT
-/// WEAK_PASSWORD otherwise).
-pub(super) fn new_password_hash(
+/// WEAK_PASSWORD otherwise). Call it outside any write transaction: it
+/// takes a hashing permit and tens of milliseconds.
+pub(super) async fn new_password_hash(
     tenant: &Tenant,
     email: &str,
     field: &str,
@@ -115,11 +162,18 @@ pub(super) fn new_password_hash(
             },
         )
         .map_err(|weak| TenantsError::invalid_because(field, weak.to_string(), "WEAK_PASSWORD"))?;
-    password::hash(password).map_err(|error| TenantsError::Internal(error.to_string()))
+    let password = password.to_owned();
+    on_hashing_thread(move || password::hash(&password))
+        .await?
+        .map_err(|error| TenantsError::Internal(error.to_string()))
 }
 
 /// Refuses to take away an active administrator who is the tenant's last.
+/// The tenant's row is locked first, so two administrators taking each
+/// other's role (or deactivating each other) at once are counted one after
+/// the other: the second sees the first's change.
 pub(super) async fn check_admin_remains(txn: &DatabaseTransaction, tenant: Uuid) -> Result<()> {
+    users::lock_tenant(txn, tenant).await?;
     let admins = users::list_users(txn, tenant)
         .await?
         .iter()
@@ -195,6 +249,8 @@ pub(super) async fn reactivate_user(
     let txn = api.0.begin_for_tenant(tenant).await?;
     let stored = api.load_user(&txn, caller, tenant, &request.name).await?;
     let user = rules::reactivated(&stored.user, stored.password_hash.is_some(), now)?;
+    // Locks the tenant's row: concurrent reactivations and invitations
+    // count the seats one after the other.
     super::identity::check_seat_free(&txn, tenant.0).await?;
     let user = save_user(&txn, tenant.0, &stored, user, UserSecrets::default()).await?;
     let user = api.with_teams(&txn, tenant.0, user).await?;
@@ -232,35 +288,50 @@ pub(super) async fn change_password(
         return Err(TenantsError::invalid("current_password", "is required"));
     }
     let now = api.0.clock.now();
-    let txn = api.0.begin_for_tenant(tenant).await?;
-    let tenant_row = api.tenant_row(&txn, tenant.0).await?;
-    let stored = users::get_user(&txn, tenant.0, user_id)
+    // Read, then verify and hash outside any transaction: argon2id takes
+    // tens of milliseconds, too long to hold SQLite's write lock or a
+    // pooled connection for.
+    let read = api.0.begin_read(tenant).await?;
+    let tenant_row = api.tenant_row(&read, tenant.0).await?;
+    let stored = users::get_user(&read, tenant.0, user_id)
         .await?
         .ok_or_else(|| super::identity::user_not_found("users/me"))?;
     let email = stored.user.email.clone();
     // The current password is as guessable here as at login, so failures
     // count towards the same lock-out.
-    check_not_locked_out(&txn, tenant.0, &email, now).await?;
+    check_not_locked_out(&read, tenant.0, &email, now).await?;
+    read.commit().await?;
     let verified = match stored.password_hash.as_deref() {
-        Some(hash) => password::verify(&request.current_password, hash)
-            .map_err(|error| TenantsError::Internal(error.to_string()))?,
+        Some(hash) => verify_password(&request.current_password, Some(hash)).await?,
         None => false,
     };
     if !verified {
-        users::record_login_failure(&txn, tenant.0, &email, now).await?;
+        let txn = api.0.begin_for_tenant(tenant).await?;
+        record_login_failure(&txn, tenant.0, &email, now).await?;
         txn.commit().await?;
         return Err(TenantsError::Unauthenticated(
             "the current password is wrong".into(),
             "INVALID_CREDENTIALS",
         ));
     }
-    let hash = new_password_hash(&tenant_row, &email, "new_password", &request.new_password)?;
-    let mut user = stored.user.clone();
+    let hash =
+        new_password_hash(&tenant_row, &email, "new_password", &request.new_password).await?;
+    let txn = api.0.begin_for_tenant(tenant).await?;
+    // Written over the user as it is now (a login or an administrator's
+    // edit in between changes nothing here), unless its password changed
+    // since it was verified: then this change lost the race.
+    let current = users::get_user(&txn, tenant.0, user_id)
+        .await?
+        .ok_or_else(|| super::identity::user_not_found("users/me"))?;
+    if current.password_hash != stored.password_hash {
+        return Err(TenantsError::StaleEtag(current.user.name));
+    }
+    let mut user = current.user.clone();
     user.update_time = Some(to_timestamp(now));
     let user = save_user(
         &txn,
         tenant.0,
-        &stored,
+        &current,
         user,
         UserSecrets {
             password_hash: Some(hash),

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 use kefu_kit::{
     context::{CallContext, PrincipalKind, TenantId},
-    db::{begin_platform, is_unique_violation},
+    db::{begin_read_platform, is_unique_violation},
     events::to_timestamp,
 };
 use kefu_proto::v1::{
@@ -14,8 +14,8 @@ use kefu_proto::v1::{
     GetApiKeyRequest, GetCurrentPrincipalRequest, GetUserRequest, InviteUserRequest,
     InviteUserResponse, ListApiKeysRequest, ListApiKeysResponse, ListUsersRequest,
     ListUsersResponse, LoginRequest, LoginResponse, LogoutRequest, PlanTier, RevokeApiKeyRequest,
-    Role, Session, Tenant, User, UserCreated, UserDeactivated, UserState,
-    identity_service_server::IdentityService,
+    Role, Session, SessionsRevoked, Tenant, User, UserCreated, UserDeactivated, UserState,
+    UserUpdated, identity_service_server::IdentityService,
 };
 // The organisation, account and session methods, handled in their modules.
 use kefu_proto::v1::{
@@ -32,10 +32,17 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::{
-    Shared, append_event, caller, page, require_admin, require_admin_user, require_tenant, required,
+    Shared,
+    account::{new_password_hash, verify_password},
+    append_event, caller, page, require_admin, require_admin_user, require_tenant, required,
 };
 use crate::{
-    domain::{names, password, secrets, slug::normalise_email, tenant as rules},
+    domain::{
+        listing::{self, FieldKind},
+        names, secrets,
+        slug::normalise_email,
+        tenant as rules,
+    },
     error::{Result, TenantsError},
     mail::{Mail, Mailer},
     store::{
@@ -100,6 +107,18 @@ pub(super) async fn check_not_locked_out(
     Ok(())
 }
 
+/// Records a failed login (or a wrong current password) for `email`, and
+/// forgets the tenant's failures older than the window.
+pub(super) async fn record_login_failure(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    email: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    users::record_login_failure(txn, tenant, email, now, now - LOGIN_FAILURE_WINDOW).await?;
+    Ok(())
+}
+
 fn invalid_credentials() -> TenantsError {
     TenantsError::Unauthenticated(
         "wrong tenant, e-mail or password".into(),
@@ -107,13 +126,25 @@ fn invalid_credentials() -> TenantsError {
     )
 }
 
-/// Validates a new user and stores it INVITED with a fresh invitation;
-/// returns the user and the token (to be mailed after commit).
+/// [`invite_by`] with no actor named in UserCreated.
 pub(super) async fn invite(
     txn: &DatabaseTransaction,
     tenant: Uuid,
     requested: User,
     now: DateTime<Utc>,
+) -> Result<(User, String)> {
+    invite_by(txn, tenant, requested, now, None).await
+}
+
+/// Validates a new user and stores it INVITED with a fresh invitation;
+/// returns the user and the token (to be mailed after commit). UserCreated
+/// names `actor` as who invited them.
+pub(super) async fn invite_by(
+    txn: &DatabaseTransaction,
+    tenant: Uuid,
+    requested: User,
+    now: DateTime<Utc>,
+    actor: Option<Actor>,
 ) -> Result<(User, String)> {
     rules::check_length("user.display_name", &requested.display_name, 1, 100)?;
     let email = normalise_email(&requested.email)
@@ -187,14 +218,17 @@ pub(super) async fn invite(
     .await?;
     let event = UserCreated {
         user: Some(user.clone()),
-        actor: None,
+        actor,
     };
     append_event(txn, TenantId(tenant), &user.name, &event, now).await?;
     Ok((user, token))
 }
 
 /// Refuses a new or returning user when the plan's seats are all taken.
+/// The tenant's row is locked first, so concurrent invitations and
+/// reactivations count the seats one after the other.
 pub(super) async fn check_seat_free(txn: &DatabaseTransaction, tenant: Uuid) -> Result<()> {
+    users::lock_tenant(txn, tenant).await?;
     let plan = tenant_store::get(txn, tenant)
         .await?
         .map_or(PlanTier::Unspecified, |stored| {
@@ -268,30 +302,33 @@ impl IdentityApi {
     ) -> Result<LoginResponse> {
         let now = self.0.clock.now();
         let email = normalise_email(&request.email).map_err(|_| invalid_credentials())?;
-        let platform = begin_platform(&self.0.db).await?;
+        let platform = begin_read_platform(&self.0.db).await?;
         let tenant = tenant_store::by_slug(&platform, &request.tenant_slug).await?;
         platform.commit().await?;
         let Some(tenant) = tenant else {
             // Spend the time a real check takes, so a wrong slug is not told
             // apart from a wrong password by timing.
-            let _ = password::verify(&request.password, password::dummy_hash());
+            verify_password(&request.password, None).await?;
             return Err(invalid_credentials());
         };
-        let txn = self.0.begin_for_tenant(TenantId(tenant.id)).await?;
-        check_not_locked_out(&txn, tenant.id, &email, now).await?;
-        let user = users::user_by_email(&txn, tenant.id, &email).await?;
-        let verified = match user.as_ref().and_then(|user| user.password_hash.as_deref()) {
-            Some(hash) => password::verify(&request.password, hash)
-                .map_err(|error| TenantsError::Internal(error.to_string()))?,
-            None => {
-                let _ = password::verify(&request.password, password::dummy_hash());
-                false
-            }
-        };
+        // Read, then verify outside any transaction: argon2id takes tens of
+        // milliseconds, too long to hold SQLite's write lock or a pooled
+        // connection for. Only what the outcome writes runs in a (short)
+        // write transaction.
+        let read = self.0.begin_read(TenantId(tenant.id)).await?;
+        check_not_locked_out(&read, tenant.id, &email, now).await?;
+        let user = users::user_by_email(&read, tenant.id, &email).await?;
+        read.commit().await?;
+        let verified = verify_password(
+            &request.password,
+            user.as_ref().and_then(|user| user.password_hash.as_deref()),
+        )
+        .await?;
         let user = match user {
             Some(user) if verified && user.user.state == UserState::Active as i32 => user,
             _ => {
-                users::record_login_failure(&txn, tenant.id, &email, now).await?;
+                let txn = self.0.begin_for_tenant(TenantId(tenant.id)).await?;
+                record_login_failure(&txn, tenant.id, &email, now).await?;
                 txn.commit().await?;
                 return Err(invalid_credentials());
             }
@@ -299,6 +336,19 @@ impl IdentityApi {
         if let Some(refusal) = rules::refusal(&tenant.tenant) {
             return Err(refusal);
         }
+        let txn = self.0.begin_for_tenant(TenantId(tenant.id)).await?;
+        // The user's row is locked from here to the commit, and the login
+        // stands only for the user as verified: still ACTIVE, with the same
+        // password. A deactivation waits for this commit and then revokes
+        // the new session too. The last login time moves no revision, so
+        // concurrent logins and an administrator's etag never collide.
+        let logged_in = users::record_last_login(&txn, tenant.id, user.id, now)
+            .await?
+            .filter(|current| {
+                current.user.state == UserState::Active as i32
+                    && current.password_hash == user.password_hash
+            })
+            .ok_or_else(invalid_credentials)?;
         users::clear_login_failures(&txn, tenant.id, &email).await?;
         let settings = tenant.tenant.settings.clone().unwrap_or_default();
         let lifetime = settings
@@ -331,11 +381,7 @@ impl IdentityApi {
             },
         )
         .await?;
-        let mut logged_in = user.user.clone();
-        logged_in.last_login_time = Some(to_timestamp(now));
-        let logged_in =
-            save_user(&txn, tenant.id, &user, logged_in, UserSecrets::default()).await?;
-        let logged_in = self.with_teams(&txn, tenant.id, logged_in).await?;
+        let logged_in = self.with_teams(&txn, tenant.id, logged_in.user).await?;
         txn.commit().await?;
         Ok(LoginResponse {
             session_token: token,
@@ -354,17 +400,21 @@ impl IdentityApi {
             )
         };
         let digest = secrets::digest(&request.invitation_token);
-        let platform = begin_platform(&self.0.db).await?;
+        let platform = begin_read_platform(&self.0.db).await?;
         let lookup = tenant_store::find_lookup(&platform, &digest).await?;
         platform.commit().await?;
         let lookup = lookup
             .filter(|lookup| lookup.kind == "invitation")
             .ok_or_else(invalid)?;
-        let txn = self.0.begin_for_tenant(TenantId(lookup.tenant_id)).await?;
-        let tenant = self.tenant_row(&txn, lookup.tenant_id).await?;
-        let stored = users::get_user(&txn, lookup.tenant_id, lookup.subject)
+        let tenant_id = TenantId(lookup.tenant_id);
+        // Read and check, then hash outside any transaction (argon2id takes
+        // tens of milliseconds); the write is guarded by the revision read.
+        let read = self.0.begin_read(tenant_id).await?;
+        let tenant = self.tenant_row(&read, lookup.tenant_id).await?;
+        let stored = users::get_user(&read, lookup.tenant_id, lookup.subject)
             .await?
             .ok_or_else(invalid)?;
+        read.commit().await?;
         match &stored.invitation {
             Some((pending, expire))
                 if *pending == digest
@@ -372,15 +422,16 @@ impl IdentityApi {
                     && stored.user.state == UserState::Invited as i32 => {}
             _ => return Err(invalid()),
         }
-        let hash = super::account::new_password_hash(
-            &tenant,
-            &stored.user.email,
-            "password",
-            &request.password,
-        )?;
+        // A suspended tenant's people may not sign in, nor join.
+        if let Some(refusal) = rules::refusal(&tenant) {
+            return Err(refusal);
+        }
+        let hash =
+            new_password_hash(&tenant, &stored.user.email, "password", &request.password).await?;
         let mut user = stored.user.clone();
         user.state = UserState::Active as i32;
         user.update_time = Some(to_timestamp(now));
+        let txn = self.0.begin_for_tenant(tenant_id).await?;
         if !users::replace_user(
             &txn,
             lookup.tenant_id,
@@ -400,7 +451,13 @@ impl IdentityApi {
         tenant_store::forget_lookup(&txn, &digest).await?;
         user.etag = store::etag(stored.revision + 1);
         let user = self.with_teams(&txn, lookup.tenant_id, user).await?;
+        let event = UserUpdated {
+            user: Some(user.clone()),
+            changed_paths: vec!["state".to_owned()],
+        };
+        append_event(&txn, tenant_id, &user.name, &event, now).await?;
         txn.commit().await?;
+        self.0.outbox.notify();
         Ok(user)
     }
 
@@ -418,6 +475,70 @@ impl IdentityApi {
     }
 }
 
+/// The filter fields of ListUsers.
+const USER_FILTER_FIELDS: &[(&str, FieldKind)] = &[
+    ("state", FieldKind::Text),
+    ("roles", FieldKind::Repeated),
+    ("approval_level", FieldKind::Text),
+    ("department", FieldKind::Text),
+    ("teams", FieldKind::Repeated),
+    ("skills.key", FieldKind::Repeated),
+    ("availability", FieldKind::Text),
+    ("email", FieldKind::Text),
+    ("display_name", FieldKind::Text),
+];
+
+/// The conditions of a ListUsers filter; e-mails compare as stored
+/// (normalised to lower case).
+fn user_conditions(filter: &str) -> Result<Vec<listing::Condition>> {
+    let mut conditions = listing::parse_filter(filter, USER_FILTER_FIELDS)?;
+    for condition in &mut conditions {
+        if condition.field == "email" {
+            condition.value = condition.value.to_lowercase();
+        }
+    }
+    Ok(conditions)
+}
+
+/// Whether `user` satisfies one condition of a ListUsers filter. Enums
+/// compare by name, with or without their prefix (`ROLE_AGENT`, `AGENT`).
+fn user_matches(user: &User, condition: &listing::Condition) -> bool {
+    match condition.field.as_str() {
+        "state" => condition.matches_enum(
+            UserState::try_from(user.state)
+                .map(|state| state.as_str_name())
+                .unwrap_or_default(),
+            "USER_STATE_",
+        ),
+        "roles" => user.roles.iter().any(|role| {
+            Role::try_from(*role)
+                .is_ok_and(|role| condition.matches_enum(role.as_str_name(), "ROLE_"))
+        }),
+        "approval_level" => condition.matches_enum(
+            kefu_proto::v1::ApprovalLevel::try_from(user.approval_level)
+                .map(|level| level.as_str_name())
+                .unwrap_or_default(),
+            "APPROVAL_LEVEL_",
+        ),
+        "department" => condition.matches_text(&user.department),
+        "teams" => condition.matches_any(user.teams.iter().map(String::as_str)),
+        "skills.key" => condition.matches_any(user.skills.iter().map(|skill| skill.key.as_str())),
+        "availability" => condition.matches_enum(
+            kefu_proto::v1::UserAvailability::try_from(user.availability)
+                .map(|availability| availability.as_str_name())
+                .unwrap_or_default(),
+            "USER_AVAILABILITY_",
+        ),
+        "email" => condition.matches_text(&user.email),
+        _ => condition.matches_text(&user.display_name),
+    }
+}
+
+/// A resource's time, for ordering (unset first).
+fn time_of(time: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
+    time.and_then(kefu_kit::events::from_timestamp)
+}
+
 pub(super) fn session_resource(model: &session::Model, current: bool) -> Session {
     Session {
         name: names::session(model.user_id, model.id),
@@ -428,6 +549,35 @@ pub(super) fn session_resource(model: &session::Model, current: bool) -> Session
         client_address: model.client_address.clone(),
         current,
     }
+}
+
+/// Ends the open sessions of `user` (only `only`, when given): their
+/// look-ups are forgotten, so the tokens stop resolving at once, and
+/// SessionsRevoked tells the gateway to drop them from its cache. Nothing
+/// is published when no session was open.
+async fn revoke_sessions(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    user: Uuid,
+    only: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let revoked = users::revoke_user_sessions(txn, tenant.0, user, only, now).await?;
+    if revoked.is_empty() {
+        return Ok(());
+    }
+    for model in &revoked {
+        tenant_store::forget_lookup(txn, &model.digest).await?;
+    }
+    let user_name = names::user(user);
+    let event = SessionsRevoked {
+        user: user_name.clone(),
+        sessions: revoked
+            .iter()
+            .map(|model| names::session(model.user_id, model.id))
+            .collect(),
+    };
+    append_event(txn, tenant, user_name, &event, now).await
 }
 
 /// An API key as callers see it: EXPIRED once past its expiry.
@@ -553,19 +703,40 @@ impl IdentityService for IdentityApi {
     ) -> Result<Response<ListUsersResponse>, Status> {
         let tenant = require_tenant(&caller(&request)?)?;
         let request = request.into_inner();
+        let conditions = user_conditions(&request.filter)?;
+        let order = listing::parse_order_by(
+            &request.order_by,
+            &["display_name", "create_time", "last_login_time"],
+            "display_name",
+        )?;
         let txn = self.0.begin_read(tenant).await?;
         let mut all = Vec::new();
         for stored in users::list_users(&txn, tenant.0)
             .await
             .map_err(TenantsError::from)?
         {
-            all.push(self.with_teams(&txn, tenant.0, stored.user).await?);
+            let user = self.with_teams(&txn, tenant.0, stored.user).await?;
+            if conditions
+                .iter()
+                .all(|condition| user_matches(&user, condition))
+            {
+                all.push(user);
+            }
         }
-        all.sort_by(|a, b| {
-            a.display_name
-                .cmp(&b.display_name)
-                .then(a.name.cmp(&b.name))
-        });
+        listing::sort_by_order(
+            &mut all,
+            &order,
+            |a, b, field| match field {
+                "create_time" => {
+                    time_of(a.create_time.as_ref()).cmp(&time_of(b.create_time.as_ref()))
+                }
+                "last_login_time" => {
+                    time_of(a.last_login_time.as_ref()).cmp(&time_of(b.last_login_time.as_ref()))
+                }
+                _ => a.display_name.cmp(&b.display_name),
+            },
+            |a, b| a.name.cmp(&b.name),
+        );
         let (users, next_page_token, total_size) =
             page(all, request.page_size, &request.page_token)?;
         Ok(Response::new(ListUsersResponse {
@@ -613,6 +784,9 @@ impl IdentityService for IdentityApi {
                 .map_err(|_| TenantsError::invalid("successor", "is not a user of this tenant"))?;
             successor.user.name
         };
+        // The teams whose queues take the user's work back, read before the
+        // user is changed.
+        let teams = super::principal::teams_of(&txn, tenant.0, &stored.user.name).await?;
         let mut user = stored.user.clone();
         user.state = UserState::Deactivated as i32;
         user.deactivate_time = Some(to_timestamp(now));
@@ -628,20 +802,13 @@ impl IdentityService for IdentityApi {
             },
         )
         .await?;
-        for digest in users::revoke_sessions(&txn, tenant.0, stored.id, None, now)
-            .await
-            .map_err(TenantsError::from)?
-        {
-            tenant_store::forget_lookup(&txn, &digest)
-                .await
-                .map_err(TenantsError::from)?;
-        }
+        revoke_sessions(&txn, tenant, stored.id, None, now).await?;
         let event = UserDeactivated {
             user: user.name.clone(),
             successor,
             display_name: user.display_name.clone(),
+            teams,
             actor: Some(actor_of(&caller)),
-            ..UserDeactivated::default()
         };
         append_event(&txn, tenant, &user.name, &event, now).await?;
         let user = self.with_teams(&txn, tenant.0, user).await?;
@@ -735,14 +902,54 @@ impl IdentityService for IdentityApi {
     ) -> Result<Response<ListApiKeysResponse>, Status> {
         let tenant = require_tenant(&caller(&request)?)?;
         let request = request.into_inner();
+        let conditions = listing::parse_filter(
+            &request.filter,
+            &[
+                ("state", FieldKind::Text),
+                ("scopes.service", FieldKind::Repeated),
+            ],
+        )?;
+        let order = listing::parse_order_by(
+            &request.order_by,
+            &["create_time", "last_used_time", "display_name"],
+            "create_time desc",
+        )?;
         let now = self.0.clock.now();
         let txn = self.0.begin_read(tenant).await?;
-        let keys: Vec<ApiKey> = users::list_api_keys(&txn, tenant.0)
+        let mut keys: Vec<ApiKey> = users::list_api_keys(&txn, tenant.0)
             .await
             .map_err(TenantsError::from)?
             .into_iter()
+            // Filtered as callers see them: EXPIRED once past the expiry.
             .map(|stored| key_view(stored.api_key, now))
+            .filter(|key| {
+                let state = ApiKeyState::try_from(key.state)
+                    .map(|state| state.as_str_name())
+                    .unwrap_or_default();
+                conditions
+                    .iter()
+                    .all(|condition| match condition.field.as_str() {
+                        "state" => condition.matches_enum(state, "API_KEY_STATE_"),
+                        _ => condition
+                            .matches_any(key.scopes.iter().map(|scope| scope.service.as_str())),
+                    })
+            })
             .collect();
+        listing::sort_by_order(
+            &mut keys,
+            &order,
+            |a, b, field| match field {
+                "create_time" => {
+                    time_of(a.create_time.as_ref()).cmp(&time_of(b.create_time.as_ref()))
+                }
+                "last_used_time" => {
+                    time_of(a.last_used_time.as_ref()).cmp(&time_of(b.last_used_time.as_ref()))
+                }
+                _ => a.display_name.cmp(&b.display_name),
+            },
+            // Newest first among equals, as the keys are stored.
+            |a, b| b.name.cmp(&a.name),
+        );
         let (api_keys, next_page_token, total_size) =
             page(keys, request.page_size, &request.page_token)?;
         Ok(Response::new(ListApiKeysResponse {
@@ -829,15 +1036,9 @@ impl IdentityService for IdentityApi {
         };
         let now = self.0.clock.now();
         let txn = self.0.begin_for_tenant(tenant).await?;
-        for digest in users::revoke_sessions(&txn, tenant.0, user, Some(session), now)
-            .await
-            .map_err(TenantsError::from)?
-        {
-            tenant_store::forget_lookup(&txn, &digest)
-                .await
-                .map_err(TenantsError::from)?;
-        }
+        revoke_sessions(&txn, tenant, user, Some(session), now).await?;
         txn.commit().await.map_err(TenantsError::from)?;
+        self.0.outbox.notify();
         Ok(Response::new(()))
     }
 

@@ -1,15 +1,37 @@
 //! Users, sessions, API keys and failed logins (tenant tables).
 
 use chrono::{DateTime, Utc};
-use kefu_proto::v1::{ApiKey, User};
+use kefu_proto::v1::{ApiKey, ApiKeyState, User};
 use prost::Message;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
-use super::entities::{api_key, login_failure, session, user};
+use super::entities::{api_key, login_failure, session, tenant, user};
+
+/// Locks the tenant's row until the transaction ends, so that checks which
+/// count the tenant's users before a write (a free seat, an active admin
+/// left) run one at a time per tenant: under READ COMMITTED two such
+/// transactions would otherwise both count the state before the other's
+/// write. Call it before counting. On SQLite every write transaction holds
+/// the database's write lock from its start (`BEGIN IMMEDIATE`), so there is
+/// nothing to do.
+pub async fn lock_tenant<C: ConnectionTrait>(db: &C, tenant: Uuid) -> Result<(), DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    // SELECT id FROM tenants WHERE id = $1 FOR UPDATE
+    tenant::Entity::find_by_id(tenant)
+        .select_only()
+        .column(tenant::Column::Id)
+        .lock_exclusive()
+        .into_tuple::<Uuid>()
+        .one(db)
+        .await
+        .map(|_| ())
+}
 
 /// A stored user with what only the store knows.
 #[derive(Debug, Clone, PartialEq)]
@@ -121,6 +143,38 @@ pub async fn list_users<C: ConnectionTrait>(
         .collect()
 }
 
+/// Sets the user's `last_login_time` to `time` without moving its revision,
+/// so a login never makes an etag an administrator holds stale. The row is
+/// locked first (`FOR UPDATE` on PostgreSQL; SQLite's write transaction
+/// already excludes other writers), so no concurrent write is lost between
+/// the read and the write. Returns the user as now stored (etag unchanged),
+/// or `None` when it is gone.
+pub async fn record_last_login<C: ConnectionTrait>(
+    db: &C,
+    tenant: Uuid,
+    id: Uuid,
+    time: DateTime<Utc>,
+) -> Result<Option<StoredUser>, DbErr> {
+    let Some(model) = user::Entity::find_by_id((tenant, id))
+        .lock_exclusive()
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let mut stored = stored_user(model)?;
+    stored.user.last_login_time = Some(kefu_kit::events::to_timestamp(time));
+    let mut resource = stored.user.clone();
+    resource.etag = String::new();
+    user::Entity::update_many()
+        .col_expr(user::Column::Resource, resource.encode_to_vec().into())
+        .filter(user::Column::TenantId.eq(tenant))
+        .filter(user::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(Some(stored))
+}
+
 /// How a user row changes besides its resource.
 #[derive(Debug, Clone, Default)]
 pub struct UserSecrets {
@@ -174,13 +228,22 @@ pub async fn replace_user<C: ConnectionTrait>(
     Ok(result.rows_affected == 1)
 }
 
-/// Records a failed login for `email`.
+/// Records a failed login for `email`, and forgets the tenant's failures
+/// from before `forget_before` (the start of the lock-out window): they
+/// count for nothing any more, and failures for e-mails nobody has would
+/// otherwise never be cleared by a successful login.
 pub async fn record_login_failure<C: ConnectionTrait>(
     db: &C,
     tenant: Uuid,
     email: &str,
     now: DateTime<Utc>,
+    forget_before: DateTime<Utc>,
 ) -> Result<(), DbErr> {
+    login_failure::Entity::delete_many()
+        .filter(login_failure::Column::TenantId.eq(tenant))
+        .filter(login_failure::Column::FailedAt.lt(forget_before))
+        .exec(db)
+        .await?;
     login_failure::Entity::insert(login_failure::ActiveModel {
         tenant_id: Set(tenant),
         email: Set(email.to_owned()),
@@ -269,6 +332,23 @@ pub async fn revoke_sessions<C: ConnectionTrait>(
     only: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<Vec<String>, DbErr> {
+    Ok(revoke_user_sessions(db, tenant, user, only, now)
+        .await?
+        .into_iter()
+        .map(|model| model.digest)
+        .collect())
+}
+
+/// Revokes the given sessions of `user` (all when `only` is `None`) still
+/// open; returns them as they were (their digests, for the look-ups to be
+/// forgotten; their ids, for SessionsRevoked).
+pub async fn revoke_user_sessions<C: ConnectionTrait>(
+    db: &C,
+    tenant: Uuid,
+    user: Uuid,
+    only: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<Vec<session::Model>, DbErr> {
     let mut query = session::Entity::find()
         .filter(session::Column::TenantId.eq(tenant))
         .filter(session::Column::UserId.eq(user))
@@ -277,17 +357,15 @@ pub async fn revoke_sessions<C: ConnectionTrait>(
         query = query.filter(session::Column::Id.eq(id));
     }
     let open = query.all(db).await?;
-    let mut digests = Vec::with_capacity(open.len());
-    for model in open {
+    for model in &open {
         session::Entity::update_many()
             .col_expr(session::Column::RevokeTime, Some(now).into())
             .filter(session::Column::TenantId.eq(tenant))
             .filter(session::Column::Id.eq(model.id))
             .exec(db)
             .await?;
-        digests.push(model.digest);
     }
-    Ok(digests)
+    Ok(open)
 }
 
 /// Every session of `user` (ended ones included), newest first.
@@ -468,4 +546,22 @@ pub async fn teams_of_user<C: ConnectionTrait>(
         .iter()
         .map(|row| row.try_get("", "team_id"))
         .collect()
+}
+
+/// Records that the still-ACTIVE key `id` was used: a key revoked meanwhile
+/// keeps its revoked state (the guard is in the UPDATE, not in a read).
+pub async fn touch_api_key<C: ConnectionTrait>(
+    db: &C,
+    tenant: Uuid,
+    id: Uuid,
+    resource: &ApiKey,
+) -> Result<(), DbErr> {
+    api_key::Entity::update_many()
+        .col_expr(api_key::Column::Resource, resource.encode_to_vec().into())
+        .filter(api_key::Column::TenantId.eq(tenant))
+        .filter(api_key::Column::Id.eq(id))
+        .filter(api_key::Column::State.eq(ApiKeyState::Active as i32))
+        .exec(db)
+        .await
+        .map(|_| ())
 }
