@@ -18,6 +18,11 @@ use kefu_proto::v1::{
     UpdateTeamRequest, UpdateUserRequest, User, UserSkill, UserState,
     identity_service_client::IdentityServiceClient,
 };
+use kefu_proto::v1::{
+    ApiKey, ApiKeyAccess, ApiKeyScope, CreateApiKeyRequest, ListApiKeysRequest, LoginRequest,
+    LogoutRequest, RevokeApiKeyRequest, SessionsRevoked, SuspendTenantRequest, UserCreated,
+    UserDeactivated, UserUpdated,
+};
 use tonic::Code;
 
 use super::tenants::{
@@ -900,4 +905,618 @@ async fn sqlite_accounts_passwords_and_sessions() {
 #[tokio::test]
 async fn postgres_accounts_passwords_and_sessions() {
     accounts_passwords_and_sessions(Backend::Postgres).await;
+}
+
+/// The events of type `M` the tenants service wrote to its outbox for
+/// `tenant`, oldest first: read past row-level security on PostgreSQL (the
+/// owner), directly on SQLite.
+async fn events_of<M: prost::Message + prost::Name + Default>(
+    world: &World,
+    backend: Backend,
+    tenant: TenantId,
+) -> Vec<M> {
+    use prost::Message as _;
+    use sea_orm::ConnectionTrait;
+    let inspector = match backend {
+        Backend::Postgres => world.database.owner_connection().await,
+        Backend::Sqlite => world.database.db.clone(),
+    };
+    let rows = inspector
+        .query_all_raw(sea_orm::Statement::from_string(
+            inspector.get_database_backend(),
+            format!(
+                "SELECT payload FROM outbox WHERE event_type = '{}' ORDER BY seq",
+                M::full_name()
+            ),
+        ))
+        .await
+        .expect("read the outbox");
+    rows.iter()
+        .map(|row| {
+            let payload: Vec<u8> = row.try_get("", "payload").expect("payload");
+            kefu_proto::v1::EventEnvelope::decode(payload.as_slice()).expect("envelope")
+        })
+        .filter(|envelope| envelope.tenant_id == tenant.to_string())
+        .map(|envelope| kefu_kit::events::payload_as::<M>(&envelope).expect("payload type"))
+        .collect()
+}
+
+/// The ACTIVE administrators of a tenant.
+async fn active_admins(client: &mut IdentityServiceClient<Intercepted>) -> Vec<String> {
+    client
+        .list_users(ListUsersRequest {
+            filter: "state = ACTIVE AND roles:ROLE_ADMIN".into(),
+            page_size: 500,
+            ..ListUsersRequest::default()
+        })
+        .await
+        .expect("list admins")
+        .into_inner()
+        .users
+        .into_iter()
+        .map(|user| user.name)
+        .collect()
+}
+
+/// Two administrators deactivating each other at once: one wins, the other
+/// is refused LAST_ADMIN, and an active administrator always remains (the
+/// tenant's row serialises the count on PostgreSQL). Ten rounds, each with
+/// the last round's survivor and a fresh administrator.
+async fn admins_deactivating_each_other_leave_one(backend: Backend) {
+    let Some(world) = World::start(backend).await else {
+        return;
+    };
+    let (_, a, first_admin) = tenant_with_admin(&world, "acme").await;
+    world.accept("admin@acme.example").await;
+    let mut survivor = first_admin;
+    for round in 0..10 {
+        let email = format!("admin{round}@acme.example");
+        let fresh = invite(
+            &mut world.identity(Some(a), admin(&survivor)),
+            &email,
+            Role::Admin,
+        )
+        .await;
+        world.accept(&email).await;
+        let mut by_survivor = world.identity(Some(a), admin(&survivor));
+        let mut by_fresh = world.identity(Some(a), admin(&fresh.name));
+        assert_eq!(active_admins(&mut by_survivor).await.len(), 2);
+        let (fresh_gone, survivor_gone) = tokio::join!(
+            by_survivor.deactivate_user(DeactivateUserRequest {
+                name: fresh.name.clone(),
+                ..DeactivateUserRequest::default()
+            }),
+            by_fresh.deactivate_user(DeactivateUserRequest {
+                name: survivor.clone(),
+                ..DeactivateUserRequest::default()
+            }),
+        );
+        for refused in [&fresh_gone, &survivor_gone]
+            .into_iter()
+            .filter_map(|result| result.as_ref().err())
+        {
+            assert_eq!(refused.code(), Code::FailedPrecondition, "round {round}");
+        }
+        assert!(
+            fresh_gone.is_ok() != survivor_gone.is_ok(),
+            "round {round}: exactly one deactivation succeeds"
+        );
+        let left = active_admins(&mut by_survivor).await;
+        assert_eq!(left.len(), 1, "round {round}: {left:?}");
+        survivor = left[0].clone();
+    }
+}
+
+/// Invitations racing for the last seat of a STARTER plan (20): exactly one
+/// gets it.
+async fn concurrent_invitations_take_the_last_seat_once(backend: Backend) {
+    let Some(world) = World::start(backend).await else {
+        return;
+    };
+    let (_, a, a_admin) = tenant_with_admin(&world, "acme").await;
+    let mut admin_a = world.identity(Some(a), admin(&a_admin));
+    // The administrator holds the first seat.
+    for seat in 2..=19 {
+        invite(
+            &mut admin_a,
+            &format!("agent{seat}@acme.example"),
+            Role::Agent,
+        )
+        .await;
+    }
+    let racing = (0..4).map(|racer| {
+        let mut client = admin_a.clone();
+        async move {
+            client
+                .invite_user(InviteUserRequest {
+                    user: Some(User {
+                        display_name: "抢座".into(),
+                        email: format!("racer{racer}@acme.example"),
+                        roles: vec![Role::Agent as i32],
+                        ..User::default()
+                    }),
+                    ..InviteUserRequest::default()
+                })
+                .await
+        }
+    });
+    let results = futures::future::join_all(racing).await;
+    let invited = results.iter().filter(|result| result.is_ok()).count();
+    for refused in results.iter().filter_map(|result| result.as_ref().err()) {
+        assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    }
+    assert_eq!(invited, 1, "one invitation takes the 20th seat");
+    let users = admin_a
+        .list_users(ListUsersRequest {
+            page_size: 500,
+            ..ListUsersRequest::default()
+        })
+        .await
+        .expect("list users")
+        .into_inner();
+    assert_eq!(users.total_size, 20);
+}
+
+/// Logins write the last login time without moving the revision: two at
+/// once both succeed, and an administrator's etag stays good.
+async fn concurrent_logins_keep_the_etag(backend: Backend) {
+    let Some(world) = World::start(backend).await else {
+        return;
+    };
+    let (_, a, a_admin) = tenant_with_admin(&world, "acme").await;
+    let mut admin_a = world.identity(Some(a), admin(&a_admin));
+    let agent = invite(&mut admin_a, "agent@acme.example", Role::Agent).await;
+    world.accept("agent@acme.example").await;
+    let before = admin_a
+        .get_user(GetUserRequest {
+            name: agent.name.clone(),
+        })
+        .await
+        .expect("get user")
+        .into_inner();
+    let login = || {
+        let mut client = world.identity(None, Principal::anonymous());
+        async move {
+            client
+                .login(LoginRequest {
+                    tenant_slug: "acme".into(),
+                    email: "agent@acme.example".into(),
+                    password: PASSWORD.into(),
+                })
+                .await
+        }
+    };
+    for _ in 0..3 {
+        let (first, second) = tokio::join!(login(), login());
+        let first = first.expect("first login").into_inner();
+        second.expect("second login");
+        assert_eq!(first.user.expect("user").etag, before.etag);
+    }
+    let after = admin_a
+        .get_user(GetUserRequest {
+            name: agent.name.clone(),
+        })
+        .await
+        .expect("get user")
+        .into_inner();
+    assert_eq!(after.etag, before.etag, "a login moves no etag");
+    assert!(after.last_login_time.is_some());
+    admin_a
+        .update_user(masked!(
+            UpdateUserRequest {
+                user: Some(User {
+                    name: agent.name.clone(),
+                    title: "客服组长".into(),
+                    etag: before.etag.clone(),
+                    ..User::default()
+                }),
+                update_mask: None,
+            },
+            ["title"]
+        ))
+        .await
+        .expect("the etag read before the logins still holds");
+}
+
+/// ListUsers and ListApiKeys apply their documented filters and orders and
+/// name `filter` or `order_by` for anything else.
+async fn users_and_keys_filter_and_order(backend: Backend) {
+    let Some(world) = World::start(backend).await else {
+        return;
+    };
+    let (_, a, a_admin) = tenant_with_admin(&world, "acme").await;
+    world.accept("admin@acme.example").await;
+    let mut admin_a = world.identity(Some(a), admin(&a_admin));
+    let agent = invite(&mut admin_a, "Agent@Acme.example", Role::Agent).await;
+    let manager = invite(&mut admin_a, "manager@acme.example", Role::Manager).await;
+    world.accept("manager@acme.example").await;
+    world.login("acme", "manager@acme.example", PASSWORD).await;
+    let names = |users: Vec<User>| users.into_iter().map(|user| user.name).collect::<Vec<_>>();
+    let list = |filter: &str, order_by: &str| {
+        let mut client = admin_a.clone();
+        let request = ListUsersRequest {
+            filter: filter.into(),
+            order_by: order_by.into(),
+            ..ListUsersRequest::default()
+        };
+        async move { client.list_users(request).await }
+    };
+    let agents = list("roles:ROLE_AGENT", "")
+        .await
+        .expect("agents")
+        .into_inner();
+    assert_eq!(names(agents.users), vec![agent.name.clone()]);
+    assert_eq!(agents.total_size, 1);
+    let invited = list("state = INVITED", "")
+        .await
+        .expect("invited")
+        .into_inner();
+    assert_eq!(names(invited.users), vec![agent.name.clone()]);
+    let by_email = list(r#"email = "AGENT@acme.example""#, "")
+        .await
+        .expect("by e-mail")
+        .into_inner();
+    assert_eq!(names(by_email.users), vec![agent.name.clone()]);
+    let not_agents = list("roles != ROLE_AGENT", "").await;
+    assert_eq!(
+        field_of(&not_agents.expect_err("!= on a repeated field")),
+        "filter"
+    );
+    let active = list("state = USER_STATE_ACTIVE AND roles:MANAGER", "")
+        .await
+        .expect("active managers")
+        .into_inner();
+    assert_eq!(names(active.users), vec![manager.name.clone()]);
+    let by_creation = list("", "create_time desc")
+        .await
+        .expect("newest first")
+        .into_inner();
+    assert_eq!(
+        names(by_creation.users),
+        vec![manager.name.clone(), agent.name.clone(), a_admin.clone()]
+    );
+    let by_login = list("", "last_login_time desc, create_time")
+        .await
+        .expect("by last login")
+        .into_inner();
+    assert_eq!(by_login.users[0].name, manager.name, "the only login");
+    for (filter, order_by, field) in [
+        ("colour = red", "", "filter"),
+        ("state", "", "filter"),
+        ("", "email", "order_by"),
+        ("", "display_name up", "order_by"),
+    ] {
+        let refused = list(filter, order_by).await.expect_err(filter);
+        assert_eq!(refused.code(), Code::InvalidArgument);
+        assert_eq!(field_of(&refused), field, "{filter:?} {order_by:?}");
+    }
+
+    // API keys: by state (EXPIRED as callers see it) and scope service.
+    let key = |display_name: &str, service: &str| CreateApiKeyRequest {
+        api_key: Some(ApiKey {
+            display_name: display_name.into(),
+            scopes: vec![ApiKeyScope {
+                service: service.into(),
+                access: ApiKeyAccess::Read as i32,
+            }],
+            ..ApiKey::default()
+        }),
+        request_id: String::new(),
+    };
+    let erp = admin_a
+        .create_api_key(key("ERP", "tickets"))
+        .await
+        .expect("create key")
+        .into_inner()
+        .api_key
+        .expect("key");
+    let crm = admin_a
+        .create_api_key(key("CRM", "customers"))
+        .await
+        .expect("create key")
+        .into_inner()
+        .api_key
+        .expect("key");
+    admin_a
+        .revoke_api_key(RevokeApiKeyRequest {
+            name: crm.name.clone(),
+        })
+        .await
+        .expect("revoke");
+    let keys = |filter: &str, order_by: &str| {
+        let mut client = admin_a.clone();
+        let request = ListApiKeysRequest {
+            filter: filter.into(),
+            order_by: order_by.into(),
+            ..ListApiKeysRequest::default()
+        };
+        async move { client.list_api_keys(request).await }
+    };
+    let key_names = |keys: Vec<ApiKey>| keys.into_iter().map(|key| key.name).collect::<Vec<_>>();
+    let default = keys("", "").await.expect("keys").into_inner();
+    assert_eq!(
+        key_names(default.api_keys),
+        vec![crm.name.clone(), erp.name.clone()],
+        "newest first"
+    );
+    let by_name = keys("", "display_name")
+        .await
+        .expect("by name")
+        .into_inner();
+    assert_eq!(
+        key_names(by_name.api_keys),
+        vec![crm.name.clone(), erp.name.clone()]
+    );
+    let by_creation = keys("", "create_time")
+        .await
+        .expect("oldest first")
+        .into_inner();
+    assert_eq!(
+        key_names(by_creation.api_keys),
+        vec![erp.name.clone(), crm.name.clone()]
+    );
+    let revoked = keys("state = REVOKED", "")
+        .await
+        .expect("revoked")
+        .into_inner();
+    assert_eq!(key_names(revoked.api_keys), vec![crm.name.clone()]);
+    assert_eq!(revoked.total_size, 1);
+    let tickets = keys(r#"scopes.service = "tickets""#, "")
+        .await
+        .expect("by service")
+        .into_inner();
+    assert_eq!(key_names(tickets.api_keys), vec![erp.name.clone()]);
+    for (filter, order_by, field) in [("prefix = kefu", "", "filter"), ("", "prefix", "order_by")] {
+        let refused = keys(filter, order_by).await.expect_err(filter);
+        assert_eq!(refused.code(), Code::InvalidArgument);
+        assert_eq!(field_of(&refused), field);
+    }
+}
+
+/// Account changes publish what their events document: UserCreated with
+/// who invited, UserUpdated when an invitation is accepted, UserDeactivated
+/// with the user's teams, SessionsRevoked on logout and on deactivation.
+async fn account_changes_publish_their_events(backend: Backend) {
+    let Some(world) = World::start(backend).await else {
+        return;
+    };
+    let (_, a, a_admin) = tenant_with_admin(&world, "acme").await;
+    world.accept("admin@acme.example").await;
+    let mut admin_a = world.identity(Some(a), admin(&a_admin));
+    let team = admin_a
+        .create_team(CreateTeamRequest {
+            team: Some(Team {
+                display_name: "一线".into(),
+                ..Team::default()
+            }),
+            ..CreateTeamRequest::default()
+        })
+        .await
+        .expect("create team")
+        .into_inner();
+    let agent = admin_a
+        .invite_user(InviteUserRequest {
+            user: Some(User {
+                display_name: "李娜".into(),
+                email: "agent@acme.example".into(),
+                roles: vec![Role::Agent as i32],
+                ..User::default()
+            }),
+            teams: vec![team.name.clone()],
+            ..InviteUserRequest::default()
+        })
+        .await
+        .expect("invite")
+        .into_inner()
+        .user
+        .expect("user");
+    let created = events_of::<UserCreated>(&world, backend, a).await;
+    let created = created
+        .iter()
+        .find(|event| event.user.as_ref().map(|user| &user.name) == Some(&agent.name))
+        .expect("UserCreated");
+    assert_eq!(
+        created.actor.as_ref().map(|actor| actor.name.clone()),
+        Some(a_admin.clone())
+    );
+
+    world.accept("agent@acme.example").await;
+    let updated = events_of::<UserUpdated>(&world, backend, a).await;
+    let accepted = updated
+        .iter()
+        .find(|event| event.user.as_ref().map(|user| &user.name) == Some(&agent.name))
+        .expect("UserUpdated on acceptance");
+    assert_eq!(accepted.changed_paths, vec!["state".to_owned()]);
+    assert_eq!(
+        accepted.user.as_ref().map(|user| user.state),
+        Some(UserState::Active as i32)
+    );
+
+    // Logout ends the one session.
+    let first = world.login("acme", "agent@acme.example", PASSWORD).await;
+    let second = world.login("acme", "agent@acme.example", PASSWORD).await;
+    let first_session = first.session.expect("session").name;
+    world
+        .identity(
+            Some(a),
+            user_principal(&agent.name, Role::Agent, Some(&first_session)),
+        )
+        .logout(LogoutRequest::default())
+        .await
+        .expect("logout");
+    let revoked = events_of::<SessionsRevoked>(&world, backend, a).await;
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(revoked[0].user, agent.name);
+    assert_eq!(revoked[0].sessions, vec![first_session.clone()]);
+
+    // Deactivation ends the others and names the teams.
+    admin_a
+        .deactivate_user(DeactivateUserRequest {
+            name: agent.name.clone(),
+            ..DeactivateUserRequest::default()
+        })
+        .await
+        .expect("deactivate");
+    let deactivated = events_of::<UserDeactivated>(&world, backend, a).await;
+    assert_eq!(deactivated.len(), 1);
+    assert_eq!(deactivated[0].teams, vec![team.name.clone()]);
+    let revoked = events_of::<SessionsRevoked>(&world, backend, a).await;
+    assert_eq!(revoked.len(), 2);
+    assert_eq!(
+        revoked[1].sessions,
+        vec![second.session.expect("session").name]
+    );
+}
+
+/// A suspended tenant's invitations are refused like its logins; a made-up
+/// e-mail's old failed logins are forgotten when a new one is recorded.
+async fn suspended_tenants_accept_no_invitation_and_failures_are_pruned(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    let Some(world) = World::start(backend).await else {
+        return;
+    };
+    let (tenant, a, a_admin) = tenant_with_admin(&world, "acme").await;
+    world.accept("admin@acme.example").await;
+    let mut admin_a = world.identity(Some(a), admin(&a_admin));
+    invite(&mut admin_a, "agent@acme.example", Role::Agent).await;
+    world
+        .operator()
+        .suspend_tenant(SuspendTenantRequest {
+            name: tenant.name.clone(),
+            reason: "unpaid".into(),
+        })
+        .await
+        .expect("suspend");
+    let refused = world
+        .identity(None, Principal::anonymous())
+        .accept_invitation(AcceptInvitationRequest {
+            invitation_token: world.invitation_for("agent@acme.example"),
+            password: PASSWORD.into(),
+        })
+        .await
+        .expect_err("suspended");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let agent = world
+        .identity(Some(a), key_principal())
+        .list_users(ListUsersRequest {
+            filter: r#"email = "agent@acme.example""#.into(),
+            ..ListUsersRequest::default()
+        })
+        .await
+        .expect("list")
+        .into_inner()
+        .users;
+    assert_eq!(agent[0].state, UserState::Invited as i32, "still invited");
+
+    // Failed logins: an hour-old failure of a made-up e-mail goes when the
+    // next failure is recorded.
+    let inspector = match backend {
+        Backend::Postgres => world.database.owner_connection().await,
+        Backend::Sqlite => world.database.db.clone(),
+    };
+    let sql_backend = inspector.get_database_backend();
+    let (first, second) = match sql_backend {
+        sea_orm::DbBackend::Postgres => ("$1", "$2"),
+        _ => ("?", "?"),
+    };
+    let old = chrono::Utc::now() - chrono::Duration::hours(1);
+    inspector
+        .execute_raw(sea_orm::Statement::from_sql_and_values(
+            sql_backend,
+            format!(
+                "INSERT INTO login_failures (tenant_id, email, failed_at) \
+                 VALUES ({first}, 'nobody@acme.example', {second})"
+            ),
+            [a.0.into(), old.into()],
+        ))
+        .await
+        .expect("an old failure");
+    let count = |email: &'static str| {
+        let inspector = inspector.clone();
+        async move {
+            let row = inspector
+                .query_one_raw(sea_orm::Statement::from_sql_and_values(
+                    sql_backend,
+                    format!("SELECT count(*) AS n FROM login_failures WHERE email = {first}"),
+                    [email.into()],
+                ))
+                .await
+                .expect("count")
+                .expect("row");
+            row.try_get::<i64>("", "n").expect("n")
+        }
+    };
+    assert_eq!(count("nobody@acme.example").await, 1);
+    let wrong = world
+        .identity(None, Principal::anonymous())
+        .login(LoginRequest {
+            tenant_slug: "acme".into(),
+            email: "someone@acme.example".into(),
+            password: PASSWORD.into(),
+        })
+        .await
+        .expect_err("no such user");
+    assert_eq!(wrong.code(), Code::Unauthenticated);
+    assert_eq!(count("nobody@acme.example").await, 0, "pruned");
+    assert_eq!(count("someone@acme.example").await, 1, "recorded");
+}
+
+#[tokio::test]
+async fn sqlite_admins_deactivating_each_other_leave_one() {
+    admins_deactivating_each_other_leave_one(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_admins_deactivating_each_other_leave_one() {
+    admins_deactivating_each_other_leave_one(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn sqlite_concurrent_invitations_take_the_last_seat_once() {
+    concurrent_invitations_take_the_last_seat_once(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_concurrent_invitations_take_the_last_seat_once() {
+    concurrent_invitations_take_the_last_seat_once(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn sqlite_concurrent_logins_keep_the_etag() {
+    concurrent_logins_keep_the_etag(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_concurrent_logins_keep_the_etag() {
+    concurrent_logins_keep_the_etag(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn sqlite_users_and_keys_filter_and_order() {
+    users_and_keys_filter_and_order(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_users_and_keys_filter_and_order() {
+    users_and_keys_filter_and_order(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn sqlite_account_changes_publish_their_events() {
+    account_changes_publish_their_events(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_account_changes_publish_their_events() {
+    account_changes_publish_their_events(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn sqlite_suspended_tenants_accept_no_invitation_and_failures_are_pruned() {
+    suspended_tenants_accept_no_invitation_and_failures_are_pruned(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_suspended_tenants_accept_no_invitation_and_failures_are_pruned() {
+    suspended_tenants_accept_no_invitation_and_failures_are_pruned(Backend::Postgres).await;
 }

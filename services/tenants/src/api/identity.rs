@@ -1300,3 +1300,49 @@ impl IdentityService for IdentityApi {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use kefu_proto::v1::{UserAvailability, UserSkill};
+
+    use super::*;
+
+    fn matches(user: &User, filter: &str) -> bool {
+        user_conditions(filter)
+            .expect(filter)
+            .iter()
+            .all(|condition| user_matches(user, condition))
+    }
+
+    #[test]
+    fn user_filters_read_enums_with_or_without_prefix() {
+        let user = User {
+            display_name: "李娜".into(),
+            email: "li.na@acme.example".into(),
+            roles: vec![Role::Agent as i32, Role::Supervisor as i32],
+            state: UserState::Active as i32,
+            availability: UserAvailability::Present as i32,
+            teams: vec!["teams/front".into()],
+            skills: vec![UserSkill {
+                key: "boilers".into(),
+                level: 3,
+            }],
+            ..User::default()
+        };
+        assert!(matches(
+            &user,
+            "roles:ROLE_AGENT AND availability=USER_AVAILABILITY_PRESENT"
+        ));
+        assert!(matches(&user, "roles:SUPERVISOR AND state = ACTIVE"));
+        assert!(!matches(&user, "roles:ROLE_ADMIN"));
+        assert!(matches(&user, "state != INVITED"));
+        assert!(matches(&user, r#"email = "Li.Na@ACME.example""#));
+        assert!(matches(&user, "teams:teams/front AND skills.key:boilers"));
+        assert!(!matches(&user, "skills.key:unicorns"));
+        assert!(matches(&user, r#"display_name = "李娜""#));
+        assert!(matches(&user, ""));
+        for unsupported in ["title = boss", "roles != ROLE_AGENT", "state"] {
+            assert!(user_conditions(unsupported).is_err(), "{unsupported}");
+        }
+    }
+}
