@@ -134,6 +134,26 @@ async fn deleting_a_tenant_reaches_every_service(backend: Backend) {
         .trim_start_matches("tenants/")
         .parse()
         .expect("id");
+    // The tenants service keeps of A's events only TenantDeleted itself: the
+    // others carried its people's names and e-mails.
+    let tenants = stack.service_connection("tenants").await;
+    let txn = begin_for_tenant(&tenants, tenant).await.expect("begin");
+    let left = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            txn.get_database_backend(),
+            match backend {
+                Backend::Postgres => "SELECT event_type FROM outbox WHERE tenant_id = $1",
+                Backend::Sqlite => "SELECT event_type FROM outbox WHERE tenant_id = ?",
+            },
+            [tenant.0.into()],
+        ))
+        .await
+        .expect("outbox")
+        .iter()
+        .map(|row| row.try_get_by_index::<String>(0).expect("type"))
+        .collect::<Vec<_>>();
+    txn.commit().await.expect("commit");
+    assert_eq!(left, ["kefu.v1.TenantDeleted"]);
     for service in SERVICE_NAMES
         .iter()
         .filter(|service| **service != "tenants")

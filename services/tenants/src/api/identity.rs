@@ -126,16 +126,6 @@ fn invalid_credentials() -> TenantsError {
     )
 }
 
-/// [`invite_by`] with no actor named in UserCreated.
-pub(super) async fn invite(
-    txn: &DatabaseTransaction,
-    tenant: Uuid,
-    requested: User,
-    now: DateTime<Utc>,
-) -> Result<(User, String)> {
-    invite_by(txn, tenant, requested, now, None).await
-}
-
 /// Validates a new user and stores it INVITED with a fresh invitation;
 /// returns the user and the token (to be mailed after commit). UserCreated
 /// names `actor` as who invited them.

@@ -44,8 +44,8 @@ pub(super) async fn teams_of(
 
 /// A last-used time to write after a resolution.
 enum Touch {
-    /// The key, with its new last-used time.
-    Key(Box<ApiKey>),
+    /// The key: its last-used time becomes now.
+    Key,
     /// The session: its last-used time becomes now.
     Session,
 }
@@ -142,8 +142,19 @@ impl Resolver<'_> {
         if let Some(touch) = touch {
             let txn = begin_for_tenant(self.db, tenant_id).await?;
             match touch {
-                Touch::Key(key) => {
-                    users::replace_api_key(&txn, lookup.tenant_id, lookup.subject, &key).await?;
+                Touch::Key => {
+                    // Read again under the write: a revocation that landed
+                    // since must not be overwritten by the key as it was.
+                    if let Some(stored) =
+                        users::get_api_key(&txn, lookup.tenant_id, lookup.subject).await?
+                        && stored.api_key.state == ApiKeyState::Active as i32
+                    {
+                        let key = ApiKey {
+                            last_used_time: Some(to_timestamp(self.now)),
+                            ..stored.api_key
+                        };
+                        users::touch_api_key(&txn, lookup.tenant_id, lookup.subject, &key).await?;
+                    }
                 }
                 Touch::Session => {
                     users::touch_session(&txn, lookup.tenant_id, lookup.subject, self.now).await?;
@@ -183,13 +194,7 @@ impl Resolver<'_> {
             expire_time: key.expire_time,
             ..base(tenant)
         };
-        let touch = stale.then(|| {
-            Touch::Key(Box::new(ApiKey {
-                last_used_time: Some(to_timestamp(self.now)),
-                ..key
-            }))
-        });
-        Ok((principal, touch))
+        Ok((principal, stale.then_some(Touch::Key)))
     }
 
     async fn session(

@@ -2,7 +2,7 @@
 
 use kefu_kit::{
     context::TenantId,
-    db::{begin_platform, is_unique_violation},
+    db::{begin_platform, begin_read_platform, is_unique_violation},
     events::new_event,
     outbox,
 };
@@ -100,7 +100,12 @@ impl TenantApi {
             });
         }
         self.seed(&txn, id, template, &tenant.locale, now).await?;
-        let (admin, token) = super::identity::invite(
+        // CreateTenant is the platform operator's: it invites the first admin.
+        let operator = kefu_proto::v1::Actor {
+            kind: kefu_proto::v1::ActorKind::PlatformOperator as i32,
+            ..kefu_proto::v1::Actor::default()
+        };
+        let (admin, token) = super::identity::invite_by(
             &txn,
             id,
             User {
@@ -110,6 +115,7 @@ impl TenantApi {
                 ..User::default()
             },
             now,
+            Some(operator),
         )
         .await?;
         let event = new_event(
@@ -337,7 +343,7 @@ impl TenantService for TenantApi {
         require_operator(&caller(&request)?)?;
         let request = request.into_inner();
         let filter = equality_filter(&request.filter, &["slug", "state", "industry"])?;
-        let txn = begin_platform(&self.0.db)
+        let txn = begin_read_platform(&self.0.db)
             .await
             .map_err(TenantsError::from)?;
         let all = store::tenants::list(&txn)
