@@ -96,6 +96,10 @@ const TREATMENTS: &[(&str, Treatment)] = &[
         Treatment::OperatorOnly(r#"name: "{tenant}/exports/x""#),
     ),
     (
+        "TenantService/DownloadTenantExport",
+        Treatment::OperatorOnly(r#"name: "{tenant}/exports/x""#),
+    ),
+    (
         "TenantService/ListTenantExports",
         Treatment::OperatorOnly(r#"parent: "{tenant}""#),
     ),

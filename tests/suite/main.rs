@@ -7,6 +7,7 @@
 mod bad_input;
 mod e2e;
 mod eventually;
+mod export_download;
 mod gateway;
 mod identity;
 mod isolation;

@@ -132,6 +132,7 @@ pub const OVERRIDES: &[(&str, Rule)] = &[
     ("TenantService/ExportTenantData", OPERATOR),
     ("TenantService/GetTenantExport", OPERATOR),
     ("TenantService/ListTenantExports", OPERATOR),
+    ("TenantService/DownloadTenantExport", OPERATOR),
     ("TenantService/SetTenantPlacement", OPERATOR),
     ("TenantService/ListIndustryTemplates", EVERYONE),
     ("TenantService/GetIndustryTemplate", EVERYONE),

@@ -1,5 +1,6 @@
 //! The gateway: the one door into Kefu for partners (gRPC) and simple
-//! integrations (REST/JSON, `POST /v1/{Service}/{Method}`) on one port.
+//! integrations (REST/JSON, `POST /v1/{Service}/{Method}`, and the download
+//! of tenant exports) on one port.
 //!
 //! For every call it authenticates the caller, resolves the tenant, signs a
 //! short-lived internal credential and forwards the call to the service that
@@ -10,6 +11,7 @@
 
 pub mod access;
 pub mod authn;
+mod download;
 mod error;
 mod health;
 pub mod limits;
@@ -81,11 +83,20 @@ pub async fn serve(
     // Health is answered by the forwarding service above, not a reporter.
     let routes = server::with_reflection(routes, &contract)?;
     let rest_state = state.clone();
+    let download_state = state.clone();
     let app = routes
         .into_axum_router()
         .route(
             "/v1/{service}/{method}",
             axum::routing::post(move |path, request| rest::call(rest_state.clone(), path, request)),
+        )
+        // The `:download` custom method is part of the last segment; the
+        // handler refuses any other.
+        .route(
+            "/v1/tenants/{tenant}/exports/{export}",
+            axum::routing::get(move |path, request| {
+                download::download(download_state.clone(), path, request)
+            }),
         )
         .fallback(move |request: axum::extract::Request| proxy::forward(state.clone(), request));
     let task = tokio::spawn(async move {

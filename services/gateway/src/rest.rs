@@ -8,7 +8,8 @@
 //! answer comes back as proto3 JSON; a refusal as the AIP-193 HTTP error
 //! body `{"error": {"code", "status", "message", "details"}}` with the usual
 //! HTTP status (404 NOT_FOUND, 429 with `Retry-After`, …). Streaming methods
-//! (imports, exports) need gRPC.
+//! (imports, exports) need gRPC; the one exception, the download of a tenant
+//! export, has its own route in `download.rs`.
 
 use std::{sync::Arc, time::Duration};
 
@@ -157,7 +158,7 @@ fn bad_json(error: &serde_json::Error) -> Status {
 }
 
 /// A non-OK `grpc-status` among `headers`, as a status.
-fn refusal(headers: &http::HeaderMap) -> Option<Status> {
+pub(crate) fn refusal(headers: &http::HeaderMap) -> Option<Status> {
     Status::from_header_map(headers).filter(|status| status.code() != Code::Ok)
 }
 
@@ -260,7 +261,7 @@ pub(crate) fn error_body(status: &Status) -> Value {
     })
 }
 
-fn error_response(status: &Status) -> Response {
+pub(crate) fn error_response(status: &Status) -> Response {
     let mut response = (
         http_status(status.code()),
         [(header::CONTENT_TYPE, "application/json")],

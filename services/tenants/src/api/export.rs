@@ -25,9 +25,10 @@ use kefu_kit::{
 };
 use kefu_proto::v1::{
     Actor, ActorKind, ApiKey, ApprovalMatrix, DeleteTenantRequest, Department,
-    ExportTenantDataRequest, GetTenantExportRequest, ListTenantExportsRequest,
-    ListTenantExportsResponse, Skill, SlaPolicy, Team, TenantDeleted, TenantDeletionRequested,
-    TenantExport, TenantExportPartCompleted, TenantExportRequested, TenantExportState,
+    DownloadTenantExportRequest, ExportTenantDataRequest, GetTenantExportRequest,
+    ListTenantExportsRequest, ListTenantExportsResponse, Skill, SlaPolicy, Team, TenantDeleted,
+    TenantDeletionRequested, TenantExport, TenantExportChunk, TenantExportPartCompleted,
+    TenantExportRequested, TenantExportState,
 };
 use prost::Message;
 use sea_orm::DatabaseTransaction;
@@ -49,6 +50,9 @@ use crate::{
 
 /// How often the maintenance sweep runs.
 const SWEEP_INTERVAL: StdDuration = StdDuration::from_secs(60);
+
+/// The largest chunk DownloadTenantExport sends (the contract's 1 MiB).
+pub const DOWNLOAD_CHUNK_BYTES: usize = 1024 * 1024;
 
 fn export_not_found(name: &str) -> TenantsError {
     TenantsError::NotFound(format!("tenant export {name:?}"))
@@ -201,6 +205,22 @@ async fn build_export(shared: &Shared, tenant: Uuid, id: Uuid) -> Result<()> {
     Ok(())
 }
 
+/// `archive` as DownloadTenantExport sends it: in order, at most
+/// [`DOWNLOAD_CHUNK_BYTES`] each (one empty chunk for an empty archive).
+fn chunks(archive: &[u8]) -> Vec<TenantExportChunk> {
+    if archive.is_empty() {
+        return vec![TenantExportChunk::default()];
+    }
+    archive
+        .chunks(DOWNLOAD_CHUNK_BYTES)
+        .enumerate()
+        .map(|(index, data)| TenantExportChunk {
+            data: data.to_vec(),
+            offset: i64::try_from(index * DOWNLOAD_CHUNK_BYTES).unwrap_or(i64::MAX),
+        })
+        .collect()
+}
+
 /// Builds an export, or records why it failed.
 async fn run_export(shared: Shared, tenant: Uuid, id: Uuid) {
     let Err(error) = build_export(&shared, tenant, id).await else {
@@ -343,6 +363,57 @@ impl TenantApi {
         Ok(rules::view(export, self.0.clock.now()))
     }
 
+    /// DownloadTenantExport: the archive of a SUCCEEDED export, in chunks
+    /// of at most [`DOWNLOAD_CHUNK_BYTES`]. Once the download has lapsed the
+    /// archive is deleted, so the data does not outlive its promise.
+    pub(super) async fn download_export(
+        &self,
+        caller: &CallContext,
+        request: DownloadTenantExportRequest,
+    ) -> Result<Vec<TenantExportChunk>> {
+        require_operator(caller)?;
+        let (tenant, id) =
+            export_ids(&request.name).ok_or_else(|| export_not_found(&request.name))?;
+        let txn = self.0.begin_read(TenantId(tenant)).await?;
+        let export = exports::get(&txn, tenant, id)
+            .await?
+            .ok_or_else(|| export_not_found(&request.name))?;
+        let export = rules::view(export, self.0.clock.now());
+        let state = TenantExportState::try_from(export.state).unwrap_or_default();
+        if state != TenantExportState::Succeeded {
+            txn.commit().await?;
+            if state == TenantExportState::Expired {
+                let txn = self.0.begin_for_tenant(TenantId(tenant)).await?;
+                if exports::clear_archive(&txn, tenant, id).await? {
+                    tracing::info!(tenant = %tenant, export = %id, "expired export archive deleted");
+                }
+                txn.commit().await?;
+                return Err(TenantsError::IllegalTransition(
+                    format!(
+                        "tenant export {:?} has expired; start a new one",
+                        request.name
+                    ),
+                    Some("EXPORT_EXPIRED"),
+                ));
+            }
+            return Err(TenantsError::IllegalTransition(
+                format!(
+                    "tenant export {:?} is {}, not SUCCEEDED",
+                    request.name,
+                    state
+                        .as_str_name()
+                        .trim_start_matches("TENANT_EXPORT_STATE_")
+                ),
+                Some("EXPORT_NOT_READY"),
+            ));
+        }
+        let archive = exports::archive(&txn, tenant, id).await?.ok_or_else(|| {
+            TenantsError::Internal(format!("tenant export {:?} has no archive", request.name))
+        })?;
+        txn.commit().await?;
+        Ok(chunks(&archive))
+    }
+
     /// ListTenantExports.
     pub(super) async fn list_exports(
         &self,
@@ -449,5 +520,28 @@ impl TenantApi {
         txn.commit().await?;
         self.0.outbox.notify();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_archive_is_sent_in_ordered_chunks_of_at_most_one_mebibyte() {
+        let archive: Vec<u8> = (0..DOWNLOAD_CHUNK_BYTES * 2 + 10)
+            .map(|index| (index % 251) as u8)
+            .collect();
+        let sent = chunks(&archive);
+        assert_eq!(sent.len(), 3);
+        assert!(
+            sent.iter()
+                .all(|chunk| chunk.data.len() <= DOWNLOAD_CHUNK_BYTES)
+        );
+        let offsets: Vec<i64> = sent.iter().map(|chunk| chunk.offset).collect();
+        assert_eq!(offsets, [0, 1024 * 1024, 2 * 1024 * 1024]);
+        let joined: Vec<u8> = sent.into_iter().flat_map(|chunk| chunk.data).collect();
+        assert_eq!(joined, archive);
+        assert_eq!(chunks(&[]).len(), 1);
     }
 }

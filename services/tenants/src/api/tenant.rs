@@ -8,15 +8,16 @@ use kefu_kit::{
 };
 use kefu_proto::v1::{
     ApprovalMatrix, CreateSlaPolicyRequest, CreateTenantRequest, DeleteSlaPolicyRequest,
-    DeleteTenantRequest, ExportTenantDataRequest, GetApprovalMatrixRequest,
-    GetCurrentTenantRequest, GetIndustryTemplateRequest, GetSlaPolicyRequest,
-    GetTenantExportRequest, GetTenantRequest, IndustryTemplate, IndustryTemplateView,
-    ListIndustryTemplatesRequest, ListIndustryTemplatesResponse, ListSlaPoliciesRequest,
-    ListSlaPoliciesResponse, ListTenantExportsRequest, ListTenantExportsResponse,
-    ListTenantsRequest, ListTenantsResponse, ResumeTenantRequest, Role, SetTenantPlacementRequest,
-    SlaPolicy, SuspendTenantRequest, Tenant, TenantCreated, TenantExport, TenantResumed,
-    TenantState, TenantSuspended, UpdateApprovalMatrixRequest, UpdateCurrentTenantRequest,
-    UpdateSlaPolicyRequest, UpdateTenantRequest, User, tenant_service_server::TenantService,
+    DeleteTenantRequest, DownloadTenantExportRequest, ExportTenantDataRequest,
+    GetApprovalMatrixRequest, GetCurrentTenantRequest, GetIndustryTemplateRequest,
+    GetSlaPolicyRequest, GetTenantExportRequest, GetTenantRequest, IndustryTemplate,
+    IndustryTemplateView, ListIndustryTemplatesRequest, ListIndustryTemplatesResponse,
+    ListSlaPoliciesRequest, ListSlaPoliciesResponse, ListTenantExportsRequest,
+    ListTenantExportsResponse, ListTenantsRequest, ListTenantsResponse, ResumeTenantRequest, Role,
+    SetTenantPlacementRequest, SlaPolicy, SuspendTenantRequest, Tenant, TenantCreated,
+    TenantExport, TenantExportChunk, TenantResumed, TenantState, TenantSuspended,
+    UpdateApprovalMatrixRequest, UpdateCurrentTenantRequest, UpdateSlaPolicyRequest,
+    UpdateTenantRequest, User, tenant_service_server::TenantService,
 };
 use prost::Message;
 use sea_orm::DatabaseTransaction;
@@ -473,6 +474,17 @@ impl TenantService for TenantApi {
         Ok(Response::new(
             self.read_export(&caller, request.into_inner()).await?,
         ))
+    }
+
+    async fn download_tenant_export(
+        &self,
+        request: Request<DownloadTenantExportRequest>,
+    ) -> Result<Response<tonic::codegen::BoxStream<TenantExportChunk>>, Status> {
+        let caller = caller(&request)?;
+        let chunks = self.download_export(&caller, request.into_inner()).await?;
+        Ok(Response::new(Box::pin(futures::stream::iter(
+            chunks.into_iter().map(Ok),
+        ))))
     }
 
     async fn list_tenant_exports(

@@ -158,3 +158,20 @@ pub async fn archive<C: ConnectionTrait>(
         None => Ok(None),
     }
 }
+
+/// Deletes the archive of an export whose download has lapsed (the
+/// resource stays, EXPIRED); false when there was none.
+pub async fn clear_archive<C: ConnectionTrait>(
+    db: &C,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<bool, DbErr> {
+    let statement = Query::update()
+        .table(table())
+        .value(Alias::new("archive"), Option::<Vec<u8>>::None)
+        .and_where(col("tenant_id").eq(tenant))
+        .and_where(col("id").eq(id))
+        .and_where(col("archive").is_not_null())
+        .to_owned();
+    Ok(db.execute(&statement).await?.rows_affected() == 1)
+}
