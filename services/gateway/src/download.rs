@@ -12,20 +12,18 @@
 use std::sync::Arc;
 
 use axum::{
-    body::Body,
     extract::{Path, Request},
     response::{IntoResponse, Response},
 };
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use http::{HeaderValue, StatusCode, header};
-use http_body_util::BodyExt;
 use kefu_proto::v1::{DownloadTenantExportRequest, TenantExportChunk};
 use prost::Message;
 use tonic::Status;
 
 use crate::{
-    proxy::{ProxyState, try_forward},
-    rest::{error_response, refusal},
+    proxy::ProxyState,
+    rest::{call_as_grpc, error_response},
 };
 
 /// The suffix of the custom method in the last path segment.
@@ -79,59 +77,21 @@ async fn archive(
         name: format!("tenants/{tenant}/exports/{export}"),
     };
     let (parts, _) = request.into_parts();
-    let mut framed = BytesMut::with_capacity(5 + input.encoded_len());
-    framed.put_u8(0);
-    framed.put_u32(u32::try_from(input.encoded_len()).unwrap_or(u32::MAX));
-    input
-        .encode(&mut framed)
-        .map_err(|_| Status::internal("request not encodable"))?;
-    // The gRPC call a client would have made, with the caller's headers
-    // and connection, as `rest::answer` builds it.
-    let mut grpc = http::Request::builder()
-        .method(http::Method::POST)
-        .uri("/kefu.v1.TenantService/DownloadTenantExport")
-        .body(Body::from(framed.freeze()))
-        .map_err(|_| Status::internal("request not buildable"))?;
-    *grpc.headers_mut() = parts.headers;
-    grpc.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/grpc"),
-    );
-    grpc.headers_mut()
-        .insert(header::TE, HeaderValue::from_static("trailers"));
-    grpc.headers_mut().remove(header::CONTENT_LENGTH);
-    *grpc.extensions_mut() = parts.extensions;
-
-    let response = try_forward(state, grpc).await.map_err(Status::from)?;
-    let (head, body) = response.into_parts();
-    if let Some(status) = refusal(&head.headers) {
-        return Err(status);
-    }
-    let collected = body
-        .collect()
-        .await
-        .map_err(|_| Status::unavailable("the service's answer was cut off"))?;
-    if let Some(status) = collected.trailers().and_then(refusal) {
-        return Err(status);
-    }
-    join_chunks(collected.to_bytes())
+    let messages = call_as_grpc(
+        state,
+        "kefu.v1.TenantService/DownloadTenantExport",
+        &input,
+        parts,
+    )
+    .await?;
+    join_chunks(messages)
 }
 
-/// The `data` of every gRPC frame of `data`, in order.
-fn join_chunks(mut data: Bytes) -> Result<Bytes, Status> {
+/// The `data` of every chunk, in order.
+fn join_chunks(messages: Vec<Bytes>) -> Result<Bytes, Status> {
     let mut archive = BytesMut::new();
-    while data.has_remaining() {
-        if data.remaining() < 5 {
-            return Err(Status::internal("the service's answer was cut off"));
-        }
-        if data.get_u8() != 0 {
-            return Err(Status::internal("compressed answers are not expected"));
-        }
-        let length = data.get_u32() as usize;
-        if data.remaining() < length {
-            return Err(Status::internal("the service's answer was cut off"));
-        }
-        let chunk = TenantExportChunk::decode(data.split_to(length))
+    for message in messages {
+        let chunk = TenantExportChunk::decode(message)
             .map_err(|_| Status::internal("the service's answer does not decode"))?;
         archive.extend_from_slice(&chunk.data);
     }
@@ -141,6 +101,7 @@ fn join_chunks(mut data: Bytes) -> Result<Bytes, Status> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rest::frames;
 
     fn frame(chunk: &TenantExportChunk) -> Vec<u8> {
         let mut framed = vec![0];
@@ -159,9 +120,10 @@ mod tests {
             data: vec![8, 0],
             offset: 2,
         }));
-        let archive = join_chunks(Bytes::from(answer)).expect("joined");
+        let messages = frames(Bytes::from(answer)).expect("framed");
+        let archive = join_chunks(messages).expect("joined");
         assert_eq!(archive.as_ref(), [0x1f, 0x8b, 8, 0]);
-        assert!(join_chunks(Bytes::new()).expect("empty").is_empty());
+        assert!(join_chunks(Vec::new()).expect("empty").is_empty());
     }
 
     #[test]
@@ -171,6 +133,6 @@ mod tests {
             offset: 0,
         });
         answer.pop();
-        assert!(join_chunks(Bytes::from(answer)).is_err());
+        assert!(frames(Bytes::from(answer)).is_err());
     }
 }

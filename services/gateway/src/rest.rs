@@ -95,9 +95,37 @@ async fn answer(
             .map_err(|error| bad_json(&error))?
     };
 
-    // The gRPC call a client would have made, with the caller's headers
-    // (authorization, tenant headers the gateway refuses, forwarded-for)
-    // and connection (its address).
+    let messages = call_as_grpc(
+        state,
+        &format!("kefu.v1.{service}/{method_name}"),
+        &input,
+        parts,
+    )
+    .await?;
+    let message = messages
+        .into_iter()
+        .next()
+        .ok_or_else(|| Status::internal("the service answered without a message"))?;
+    let output = DynamicMessage::decode(descriptor.output(), message)
+        .map_err(|_| Status::internal("the service's answer does not decode"))?;
+    let mut serializer = serde_json::Serializer::new(Vec::new());
+    output
+        .serialize_with_options(&mut serializer, &SerializeOptions::new())
+        .map_err(|_| Status::internal("the answer is not representable as JSON"))?;
+    String::from_utf8(serializer.into_inner()).map_err(|_| Status::internal("answer not UTF-8"))
+}
+
+/// Sends `input` to `path` (`kefu.v1.TicketService/GetTicket`) as the gRPC
+/// call a client would have made, with the caller's headers (authorization,
+/// tenant headers the gateway refuses, forwarded-for) and connection (its
+/// address), down the gateway's own path; the encoded messages of the
+/// answer, in order.
+pub(crate) async fn call_as_grpc(
+    state: &ProxyState,
+    path: &str,
+    input: &impl Message,
+    parts: http::request::Parts,
+) -> Result<Vec<Bytes>, Status> {
     let mut framed = BytesMut::with_capacity(5 + input.encoded_len());
     framed.put_u8(0);
     framed.put_u32(u32::try_from(input.encoded_len()).unwrap_or(u32::MAX));
@@ -106,7 +134,7 @@ async fn answer(
         .map_err(|_| Status::internal("request not encodable"))?;
     let mut grpc = http::Request::builder()
         .method(http::Method::POST)
-        .uri(format!("/kefu.v1.{service}/{method_name}"))
+        .uri(format!("/{path}"))
         .body(Body::from(framed.freeze()))
         .map_err(|_| Status::internal("request not buildable"))?;
     *grpc.headers_mut() = parts.headers;
@@ -119,10 +147,7 @@ async fn answer(
     grpc.headers_mut().remove(header::CONTENT_LENGTH);
     *grpc.extensions_mut() = parts.extensions;
 
-    let response = match try_forward(state, grpc).await {
-        Ok(response) => response,
-        Err(error) => return Err(Status::from(error)),
-    };
+    let response = try_forward(state, grpc).await.map_err(Status::from)?;
     let (head, body) = response.into_parts();
     if let Some(status) = refusal(&head.headers) {
         return Err(status);
@@ -134,15 +159,7 @@ async fn answer(
     if let Some(status) = collected.trailers().and_then(refusal) {
         return Err(status);
     }
-    let mut data = collected.to_bytes();
-    let message = unframe(&mut data)?;
-    let output = DynamicMessage::decode(descriptor.output(), message)
-        .map_err(|_| Status::internal("the service's answer does not decode"))?;
-    let mut serializer = serde_json::Serializer::new(Vec::new());
-    output
-        .serialize_with_options(&mut serializer, &SerializeOptions::new())
-        .map_err(|_| Status::internal("the answer is not representable as JSON"))?;
-    String::from_utf8(serializer.into_inner()).map_err(|_| Status::internal("answer not UTF-8"))
+    frames(collected.to_bytes())
 }
 
 fn bad_json(error: &serde_json::Error) -> Status {
@@ -158,23 +175,27 @@ fn bad_json(error: &serde_json::Error) -> Status {
 }
 
 /// A non-OK `grpc-status` among `headers`, as a status.
-pub(crate) fn refusal(headers: &http::HeaderMap) -> Option<Status> {
+fn refusal(headers: &http::HeaderMap) -> Option<Status> {
     Status::from_header_map(headers).filter(|status| status.code() != Code::Ok)
 }
 
-/// The one message of a unary answer (5-byte gRPC frame header, then it).
-fn unframe(data: &mut Bytes) -> Result<Bytes, Status> {
-    if data.remaining() < 5 {
-        return Err(Status::internal("the service answered without a message"));
+/// The messages of a gRPC answer body (each a 5-byte frame header, then it).
+pub(crate) fn frames(mut data: Bytes) -> Result<Vec<Bytes>, Status> {
+    let mut messages = Vec::new();
+    while data.has_remaining() {
+        if data.remaining() < 5 {
+            return Err(Status::internal("the service's answer was cut off"));
+        }
+        if data.get_u8() != 0 {
+            return Err(Status::internal("compressed answers are not expected"));
+        }
+        let length = data.get_u32() as usize;
+        if data.remaining() < length {
+            return Err(Status::internal("the service's answer was cut off"));
+        }
+        messages.push(data.split_to(length));
     }
-    if data.get_u8() != 0 {
-        return Err(Status::internal("compressed answers are not expected"));
-    }
-    let length = data.get_u32() as usize;
-    if data.remaining() < length {
-        return Err(Status::internal("the service's answer was cut off"));
-    }
-    Ok(data.split_to(length))
+    Ok(messages)
 }
 
 /// The HTTP status of a gRPC code (as Google's APIs map them).
