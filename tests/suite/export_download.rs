@@ -12,61 +12,16 @@ use kefu_proto::v1::{
     TenantExport, TenantExportState,
 };
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::Code;
 
-use crate::{eventually::eventually, stack::Stack};
-
-/// An HTTP answer: status, headers (lower-case names), raw body.
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    }
-}
+use crate::{
+    eventually::eventually,
+    stack::{HttpAnswer, Stack, http},
+};
 
 /// `GET path` on a fresh HTTP/1.1 connection.
-async fn get(gateway: SocketAddr, path: &str, bearer: Option<&str>) -> Answer {
-    let mut stream = tokio::net::TcpStream::connect(gateway)
-        .await
-        .expect("connect");
-    let mut request = format!("GET {path} HTTP/1.1\r\nHost: kefu\r\nConnection: close\r\n");
-    if let Some(token) = bearer {
-        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).await.expect("send");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.expect("read");
-    let split = raw
-        .windows(4)
-        .position(|window| window == b"\r\n\r\n")
-        .expect("head and body");
-    let head = String::from_utf8(raw[..split].to_vec()).expect("utf-8 head");
-    let body = raw[split + 4..].to_vec();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|line| line.split_whitespace().nth(1))
-        .and_then(|code| code.parse().ok())
-        .expect("status line");
-    let headers = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(name, value)| (name.trim().to_lowercase(), value.trim().to_owned()))
-        .collect();
-    Answer {
-        status,
-        headers,
-        body,
-    }
+async fn get(gateway: SocketAddr, path: &str, bearer: Option<&str>) -> HttpAnswer {
+    http(gateway, "GET", path, bearer, "", &[]).await
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {

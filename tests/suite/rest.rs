@@ -8,23 +8,19 @@ use std::net::SocketAddr;
 use kefu_kit::testing::Backend;
 use kefu_proto::v1::Industry;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::stack::Stack;
+use crate::stack::{HttpAnswer, Stack, http};
 
-/// An HTTP answer: status, headers (lower-case names), JSON body.
+/// An HTTP answer with its body read as JSON.
 struct Answer {
     status: u16,
-    headers: Vec<(String, String)>,
+    raw: HttpAnswer,
     body: Value,
 }
 
 impl Answer {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
+        self.raw.header(name)
     }
 
     fn reason(&self) -> Option<&str> {
@@ -42,7 +38,7 @@ impl Answer {
     }
 }
 
-/// `POST path` with `body` on a fresh HTTP/1.1 connection.
+/// `POST path` with the JSON `body`.
 async fn post(
     gateway: SocketAddr,
     path: &str,
@@ -50,40 +46,12 @@ async fn post(
     body: &str,
     extra: &[(&str, &str)],
 ) -> Answer {
-    let mut stream = tokio::net::TcpStream::connect(gateway)
-        .await
-        .expect("connect");
-    let mut request = format!(
-        "POST {path} HTTP/1.1\r\nHost: kefu\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    if let Some(token) = bearer {
-        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
-    }
-    for (name, value) in extra {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    stream.write_all(request.as_bytes()).await.expect("send");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.expect("read");
-    let text = String::from_utf8(raw).expect("utf-8");
-    let (head, body) = text.split_once("\r\n\r\n").expect("head and body");
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|line| line.split_whitespace().nth(1))
-        .and_then(|code| code.parse().ok())
-        .expect("status line");
-    let headers = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(name, value)| (name.trim().to_lowercase(), value.trim().to_owned()))
-        .collect();
-    let body = serde_json::from_str(body).unwrap_or_else(|_| json!({ "raw": body }));
+    let raw = http(gateway, "POST", path, bearer, body, extra).await;
+    let text = String::from_utf8_lossy(&raw.body);
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| json!({ "raw": text }));
     Answer {
-        status,
-        headers,
+        status: raw.status,
+        raw,
         body,
     }
 }
