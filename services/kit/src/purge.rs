@@ -71,8 +71,8 @@ pub async fn tenant_tables<C: ConnectionTrait>(db: &C) -> Result<Vec<String>, Db
         .collect()
 }
 
-/// Deletes every row of `tenant` from `tables` inside `txn`, except the
-/// record that `event_id` was processed (so a redelivery stays a no-op).
+/// Deletes every row of `tenant` from `tables` inside `txn`, except those
+/// of the event `event_id` (its processed record, its outbox entry).
 /// Returns how many rows went.
 pub async fn purge_tenant(
     txn: &DatabaseTransaction,
@@ -103,8 +103,16 @@ pub async fn purge_tenant(
                 placeholder(1)
             );
             let mut values: Vec<sea_orm::Value> = vec![tenant.0.into()];
-            if table == "processed_events" {
-                sql.push_str(&format!(" AND event_id <> {}", placeholder(2)));
+            // The event being handled survives: its processed record keeps a
+            // redelivery a no-op, and in the producer's own outbox it is the
+            // TenantDeleted still to be published.
+            let event_column = match table.as_str() {
+                "processed_events" => Some("event_id"),
+                "outbox" => Some("id"),
+                _ => None,
+            };
+            if let Some(column) = event_column {
+                sql.push_str(&format!(" AND {column} <> {}", placeholder(2)));
                 values.push(event_id.into());
             }
             let statement = Statement::from_sql_and_values(backend, sql, values);

@@ -251,9 +251,13 @@ async fn purge(txn: &DatabaseTransaction, tenant: Uuid, now: DateTime<Utc>) -> R
     };
     let event = new_event(NAME, Some(TenantId(tenant)), &name, &event, now);
     outbox::append(txn, &event).await?;
-    let keep = Uuid::parse_str(&event.id)
-        .map_err(|_| TenantsError::Internal("event id is not a uuid".into()))?;
-    store::tenants::purge(txn, tenant, keep).await?;
+    // The tenant tables go by cascade with the tenant row. The outbox and
+    // processed events have no foreign key to it, and the events kept there
+    // carry its people's names and e-mails: they go as in every other
+    // service's purge, all but the TenantDeleted just appended.
+    let by_hand = ["outbox".to_owned(), "processed_events".to_owned()];
+    kefu_kit::purge::purge_tenant(txn, &by_hand, TenantId(tenant), &event.id).await?;
+    store::tenants::purge(txn, tenant).await?;
     Ok(())
 }
 

@@ -4,8 +4,7 @@ use chrono::{DateTime, Utc};
 use kefu_proto::v1::Tenant;
 use prost::Message;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, Statement,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
 };
 use uuid::Uuid;
 
@@ -138,29 +137,7 @@ pub async fn due_for_purge<C: ConnectionTrait>(
 }
 
 /// Removes the tenant row; its tenant tables go with it (ON DELETE CASCADE).
-///
-/// The tenant tables go by cascade. The outbox and the processed-event log
-/// have no foreign key to the tenant, and the events kept there carry its
-/// people's names and e-mails: they go by hand, all but `keep`, the
-/// TenantDeleted event that still has to reach the other services.
-pub async fn purge<C: ConnectionTrait>(db: &C, id: Uuid, keep: Uuid) -> Result<(), DbErr> {
-    let backend = db.get_database_backend();
-    let (first, second) = match backend {
-        DbBackend::Postgres => ("$1", "$2"),
-        _ => ("?", "?"),
-    };
-    db.execute_raw(Statement::from_sql_and_values(
-        backend,
-        format!("DELETE FROM outbox WHERE tenant_id = {first} AND id <> {second}"),
-        [id.into(), keep.into()],
-    ))
-    .await?;
-    db.execute_raw(Statement::from_sql_and_values(
-        backend,
-        format!("DELETE FROM processed_events WHERE tenant_id = {first}"),
-        [id.into()],
-    ))
-    .await?;
+pub async fn purge<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<(), DbErr> {
     tenant::Entity::delete_by_id(id).exec(db).await.map(|_| ())
 }
 
