@@ -13,11 +13,8 @@
 //! amount, an agent assigning only within their team, a user editing only
 //! their own profile); the gateway's check is the first of two.
 
-use std::{collections::HashSet, sync::OnceLock};
-
 use kefu_kit::context::{Principal, PrincipalKind};
 use kefu_proto::v1::{ApiKeyAccess, Role};
-use prost::Message;
 
 use crate::GatewayError;
 
@@ -252,36 +249,12 @@ fn verb(method: &str) -> &str {
     &method[..end]
 }
 
-/// Every method of the contract, as `Service/Method` without the package.
-fn contract() -> &'static HashSet<String> {
-    static METHODS: OnceLock<HashSet<String>> = OnceLock::new();
-    METHODS.get_or_init(|| {
-        // The descriptors are compiled into the binary; failing to decode
-        // them is a build defect, and an empty set refuses every call.
-        let set = prost_types::FileDescriptorSet::decode(kefu_proto::FILE_DESCRIPTOR_SET)
-            .unwrap_or_default();
-        set.file
-            .iter()
-            .filter(|file| file.package() == "kefu.v1")
-            .flat_map(|file| {
-                file.service.iter().flat_map(|service| {
-                    service
-                        .method
-                        .iter()
-                        .map(|method| format!("{}/{}", service.name(), method.name()))
-                })
-            })
-            .collect()
-    })
-}
-
 /// The rule of `path` (`kefu.v1.TicketService/GetTicket`), or `None` when
 /// the contract has no such method.
 pub fn rule_of(path: &str) -> Option<Rule> {
     let short = path.strip_prefix("kefu.v1.")?;
-    if !contract().contains(short) {
-        return None;
-    }
+    let (service, method) = short.split_once('/')?;
+    crate::contract::method(service, method)?;
     if let Some((_, rule)) = OVERRIDES.iter().find(|(method, _)| *method == short) {
         return Some(*rule);
     }

@@ -11,6 +11,7 @@
 
 pub mod access;
 pub mod authn;
+mod contract;
 mod download;
 mod error;
 mod health;

@@ -22,7 +22,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::{HeaderValue, StatusCode, header};
 use http_body_util::BodyExt;
 use prost::Message;
-use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor, SerializeOptions};
+use prost_reflect::{DynamicMessage, MethodDescriptor, SerializeOptions};
 use serde_json::{Value, json};
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
@@ -32,22 +32,9 @@ use crate::proxy::{ProxyState, try_forward};
 /// The largest JSON body accepted (imports go through gRPC streaming).
 const MAX_BODY: usize = 4 * 1024 * 1024;
 
-/// The contract's descriptors, decoded once.
-pub(crate) fn pool() -> Result<DescriptorPool, Status> {
-    static POOL: std::sync::OnceLock<Option<DescriptorPool>> = std::sync::OnceLock::new();
-    POOL.get_or_init(|| DescriptorPool::decode(kefu_proto::FILE_DESCRIPTOR_SET).ok())
-        .clone()
-        .ok_or_else(|| Status::internal("contract descriptors unreadable"))
-}
-
 fn method(service: &str, method: &str) -> Result<MethodDescriptor, Status> {
-    let unknown = || Status::unimplemented(format!("no method kefu.v1.{service}/{method}"));
-    let descriptor = pool()?
-        .get_service_by_name(&format!("kefu.v1.{service}"))
-        .ok_or_else(unknown)?
-        .methods()
-        .find(|candidate| candidate.name() == method)
-        .ok_or_else(unknown)?;
+    let descriptor = crate::contract::method(service, method)
+        .ok_or_else(|| Status::unimplemented(format!("no method kefu.v1.{service}/{method}")))?;
     if descriptor.is_client_streaming() || descriptor.is_server_streaming() {
         return Err(Status::unimplemented(format!(
             "kefu.v1.{service}/{method} streams: call it over gRPC"
