@@ -6,10 +6,7 @@
 //! bucket per client address. Buckets are keyed by tenant, so tenants never
 //! compete with each other for tokens.
 
-use kefu_kit::{
-    config::LimitsConfig,
-    context::{PrincipalKind, TenantId},
-};
+use kefu_kit::{config::LimitsConfig, context::PrincipalKind};
 use kefu_proto::v1::PlanTier;
 
 use crate::{
@@ -64,7 +61,7 @@ impl RateLimits {
         };
         let tenant_rate = self.tenant_rate(caller.plan_tier);
         let credential_rate = self.rate(tenant_rate.per_second * self.config.credential_share);
-        let tenant_key = tenant_slot(tenant);
+        let tenant_key = tenant.to_string();
         let credential = match caller.principal.kind {
             PrincipalKind::ApiKey => BucketKey::api_key(tenant_key.clone(), &caller.principal.id),
             _ => BucketKey::user(tenant_key.clone(), &caller.principal.id),
@@ -87,13 +84,9 @@ impl RateLimits {
     }
 }
 
-fn tenant_slot(tenant: TenantId) -> String {
-    tenant.to_string()
-}
-
 #[cfg(test)]
 mod tests {
-    use kefu_kit::context::Principal;
+    use kefu_kit::context::{Principal, TenantId};
 
     use super::*;
 
