@@ -9,7 +9,17 @@ mod m20261123_000001_outbox;
 mod m20261123_000002_row_security;
 mod m20261123_000003_tenants;
 mod m20261124_000004_tenant_exports;
+mod m20261201_000005_customers;
+mod m20261201_000006_customer_tiers_segments;
+mod m20261201_000007_customer_ownership;
+mod m20261201_000008_customer_merges;
+mod m20261201_000009_customer_imports;
 pub mod rls;
+mod tables;
+
+/// A fingerprint of the migrations' source text: test template databases
+/// carry it in their name, so editing a migration rebuilds them.
+pub const SOURCE_FINGERPRINT: &str = env!("KEFU_MIGRATIONS_SOURCE");
 
 /// The services that own a database, in the order `kefu migrate` runs them.
 pub const SERVICES: &[&str] = &["tenants", "customers", "tickets", "callbacks", "analytics"];
@@ -43,7 +53,15 @@ service_migrator!(
     super::m20261123_000003_tenants::Migration,
     super::m20261124_000004_tenant_exports::Migration
 );
-service_migrator!(customers, "The customers service: the customer archive.");
+service_migrator!(
+    customers,
+    "The customers service: the customer archive.",
+    super::m20261201_000005_customers::Migration,
+    super::m20261201_000006_customer_tiers_segments::Migration,
+    super::m20261201_000007_customer_ownership::Migration,
+    super::m20261201_000008_customer_merges::Migration,
+    super::m20261201_000009_customer_imports::Migration
+);
 service_migrator!(
     tickets,
     "The tickets service: tickets, complaints, dispatch, incidents."

@@ -6,9 +6,9 @@
 //! protobuf (`resource`) beside the columns that are looked up, unique or
 //! joined on; the service never has to migrate for a new optional field.
 
-use sea_orm_migration::{prelude::*, sea_orm::DbBackend};
+use sea_orm_migration::prelude::*;
 
-use crate::rls;
+use crate::{rls, tables};
 
 /// Creates the tenants service's tables.
 pub struct Migration;
@@ -19,8 +19,7 @@ impl MigrationName for Migration {
     }
 }
 
-/// The tables, with `{uuid}`, `{time}` and `{bytes}` standing for each
-/// backend's column types.
+/// The tables (SQL as in [`tables`]).
 const TABLES: &[(&str, &str)] = &[
     (
         "tenants",
@@ -203,37 +202,13 @@ const INDEXES: &[&str] = &[
 #[sea_orm_migration::async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let (uuid, time, bytes) = match manager.get_database_backend() {
-            DbBackend::Postgres => ("uuid", "timestamptz", "bytea"),
-            _ => ("blob", "text", "blob"),
-        };
-        let connection = manager.get_connection();
-        for (_, sql) in TABLES {
-            let sql = sql
-                .replace("{uuid}", uuid)
-                .replace("{time}", time)
-                .replace("{bytes}", bytes);
-            connection.execute_unprepared(&sql).await?;
-        }
-        for sql in INDEXES {
-            connection.execute_unprepared(sql).await?;
-        }
+        tables::create(manager, TABLES, INDEXES, TENANT_TABLES).await?;
         rls::platform_table(manager, "tenants", "id").await?;
-        rls::platform_table(manager, "credential_lookups", "tenant_id").await?;
-        for table in TENANT_TABLES {
-            rls::tenant_table(manager, table).await?;
-        }
-        rls::grant_service_role(manager).await
+        rls::platform_table(manager, "credential_lookups", "tenant_id").await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for (table, _) in TABLES.iter().rev() {
-            manager
-                .get_connection()
-                .execute_unprepared(&format!("DROP TABLE IF EXISTS {table}"))
-                .await?;
-        }
-        Ok(())
+        tables::drop(manager, TABLES).await
     }
 }
 

@@ -1,13 +1,14 @@
 //! The customers service: the customer archive (客户档案).
 //!
-//! Only `api` exists so far: the contract's methods answer UNIMPLEMENTED
-//! until this service's issue builds them, as `api` translating gRPC calls,
-//! `domain` deciding (pure rules, injected clock) and `store` persisting
-//! through sea-orm, with events leaving through the outbox in the store's
-//! transactions.
+//! `api` translates gRPC calls, `domain` decides (pure rules, the clock
+//! passed in), `store` persists through sea-orm, and events leave through
+//! the outbox in the same transactions.
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod domain;
+pub mod error;
+pub mod store;
 
 use kefu_kit::{
     auth::InternalAuth,
@@ -34,12 +35,7 @@ impl KefuService for CustomersService {
         GRPC_SERVICES
     }
 
-    fn add_routes(
-        &self,
-        routes: &mut RoutesBuilder,
-        auth: InternalAuth,
-        _context: &ServiceContext,
-    ) {
-        api::add_routes(routes, &auth);
+    fn add_routes(&self, routes: &mut RoutesBuilder, auth: InternalAuth, context: &ServiceContext) {
+        api::add_routes(routes, &auth, api::Shared::new(context));
     }
 }

@@ -176,7 +176,7 @@ impl TestDatabase {
 /// Creates, once per set of migrations, a database with every service's
 /// schema migrated, and returns its name.
 async fn ensure_template(admin: &DatabaseConnection, admin_url: &str) -> String {
-    let mut fingerprint = String::new();
+    let mut fingerprint = kefu_migrations::SOURCE_FINGERPRINT.to_owned();
     for service in kefu_migrations::SERVICES {
         fingerprint.push_str(service);
         for name in kefu_migrations::migration_names(service).expect("known service") {

@@ -2,12 +2,7 @@
 
 use uuid::Uuid;
 
-/// The id in `{collection}/{id}` when `name` has that shape.
-pub fn id_in<'a>(name: &'a str, collection: &str) -> Option<&'a str> {
-    name.strip_prefix(collection)?
-        .strip_prefix('/')
-        .filter(|id| !id.is_empty() && !id.contains('/'))
-}
+pub use kefu_kit::resource::id_in;
 
 /// The UUID in `{collection}/{uuid}`.
 pub fn uuid_in(name: &str, collection: &str) -> Option<Uuid> {

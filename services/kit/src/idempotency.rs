@@ -1,5 +1,6 @@
 //! Idempotency keys of creates (AIP-155): which resource a `request_id`
-//! created, per tenant.
+//! created, per tenant, in the service's `idempotency_keys` table
+//! `(tenant_id, request_id, method, resource_name, create_time)`.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{

@@ -1,0 +1,13 @@
+//! Persistence of the customers service. Every function takes the
+//! transaction it runs in, opened by `kit::db::begin_for_tenant` (or the
+//! read variant), and the tenant: there is no query without one.
+
+pub mod customers;
+pub mod search;
+
+use sea_orm::sea_query::Alias;
+
+/// A table or column name.
+pub fn ident(name: &'static str) -> Alias {
+    Alias::new(name)
+}
