@@ -17,7 +17,8 @@ use kefu_kit::{
 };
 use kefu_proto::v1::{
     AcceptInvitationRequest, CreateTenantRequest, Industry, LoginRequest, Tenant,
-    identity_service_client::IdentityServiceClient, tenant_service_client::TenantServiceClient,
+    customer_service_client::CustomerServiceClient, identity_service_client::IdentityServiceClient,
+    tenant_service_client::TenantServiceClient,
 };
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tonic::{
@@ -168,6 +169,11 @@ impl Stack {
     /// The identity service as the holder of `token` (none: anonymous).
     pub fn identity(&self, token: Option<&str>) -> IdentityServiceClient<Bearer> {
         IdentityServiceClient::with_interceptor(self.channel.clone(), Self::bearer(token))
+    }
+
+    /// The customers service as the holder of `token`.
+    pub fn customers(&self, token: Option<&str>) -> CustomerServiceClient<Bearer> {
+        CustomerServiceClient::with_interceptor(self.channel.clone(), Self::bearer(token))
     }
 
     /// The invitation token last mailed to `email`.
