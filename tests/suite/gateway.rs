@@ -36,7 +36,7 @@ fn code<T>(answer: Result<T, Status>) -> Code {
     }
 }
 
-fn reason(status: &Status) -> String {
+pub(super) fn reason(status: &Status) -> String {
     status
         .get_error_details()
         .error_info()

@@ -433,6 +433,12 @@ pub(super) async fn update_customer(
     let stored = load_active(&txn, tenant, &input.name, &input.etag).await?;
     let mut changed = stored.customer.clone();
     apply_mask(&mut changed, &input, &mask.paths)?;
+    let renamed = mask.paths.iter().any(|path| path == "display_name");
+    if renamed && !mask.paths.iter().any(|path| path == "pinyin") {
+        // The old name's pinyin would keep finding the customer by a name
+        // it no longer has.
+        changed.pinyin.clear();
+    }
     if mask.paths.iter().any(|path| path == "tier") && !changed.tier.is_empty() {
         changed.tier = format!("tiers/{}", resolve_tier(&txn, tenant, &changed.tier).await?);
     }
