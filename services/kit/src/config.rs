@@ -57,6 +57,8 @@ pub struct KefuConfig {
     pub limits: LimitsConfig,
     /// Outgoing e-mail.
     pub mail: MailConfig,
+    /// The Kubernetes operator (`kefu serve --target operator`).
+    pub operator: OperatorConfig,
 }
 
 /// Listening addresses.
@@ -291,6 +293,63 @@ pub struct MailConfig {
     pub outbox_file: Option<PathBuf>,
 }
 
+/// The Kubernetes operator: how it reaches the tenants service and how it
+/// lays out a silo tenant's namespace.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OperatorConfig {
+    /// The gateway (`http://kefu-gateway:8080`) the operator manages tenants
+    /// through, with `auth.operator_token`. Required by the operator.
+    pub gateway_url: Option<String>,
+    /// Watch `Tenant` resources of this namespace only; unset: every
+    /// namespace.
+    pub watch_namespace: Option<String>,
+    /// Silo tenants' namespaces.
+    pub silo: SiloConfig,
+}
+
+/// What the operator provisions for a SILO tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SiloConfig {
+    /// A silo's namespace is this prefix and the tenant's slug (`kefu-t-acme`).
+    pub namespace_prefix: String,
+    /// The image of the silo's services (the same image as every target).
+    /// Unset: the operator refuses to provision silos.
+    pub image: Option<String>,
+    /// The silo's own database: `{slug}` is replaced by the tenant's slug
+    /// with `-` as `_` (`postgres://kefu:…@db:5432/kefu_t_{slug}`). Written
+    /// into the silo's `kefu-database` Secret only when that Secret does not
+    /// exist yet; unset: an administrator creates that Secret.
+    pub database_url_template: Option<String>,
+    /// The namespace the gateway runs in, admitted by the silo's
+    /// NetworkPolicy; unset: the operator's own (`POD_NAMESPACE`).
+    pub gateway_namespace: Option<String>,
+    /// Replicas of each silo service.
+    pub replicas: i32,
+    /// ResourceQuota of a silo namespace: total CPU requests.
+    pub quota_cpu: String,
+    /// Total memory requests (and limits) of a silo namespace.
+    pub quota_memory: String,
+    /// Pods a silo namespace may run.
+    pub quota_pods: String,
+}
+
+impl Default for SiloConfig {
+    fn default() -> Self {
+        Self {
+            namespace_prefix: "kefu-t-".to_owned(),
+            image: None,
+            database_url_template: None,
+            gateway_namespace: None,
+            replicas: 1,
+            quota_cpu: "4".to_owned(),
+            quota_memory: "8Gi".to_owned(),
+            quota_pods: "20".to_owned(),
+        }
+    }
+}
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -339,6 +398,7 @@ const SECTIONS: &[&str] = &[
     "telemetry",
     "limits",
     "mail",
+    "operator",
 ];
 
 /// Whether an environment key (prefix removed, before or after the `__`
