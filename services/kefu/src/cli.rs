@@ -53,6 +53,12 @@ pub enum Command {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// The Kubernetes operator's artefacts.
+    Operator {
+        /// What to print.
+        #[command(subcommand)]
+        command: OperatorCommand,
+    },
     /// Measure the platform's own costs on a throw-away database
     /// (`kefu bench rls`: what row-level security costs).
     Bench {
@@ -62,8 +68,25 @@ pub enum Command {
     },
 }
 
+/// `kefu operator …`.
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Print the `tenants.kefu.io` CustomResourceDefinition (YAML), as the
+    /// chart installs it: `kefu operator crd > charts/kefu/crds/tenants.kefu.io.yaml`.
+    Crd,
+}
+
 /// Runs `cli`.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    // Printing the CRD needs no configuration (and must print nothing else).
+    if let Command::Operator {
+        command: OperatorCommand::Crd,
+    } = &cli.command
+    {
+        let crd = kefu_operator::crd_yaml()?;
+        std::io::Write::write_all(&mut std::io::stdout().lock(), crd.as_bytes())?;
+        return Ok(());
+    }
     let mut config = KefuConfig::load(cli.config.as_deref()).context("loading configuration")?;
     let _telemetry = kefu_kit::telemetry::init(&config.telemetry).context("starting telemetry")?;
     match cli.command {
@@ -87,5 +110,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::migrate::run(&config, &target).await
         }
         Command::Bench { bench } => crate::bench::run(bench).await,
+        // Printed above, before any configuration is read.
+        Command::Operator { .. } => Ok(()),
     }
 }

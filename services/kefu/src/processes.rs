@@ -159,6 +159,9 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     cancel_on_signal(shutdown.clone());
+    if target == Target::Operator {
+        return serve_operator(&config, listen, shutdown).await;
+    }
     let clock: SharedClock = Arc::new(SystemClock);
     let Some(key) = config.auth.signing_key()? else {
         bail!(
@@ -215,6 +218,27 @@ pub async fn serve(
     .await?;
     println!("{name} listening on {}", running.local_addr);
     running.wait().await;
+    Ok(())
+}
+
+/// The operator: no database, no bus of its own; it calls the tenants
+/// service through the gateway and answers health and `/metrics` on
+/// `listen.service`.
+async fn serve_operator(
+    config: &KefuConfig,
+    listen: Option<SocketAddr>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let settings = kefu_operator::process::OperatorSettings::from_config(config)?;
+    let listen = listen.unwrap_or(config.listen.service);
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding the operator to {listen}"))?;
+    println!(
+        "operator listening on {} (health, /metrics)",
+        listener.local_addr()?
+    );
+    kefu_operator::process::run(settings, listener, shutdown).await?;
     Ok(())
 }
 

@@ -34,10 +34,12 @@ pub enum Target {
     Analytics,
     /// The edge: authentication, routing, REST.
     Gateway,
+    /// The Kubernetes operator of `Tenant` resources (runs in a cluster).
+    Operator,
 }
 
-/// The service behind `name` (`tickets`), or `None` for the gateway and
-/// unknown names.
+/// The service behind `name` (`tickets`), or `None` for the gateway, the
+/// operator and unknown names.
 pub fn service(name: &str, config: &KefuConfig) -> Option<Arc<dyn KefuService>> {
     Some(match name {
         kefu_tenants::NAME => Arc::new(kefu_tenants::TenantsService::new(mailer(config))),
