@@ -1,8 +1,11 @@
 //! The customers service's decisions: pure functions of their inputs and
 //! the time they are given.
 
+pub mod attributes;
 pub mod customer;
 pub mod email;
+pub mod filter;
 pub mod identifier;
 pub mod names;
 pub mod phone;
+pub mod tiers;

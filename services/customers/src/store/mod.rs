@@ -3,7 +3,10 @@
 //! read variant), and the tenant: there is no query without one.
 
 pub mod customers;
+pub mod schema;
 pub mod search;
+pub mod segments;
+pub mod tiers;
 
 use sea_orm::sea_query::Alias;
 
