@@ -319,6 +319,40 @@ const TREATMENTS: &[(&str, Treatment)] = &[
         "IdentityService/GetCurrentPrincipal",
         Treatment::TenantFree("describes the caller itself"),
     ),
+    // CustomerService
+    (
+        "CustomerService/CreateCustomer",
+        Treatment::OwnTenant("creates in the caller's tenant"),
+    ),
+    (
+        "CustomerService/GetCustomer",
+        Treatment::Probe(&[(r#"name: "{a.customer}""#, NOT_FOUND)]),
+    ),
+    (
+        "CustomerService/UpdateCustomer",
+        Treatment::Probe(&[(
+            r#"customer { name: "{a.customer}" display_name: "hijacked" } update_mask { paths: "display_name" }"#,
+            NOT_FOUND,
+        )]),
+    ),
+    (
+        "CustomerService/DeleteCustomer",
+        Treatment::Probe(&[(r#"name: "{a.customer}""#, NOT_FOUND)]),
+    ),
+    (
+        "CustomerService/SearchCustomers",
+        Treatment::OwnTenant("searches the caller's tenant; B searching A's phone is a list check"),
+    ),
+];
+
+/// The request each List or Search is called with when B's answers are
+/// checked for A's ids (the others are called empty).
+const LIST_REQUESTS: &[(&str, &str)] = &[
+    ("IdentityService/ListSessions", r#"parent: "users/me""#),
+    (
+        "CustomerService/SearchCustomers",
+        r#"phone: "{a.customer_phone}""#,
+    ),
 ];
 
 /// A probe's request with A's names swapped for ones that exist nowhere.
@@ -501,6 +535,27 @@ impl Scene {
             .await
             .expect("A creates an API key")
             .into_inner();
+        let a_customer = stack
+            .customers(a_session)
+            .create_customer(kefu_proto::v1::CreateCustomerRequest {
+                customer: Some(kefu_proto::v1::Customer {
+                    display_name: "A 的业主".into(),
+                    phones: vec![kefu_proto::v1::CustomerPhone {
+                        raw: "138 1234 5678".into(),
+                        ..Default::default()
+                    }],
+                    identifiers: vec![kefu_proto::v1::CustomerIdentifier {
+                        kind: kefu_proto::v1::CustomerIdentifierKind::UnitNumber as i32,
+                        value: format!("a-{sfx}"),
+                        label: String::new(),
+                    }],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .expect("A creates a customer")
+            .into_inner();
         let a_principal = stack
             .identity(a_session)
             .get_current_principal(kefu_proto::v1::GetCurrentPrincipalRequest {})
@@ -565,6 +620,8 @@ impl Scene {
         values.insert("a.skill".into(), skill.name);
         values.insert("a.sla_policy".into(), sla_policy.name);
         values.insert("a.api_key".into(), key.api_key.expect("key").name);
+        values.insert("a.customer".into(), a_customer.name);
+        values.insert("a.customer_phone".into(), "+8613812345678".into());
         values.insert("b.admin".into(), b.admin_user.clone());
         values.insert("b.team".into(), b_team.name);
         Some(Self {
@@ -688,7 +745,8 @@ fn settle(message: &mut DynamicMessage) {
     }
 }
 
-/// A's state as A reads it: every list and singleton of the tenants service.
+/// A's state as A reads it: every list and singleton of the tenants
+/// service, and A's customer.
 async fn snapshot(scene: &Scene, pool: &DescriptorPool) -> BTreeMap<String, DynamicMessage> {
     let reads: &[(&str, &str, bool)] = &[
         ("TenantService/GetCurrentTenant", "", false),
@@ -703,6 +761,11 @@ async fn snapshot(scene: &Scene, pool: &DescriptorPool) -> BTreeMap<String, Dyna
         ("IdentityService/ListTeams", "page_size: 500", false),
         ("IdentityService/ListSkills", "page_size: 500", false),
         ("IdentityService/ListApiKeys", "page_size: 500", false),
+        (
+            "CustomerService/GetCustomer",
+            r#"name: "{a.customer}""#,
+            false,
+        ),
         // Sessions belong to a user: read through A's admin session.
         (
             "IdentityService/ListSessions",
@@ -721,11 +784,12 @@ async fn snapshot(scene: &Scene, pool: &DescriptorPool) -> BTreeMap<String, Dyna
         } else {
             &scene.a_reader
         };
+        let text = scene.fill(text, &scene.a.tenant.name, &scene.a.tenant.slug);
         let answers = scene
             .stack
             .raw_call(
                 &format!("kefu.v1.{method_name}"),
-                request(&method, text),
+                request(&method, &text),
                 Some(bearer),
             )
             .await
@@ -891,14 +955,15 @@ async fn tenant_b_cannot_reach_tenant_a(backend: Backend) {
         if !(lists && served) || matches!(treatments[name.as_str()], Treatment::OperatorOnly(_)) {
             continue;
         }
-        let text = if name == "IdentityService/ListSessions" {
-            r#"parent: "users/me""#
-        } else {
-            ""
-        };
+        let text = LIST_REQUESTS
+            .iter()
+            .find(|(list, _)| *list == name)
+            .map_or_else(String::new, |(_, text)| {
+                scene.fill(text, &scene.a.tenant.name, &scene.a.tenant.slug)
+            });
         let answers = scene
             .stack
-            .raw_call(&format!("kefu.v1.{name}"), request(&method, text), Some(b))
+            .raw_call(&format!("kefu.v1.{name}"), request(&method, &text), Some(b))
             .await
             .unwrap_or_else(|status| panic!("B lists {name}: {status:?}"));
         for answer in &answers {
