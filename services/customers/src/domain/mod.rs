@@ -3,9 +3,12 @@
 
 pub mod attributes;
 pub mod customer;
+pub mod duplicates;
 pub mod email;
+pub mod erasure;
 pub mod filter;
 pub mod identifier;
+pub mod merge;
 pub mod names;
 pub mod phone;
 pub mod tiers;

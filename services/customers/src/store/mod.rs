@@ -3,6 +3,8 @@
 //! read variant), and the tenant: there is no query without one.
 
 pub mod customers;
+pub mod erasure;
+pub mod merges;
 pub mod schema;
 pub mod search;
 pub mod segments;
