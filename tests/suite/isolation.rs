@@ -319,6 +319,75 @@ const TREATMENTS: &[(&str, Treatment)] = &[
         "IdentityService/GetCurrentPrincipal",
         Treatment::TenantFree("describes the caller itself"),
     ),
+    // CustomerService: attribute schema, tiers, segments, ListCustomers
+    (
+        "CustomerService/ListCustomers",
+        Treatment::OwnTenant("lists the caller's tenant"),
+    ),
+    (
+        "CustomerService/GetCustomerAttributeSchema",
+        Treatment::OwnTenant("a singleton of the caller's tenant"),
+    ),
+    (
+        "CustomerService/UpdateCustomerAttributeSchema",
+        Treatment::OwnTenant("a singleton of the caller's tenant"),
+    ),
+    (
+        "CustomerService/CreateTier",
+        Treatment::OwnTenant("creates in the caller's tenant; no references"),
+    ),
+    (
+        "CustomerService/GetTier",
+        Treatment::Probe(&[(r#"name: "{a.tier}""#, NOT_FOUND)]),
+    ),
+    (
+        "CustomerService/ListTiers",
+        Treatment::OwnTenant("lists the caller's tenant"),
+    ),
+    (
+        "CustomerService/UpdateTier",
+        Treatment::Probe(&[(
+            r#"tier { name: "{a.tier}" description: "hijacked" } update_mask { paths: "description" }"#,
+            NOT_FOUND,
+        )]),
+    ),
+    (
+        "CustomerService/DeleteTier",
+        Treatment::Probe(&[(r#"name: "{a.tier}""#, NOT_FOUND)]),
+    ),
+    (
+        "CustomerService/CreateSegment",
+        Treatment::OwnTenant(
+            "creates in the caller's tenant; its filter reads only the caller's customers",
+        ),
+    ),
+    (
+        "CustomerService/GetSegment",
+        Treatment::Probe(&[(r#"name: "{a.segment}""#, NOT_FOUND)]),
+    ),
+    (
+        "CustomerService/ListSegments",
+        Treatment::OwnTenant("lists the caller's tenant"),
+    ),
+    (
+        "CustomerService/UpdateSegment",
+        Treatment::Probe(&[(
+            r#"segment { name: "{a.segment}" display_name: "hijacked" } update_mask { paths: "display_name" }"#,
+            NOT_FOUND,
+        )]),
+    ),
+    (
+        "CustomerService/DeleteSegment",
+        Treatment::Probe(&[(r#"name: "{a.segment}""#, NOT_FOUND)]),
+    ),
+    (
+        "CustomerService/ListSegmentMembers",
+        Treatment::Probe(&[(r#"segment: "{a.segment}""#, NOT_FOUND)]),
+    ),
+    (
+        "CustomerService/PreviewSegment",
+        Treatment::OwnTenant("evaluates over the caller's customers"),
+    ),
     // CustomerService
     (
         "CustomerService/CreateCustomer",
@@ -349,6 +418,10 @@ const TREATMENTS: &[(&str, Treatment)] = &[
 /// checked for A's ids (the others are called empty).
 const LIST_REQUESTS: &[(&str, &str)] = &[
     ("IdentityService/ListSessions", r#"parent: "users/me""#),
+    (
+        "CustomerService/ListSegmentMembers",
+        r#"segment: "{b.segment}""#,
+    ),
     (
         "CustomerService/SearchCustomers",
         r#"phone: "{a.customer_phone}""#,
@@ -535,6 +608,58 @@ impl Scene {
             .await
             .expect("A creates an API key")
             .into_inner();
+        // A's classification: a tier, a segment and an attribute schema.
+        let mut a_customers = stack.customers(a_session);
+        let a_tier = a_customers
+            .create_tier(kefu_proto::v1::CreateTierRequest {
+                tier: Some(kefu_proto::v1::Tier {
+                    label: Some(LocalizedText {
+                        values: [("zh-CN".to_owned(), "金卡".to_owned())].into(),
+                    }),
+                    rank: 1,
+                    rules: vec![kefu_proto::v1::TierRule {
+                        members_only: true,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+                tier_id: format!("a-tier-{sfx}"),
+                ..Default::default()
+            })
+            .await
+            .expect("A creates a tier")
+            .into_inner();
+        let a_segment = a_customers
+            .create_segment(kefu_proto::v1::CreateSegmentRequest {
+                segment: Some(kefu_proto::v1::Segment {
+                    display_name: "A 的会员".into(),
+                    filter: "member = true".into(),
+                    ..Default::default()
+                }),
+                segment_id: format!("a-segment-{sfx}"),
+                ..Default::default()
+            })
+            .await
+            .expect("A creates a segment")
+            .into_inner();
+        a_customers
+            .update_customer_attribute_schema(
+                kefu_proto::v1::UpdateCustomerAttributeSchemaRequest {
+                    schema: Some(kefu_proto::v1::CustomerAttributeSchema {
+                        attributes: vec![kefu_proto::v1::CustomerAttributeDefinition {
+                            key: "house_type".into(),
+                            label: Some(LocalizedText {
+                                values: [("zh-CN".to_owned(), "户型".to_owned())].into(),
+                            }),
+                            r#type: kefu_proto::v1::AttributeType::String as i32,
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }),
+                },
+            )
+            .await
+            .expect("A defines its attributes");
         let a_customer = stack
             .customers(a_session)
             .create_customer(kefu_proto::v1::CreateCustomerRequest {
@@ -595,6 +720,20 @@ impl Scene {
             .await
             .expect("B creates a team")
             .into_inner();
+        let b_segment = stack
+            .customers(Some(&b.admin_session))
+            .create_segment(kefu_proto::v1::CreateSegmentRequest {
+                segment: Some(kefu_proto::v1::Segment {
+                    display_name: "B 的会员".into(),
+                    filter: "member = true".into(),
+                    ..Default::default()
+                }),
+                segment_id: format!("b-segment-{sfx}"),
+                ..Default::default()
+            })
+            .await
+            .expect("B creates a segment")
+            .into_inner();
 
         let b_key = b_identity
             .create_api_key(CreateApiKeyRequest {
@@ -620,10 +759,13 @@ impl Scene {
         values.insert("a.skill".into(), skill.name);
         values.insert("a.sla_policy".into(), sla_policy.name);
         values.insert("a.api_key".into(), key.api_key.expect("key").name);
+        values.insert("a.tier".into(), a_tier.name);
+        values.insert("a.segment".into(), a_segment.name);
         values.insert("a.customer".into(), a_customer.name);
         values.insert("a.customer_phone".into(), "+8613812345678".into());
         values.insert("b.admin".into(), b.admin_user.clone());
         values.insert("b.team".into(), b_team.name);
+        values.insert("b.segment".into(), b_segment.name);
         Some(Self {
             stack,
             a,
@@ -724,7 +866,8 @@ fn request(method: &MethodDescriptor, text: &str) -> Vec<u8> {
 fn settle(message: &mut DynamicMessage) {
     let fields: Vec<_> = message.descriptor().fields().collect();
     for field in fields {
-        if field.name() == "last_used_time" {
+        // Times of reading, not of A's data.
+        if ["last_used_time", "member_count_time"].contains(&field.name()) {
             message.clear_field(&field);
             continue;
         }
@@ -761,6 +904,9 @@ async fn snapshot(scene: &Scene, pool: &DescriptorPool) -> BTreeMap<String, Dyna
         ("IdentityService/ListTeams", "page_size: 500", false),
         ("IdentityService/ListSkills", "page_size: 500", false),
         ("IdentityService/ListApiKeys", "page_size: 500", false),
+        ("CustomerService/ListTiers", "page_size: 500", false),
+        ("CustomerService/ListSegments", "page_size: 500", false),
+        ("CustomerService/GetCustomerAttributeSchema", "", false),
         (
             "CustomerService/GetCustomer",
             r#"name: "{a.customer}""#,
