@@ -38,6 +38,9 @@ pub enum GatewayError {
     /// The service that owns the method is not reachable.
     #[error("{0} service unavailable")]
     Upstream(String),
+    /// The caller's tenant is a silo whose services are not serving yet.
+    #[error("the tenant's own services are not serving yet; retry later")]
+    SiloNotReady,
 }
 
 impl ServiceError for GatewayError {
@@ -49,7 +52,7 @@ impl ServiceError for GatewayError {
             Self::Refused(_) => ErrorReason::Unauthenticated,
             Self::RateLimited { .. } => ErrorReason::RateLimited,
             Self::UnknownService(_) | Self::UnknownMethod(_) => ErrorReason::NotImplemented,
-            Self::Upstream(_) => ErrorReason::Unavailable,
+            Self::Upstream(_) | Self::SiloNotReady => ErrorReason::Unavailable,
         }
     }
 

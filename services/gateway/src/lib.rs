@@ -16,6 +16,7 @@ mod download;
 mod error;
 mod health;
 pub mod limits;
+pub mod placement;
 mod proxy;
 pub mod ratelimit;
 pub mod resolver;
@@ -48,6 +49,9 @@ pub struct GatewayConfig {
     pub trusted_proxies: usize,
     /// The clock credentials are minted at.
     pub clock: SharedClock,
+    /// Where silo tenants' services run
+    /// ([`placement::TenantsPlacements`] in production).
+    pub placements: Arc<dyn placement::PlacementSource>,
 }
 
 /// A running gateway.

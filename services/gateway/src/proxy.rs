@@ -21,6 +21,7 @@ use crate::{
     access::{self, Audience},
     authn::{Authenticated, Authenticator, bearer_token},
     limits::RateLimits,
+    placement::Placements,
     ratelimit::{BucketKey, Rate, RateLimitError, RateLimiter},
 };
 
@@ -33,6 +34,7 @@ pub(crate) struct ProxyState {
     limits: RateLimits,
     trusted_proxies: usize,
     clock: SharedClock,
+    placements: Placements,
 }
 
 impl ProxyState {
@@ -45,6 +47,7 @@ impl ProxyState {
             limits: config.limits,
             trusted_proxies: config.trusted_proxies,
             clock: config.clock,
+            placements: Placements::new(config.placements),
         }
     }
 
@@ -153,7 +156,7 @@ pub(crate) async fn try_forward(
     mut request: Request,
 ) -> Result<Response, GatewayError> {
     let (service, path) = method_of(&request);
-    let channel = state.channel_for(&service)?;
+    let shared_channel = state.channel_for(&service)?;
     let target = kefu_proto::target_of(&service).unwrap_or_default();
     if let Some(header) = CALLER_SET_TENANT_HEADERS
         .iter()
@@ -169,6 +172,15 @@ pub(crate) async fn try_forward(
     let client = client_address(request.headers(), &peer, state.trusted_proxies);
     let rule = access::rule_of(&path).ok_or_else(|| GatewayError::UnknownMethod(path.clone()))?;
     let caller = caller_of(state, &rule, target, request.headers(), &client).await?;
+    // A silo tenant's data calls go to its own services.
+    let channel = match caller.tenant_id {
+        Some(tenant) => state
+            .placements
+            .route(tenant, target)
+            .await?
+            .unwrap_or(shared_channel),
+        None => shared_channel,
+    };
     let credential = state
         .signer
         .mint(caller.tenant_id, caller.principal, state.clock.now());

@@ -9,6 +9,7 @@ use kefu_gateway::{
     GatewayConfig, RunningGateway,
     authn::OperatorToken,
     limits::RateLimits,
+    placement::TenantsPlacements,
     ratelimit::{InProcessLimiter, RateLimiter, RedisLimiter},
     resolver::TenantsAuthenticator,
 };
@@ -282,6 +283,7 @@ async fn start_gateway(
         .get(kefu_tenants::NAME)
         .cloned()
         .context("the gateway needs the tenants service to authenticate callers")?;
+    let placements = TenantsPlacements::new(tenants.clone(), signer.clone(), clock.clone());
     let authenticator = TenantsAuthenticator::new(
         OperatorToken::new(operator_token),
         tenants,
@@ -296,6 +298,7 @@ async fn start_gateway(
         limits: RateLimits::new(config.limits.clone()),
         trusted_proxies: config.listen.trusted_proxies,
         clock,
+        placements: Arc::new(placements),
     };
     let listener = TcpListener::bind(listen)
         .await

@@ -8,6 +8,7 @@ mod support;
 use std::{sync::Arc, time::Duration};
 
 use http::Method;
+use kefu_gateway::placement::PlacementSource;
 use kefu_operator::{
     FINALIZER, Tenant, error_policy, reconcile,
     resource::{Phase, condition},
@@ -289,6 +290,15 @@ async fn a_silo_tenant_gets_its_namespace_and_placement_and_loses_them_when_offb
             .expect("placement")
             .ready
     );
+    // The gateway reads the same placement to route the tenant's calls.
+    let routed = stack
+        .placements
+        .placement(id.parse().expect("tenant id"))
+        .await
+        .expect("placement readable by the gateway")
+        .expect("a silo placement");
+    assert!(routed.ready);
+    assert_eq!(routed.upstreams.len(), SILO_SERVICES.len());
     assert_eq!(
         kube.get(&format!("/api/v1{inside}secrets/kefu-database"))
             .expect("secret")["stringData"]["url"],

@@ -9,7 +9,8 @@ pub mod fake_kube;
 use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
 
 use kefu_gateway::{
-    GatewayConfig, authn::OperatorToken, limits::RateLimits, ratelimit::InProcessLimiter,
+    GatewayConfig, authn::OperatorToken, limits::RateLimits, placement::TenantsPlacements,
+    ratelimit::InProcessLimiter,
 };
 use kefu_kit::{
     auth::InternalAuth,
@@ -37,6 +38,8 @@ use tonic::transport::Channel;
 pub struct TenantsStack {
     pub gateway: SocketAddr,
     pub operator_token: String,
+    /// The gateway's view of silo placements.
+    pub placements: Arc<TenantsPlacements>,
     _shutdown: DropGuard,
     _database: TestDatabase,
     _mail: tempfile::TempDir,
@@ -79,10 +82,17 @@ impl TenantsStack {
             .connect_lazy();
 
         let operator_token = format!("kefu_op_test_{}", uuid::Uuid::now_v7().simple());
+        let signer = Arc::new(CredentialSigner::new(key, chrono::Duration::seconds(60)));
+        // What the gateway routes silo tenants by, read as it reads it.
+        let placements = Arc::new(TenantsPlacements::new(
+            upstream.clone(),
+            signer.clone(),
+            clock.clone(),
+        ));
         let gateway = kefu_gateway::serve(
             GatewayConfig {
                 upstreams: HashMap::from([(kefu_tenants::NAME.to_owned(), upstream)]),
-                signer: Arc::new(CredentialSigner::new(key, chrono::Duration::seconds(60))),
+                signer,
                 authenticator: Arc::new(OperatorToken::new(&operator_token)),
                 limiter: Arc::new(InProcessLimiter::new()),
                 limits: RateLimits::new(LimitsConfig {
@@ -90,7 +100,8 @@ impl TenantsStack {
                     ..LimitsConfig::default()
                 }),
                 trusted_proxies: 0,
-                clock,
+                clock: clock.clone(),
+                placements: placements.clone(),
             },
             TcpListener::bind(("127.0.0.1", 0)).await.expect("bind"),
             shutdown.clone(),
@@ -100,6 +111,7 @@ impl TenantsStack {
         Self {
             gateway: gateway.local_addr,
             operator_token,
+            placements,
             _shutdown: shutdown.drop_guard(),
             _database: database,
             _mail: mail,
