@@ -154,3 +154,36 @@ pub async fn run(
     tracing::info!(metrics = ?metrics.snapshot(), "operator stopped");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_operator_needs_the_gateway_and_the_operator_token() {
+        let mut config = KefuConfig::default();
+        let missing = OperatorSettings::from_config(&config).expect_err("no gateway");
+        assert!(
+            missing.to_string().contains("operator.gateway_url"),
+            "{missing}"
+        );
+        config.operator.gateway_url = Some("http://kefu-gateway:8080".into());
+        let missing = OperatorSettings::from_config(&config).expect_err("no token");
+        assert!(
+            missing.to_string().contains("auth.operator_token"),
+            "{missing}"
+        );
+        config.auth.operator_token = Some("kefu_op_x".into());
+        config.bus.redis_url = Some("redis://redis:6379".into());
+        config.operator.silo.gateway_namespace = Some("kefu-system".into());
+        config.operator.silo.image = Some("kefu:1.0".into());
+        let settings = OperatorSettings::from_config(&config).expect("complete");
+        assert_eq!(settings.silo.gateway_namespace, "kefu-system");
+        assert_eq!(
+            settings.silo.redis_url.as_deref(),
+            Some("redis://redis:6379")
+        );
+        assert_eq!(settings.silo.image.as_deref(), Some("kefu:1.0"));
+        assert_eq!(settings.silo.namespace("acme"), "kefu-t-acme");
+    }
+}
