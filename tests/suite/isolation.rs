@@ -412,6 +412,49 @@ const TREATMENTS: &[(&str, Treatment)] = &[
         "CustomerService/SearchCustomers",
         Treatment::OwnTenant("searches the caller's tenant; B searching A's phone is a list check"),
     ),
+    // CustomerService: duplicates, merges, erasure
+    (
+        "CustomerService/FindDuplicateCustomers",
+        Treatment::Probe(&[(r#"customer: "{a.customer}""#, NOT_FOUND)]),
+    ),
+    (
+        "CustomerService/MergeCustomers",
+        Treatment::Probe(&[(
+            r#"survivor: "{a.customer}" merged: "{a.merge_survivor}" reason: "x""#,
+            NOT_FOUND,
+        )]),
+    ),
+    (
+        "CustomerService/GetCustomerMerge",
+        Treatment::Probe(&[(r#"name: "{a.customer_merge}""#, NOT_FOUND)]),
+    ),
+    (
+        "CustomerService/ListCustomerMerges",
+        Treatment::OwnTenant(
+            "lists the caller's tenant; B filtering by A's customer is a list check",
+        ),
+    ),
+    (
+        "CustomerService/UndoCustomerMerge",
+        Treatment::Probe(&[(r#"name: "{a.customer_merge}""#, NOT_FOUND)]),
+    ),
+    (
+        "CustomerService/EraseCustomer",
+        Treatment::Probe(&[(
+            r#"name: "{a.customer}" reason: "x" requested_by: ERASURE_REQUESTER_TENANT"#,
+            NOT_FOUND,
+        )]),
+    ),
+    (
+        "CustomerService/GetErasureRecord",
+        Treatment::Probe(&[(r#"name: "{a.erasure_record}""#, NOT_FOUND)]),
+    ),
+    (
+        "CustomerService/ListErasureRecords",
+        Treatment::OwnTenant(
+            "lists the caller's tenant; B filtering by A's customer is a list check",
+        ),
+    ),
 ];
 
 /// The request each List or Search is called with when B's answers are
@@ -425,6 +468,14 @@ const LIST_REQUESTS: &[(&str, &str)] = &[
     (
         "CustomerService/SearchCustomers",
         r#"phone: "{a.customer_phone}""#,
+    ),
+    (
+        "CustomerService/ListCustomerMerges",
+        r#"filter: "survivor = \"{a.merge_survivor}\"""#,
+    ),
+    (
+        "CustomerService/ListErasureRecords",
+        r#"filter: "customer = \"{a.erased_customer}\"""#,
     ),
 ];
 
@@ -681,6 +732,51 @@ impl Scene {
             .await
             .expect("A creates a customer")
             .into_inner();
+        // A's merge (of two other customers) and erasure records.
+        let a_customer_named = async |display_name: &str, phone: &str| {
+            stack
+                .customers(a_session)
+                .create_customer(kefu_proto::v1::CreateCustomerRequest {
+                    customer: Some(kefu_proto::v1::Customer {
+                        display_name: display_name.into(),
+                        phones: vec![kefu_proto::v1::CustomerPhone {
+                            raw: phone.into(),
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                })
+                .await
+                .expect("A creates a customer")
+                .into_inner()
+                .name
+        };
+        let merge_survivor = a_customer_named("A 的老业主", "139 1234 5678").await;
+        let merge_merged = a_customer_named("A 的老业主", "+86 139 1234 5678").await;
+        let erased_customer = a_customer_named("A 的前业主", "137 1234 5678").await;
+        let a_merge = stack
+            .customers(a_session)
+            .merge_customers(kefu_proto::v1::MergeCustomersRequest {
+                survivor: merge_survivor.clone(),
+                merged: merge_merged.clone(),
+                reason: "同一业主".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("A merges two customers")
+            .into_inner();
+        let a_erasure = stack
+            .customers(a_session)
+            .erase_customer(kefu_proto::v1::EraseCustomerRequest {
+                name: erased_customer.clone(),
+                reason: "PIPL 删除请求".into(),
+                requested_by: kefu_proto::v1::ErasureRequester::DataSubject as i32,
+                ..Default::default()
+            })
+            .await
+            .expect("A erases a customer")
+            .into_inner();
         let a_principal = stack
             .identity(a_session)
             .get_current_principal(kefu_proto::v1::GetCurrentPrincipalRequest {})
@@ -763,6 +859,11 @@ impl Scene {
         values.insert("a.segment".into(), a_segment.name);
         values.insert("a.customer".into(), a_customer.name);
         values.insert("a.customer_phone".into(), "+8613812345678".into());
+        values.insert("a.merge_survivor".into(), merge_survivor);
+        values.insert("a.merge_merged".into(), merge_merged);
+        values.insert("a.customer_merge".into(), a_merge.name);
+        values.insert("a.erased_customer".into(), erased_customer);
+        values.insert("a.erasure_record".into(), a_erasure.name);
         values.insert("b.admin".into(), b.admin_user.clone());
         values.insert("b.team".into(), b_team.name);
         values.insert("b.segment".into(), b_segment.name);
@@ -907,6 +1008,16 @@ async fn snapshot(scene: &Scene, pool: &DescriptorPool) -> BTreeMap<String, Dyna
         ("CustomerService/ListTiers", "page_size: 500", false),
         ("CustomerService/ListSegments", "page_size: 500", false),
         ("CustomerService/GetCustomerAttributeSchema", "", false),
+        (
+            "CustomerService/ListCustomerMerges",
+            "page_size: 500",
+            false,
+        ),
+        (
+            "CustomerService/ListErasureRecords",
+            "page_size: 500",
+            false,
+        ),
         (
             "CustomerService/GetCustomer",
             r#"name: "{a.customer}""#,

@@ -273,15 +273,15 @@ async fn load_pair(
     first: &str,
     second: &str,
 ) -> Result<(Stored, Stored)> {
-    if first <= second {
-        let a = load(txn, tenant, first, true).await?;
-        let b = load(txn, tenant, second, true).await?;
-        Ok((a, b))
+    let (a, b) = if first <= second {
+        let a = load(txn, tenant, first, true).await;
+        (a, load(txn, tenant, second, true).await)
     } else {
-        let b = load(txn, tenant, second, true).await?;
-        let a = load(txn, tenant, first, true).await?;
-        Ok((a, b))
-    }
+        let b = load(txn, tenant, second, true).await;
+        (load(txn, tenant, first, true).await, b)
+    };
+    // Whatever the locking order, a missing `first` is the one named.
+    Ok((a?, b?))
 }
 
 /// The merge record a request id was used for, when it was.
