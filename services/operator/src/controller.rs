@@ -235,7 +235,11 @@ async fn apply(tenant: &Tenant, ctx: &Context, api: &Api<Tenant>) -> Result<Acti
     let now = now();
     match result {
         Ok(action) => {
-            patch_status(api, tenant, &status).await?;
+            // An unchanged status is not written: every write is a watch
+            // event, and a resync that changed nothing should cost nothing.
+            if tenant.status.as_ref() != Some(&status) {
+                patch_status(api, tenant, &status).await?;
+            }
             Ok(action)
         }
         Err(error) => {
@@ -289,7 +293,7 @@ async fn sync(
 ) -> Result<Action> {
     let spec = &tenant.spec;
     let generation = tenant.meta().generation;
-    let current = match status.tenant_id.clone() {
+    let found = match status.tenant_id.clone() {
         Some(id) => ctx
             .tenants
             .get(&id)
@@ -320,10 +324,10 @@ async fn sync(
             created
         }
     };
-    let id = tenants::id_of(&current.name).to_owned();
+    let id = tenants::id_of(&found.name).to_owned();
     let now = now();
 
-    let state = TenantState::try_from(current.state).unwrap_or(TenantState::Unspecified);
+    let state = TenantState::try_from(found.state).unwrap_or(TenantState::Unspecified);
     if state == TenantState::Deleting {
         // Deleted through the API: the operator does not undo that.
         status.phase = Phase::Offboarding;
@@ -337,15 +341,15 @@ async fn sync(
         );
         return Ok(Action::requeue(RESYNC));
     }
-    let immutable = tenants::immutable_differences(&current, spec);
+    let immutable = tenants::immutable_differences(&found, spec);
     if !immutable.is_empty() {
         return Err(Error::Immutable(immutable.join(", ")));
     }
-    let paths = tenants::changed_paths(&current, spec);
+    let paths = tenants::changed_paths(&found, spec);
     let current = if paths.is_empty() {
-        current
+        found
     } else {
-        let updated = ctx.tenants.update(&current, spec, paths.clone()).await?;
+        let updated = ctx.tenants.update(&found, spec, paths.clone()).await?;
         ctx.metrics.updated();
         tracing::info!(tenant_id = %id, paths = ?paths, "tenant updated");
         ctx.event(
@@ -456,19 +460,29 @@ async fn sync(
         status.remove_condition(condition::SILO_READY);
     }
 
-    status.phase = if state == TenantState::Suspended {
-        Phase::Suspended
+    if state == TenantState::Suspended {
+        // Suspending is a decision taken through the API (SuspendTenant);
+        // the operator reports it and leaves it alone.
+        status.phase = Phase::Suspended;
+        status.set_condition(
+            condition::READY,
+            false,
+            "Suspended",
+            format!("the tenant is suspended: {}", current.suspend_reason),
+            generation,
+            &now,
+        );
     } else {
-        Phase::Ready
-    };
-    status.set_condition(
-        condition::READY,
-        true,
-        "Ready",
-        "the tenant is in service as specified",
-        generation,
-        &now,
-    );
+        status.phase = Phase::Ready;
+        status.set_condition(
+            condition::READY,
+            true,
+            "Ready",
+            "the tenant is in service as specified",
+            generation,
+            &now,
+        );
+    }
     Ok(next)
 }
 

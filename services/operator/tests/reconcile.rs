@@ -14,7 +14,9 @@ use kefu_operator::{
     resource::{Phase, condition},
     silo::SILO_SERVICES,
 };
-use kefu_proto::v1::{Industry, PlanTier, TenantExportState, TenantState, UpdateTenantRequest};
+use kefu_proto::v1::{
+    Industry, PlanTier, SuspendTenantRequest, TenantExportState, TenantState, UpdateTenantRequest,
+};
 use kube::{ResourceExt, runtime::controller::Action};
 use serde_json::json;
 use support::{
@@ -74,12 +76,14 @@ async fn a_tenant_resource_creates_one_tenant_and_reports_it_ready() {
     assert_eq!(created.state, TenantState::Active as i32);
     assert_eq!(kube.event_reasons(), ["Created"]);
 
-    // Reconciling again changes nothing.
+    // Reconciling again changes nothing, not even the status.
+    let writes = kube.requests_to(&Method::PATCH, &path).len();
     reconcile(arc(kube.tenant("default", "acme")), ctx.clone())
         .await
         .expect("reconciled again");
     assert_eq!(stack.tenants().await.len(), 1);
     assert_eq!(kube.event_reasons(), ["Created"]);
+    assert_eq!(kube.requests_to(&Method::PATCH, &path).len(), writes);
 
     // A status lost after the create (say, the write failed): the next
     // create carries the same request id and finds the same tenant.
@@ -156,6 +160,39 @@ async fn a_spec_change_updates_the_tenant_and_a_change_behind_the_operators_back
         "Acme Ltd"
     );
     assert_eq!(ctx.metrics.snapshot().tenants_updated, 2);
+
+    // Suspended through the API: reported, not undone.
+    stack
+        .api()
+        .await
+        .suspend_tenant(SuspendTenantRequest {
+            name: format!("tenants/{id}"),
+            reason: "unpaid invoice".into(),
+        })
+        .await
+        .expect("suspended");
+    reconcile(arc(kube.tenant("default", "acme")), ctx.clone())
+        .await
+        .expect("reconciled while suspended");
+    let status = kube
+        .tenant("default", "acme")
+        .and_then(|t| t.status)
+        .expect("status");
+    assert_eq!(status.phase, Phase::Suspended);
+    let ready = status.condition(condition::READY).expect("Ready");
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "Suspended")
+    );
+    assert!(
+        ready.message.contains("unpaid invoice"),
+        "{}",
+        ready.message
+    );
+    assert_eq!(
+        stack.tenant(&id).await.expect("tenant").state,
+        TenantState::Suspended as i32
+    );
 }
 
 #[tokio::test]
