@@ -455,6 +455,43 @@ const TREATMENTS: &[(&str, Treatment)] = &[
             "lists the caller's tenant; B filtering by A's customer is a list check",
         ),
     ),
+    // CustomerService: ownership and the timeline
+    (
+        "CustomerService/AssignCustomerOwner",
+        Treatment::Probe(&[
+            (r#"name: "{a.customer}" owner: "{b.admin}""#, NOT_FOUND),
+            (r#"name: "{a.customer}""#, NOT_FOUND),
+        ]),
+    ),
+    (
+        "CustomerService/AutoAssignCustomers",
+        Treatment::Probe(&[(r#"customers: "{a.customer}""#, NOT_FOUND)]),
+    ),
+    (
+        "CustomerService/ReassignCustomers",
+        Treatment::Probe(&[(
+            r#"from_owner: "{b.admin}" to { agents: "{b.admin}" } customers: "{a.customer}""#,
+            NOT_FOUND,
+        )]),
+    ),
+    (
+        "CustomerService/ListOwnershipHistory",
+        Treatment::Probe(&[(r#"parent: "{a.customer}""#, NOT_FOUND)]),
+    ),
+    (
+        "CustomerService/ListOverdueFirstContacts",
+        Treatment::OwnTenant(
+            "lists the caller's tenant; B naming A's agent or team is a list check",
+        ),
+    ),
+    (
+        "CustomerService/RecordFirstContact",
+        Treatment::Probe(&[(r#"name: "{a.customer}""#, NOT_FOUND)]),
+    ),
+    (
+        "CustomerService/ListCustomerActivities",
+        Treatment::Probe(&[(r#"parent: "{a.customer}""#, NOT_FOUND)]),
+    ),
 ];
 
 /// The request each List or Search is called with when B's answers are
@@ -476,6 +513,18 @@ const LIST_REQUESTS: &[(&str, &str)] = &[
     (
         "CustomerService/ListErasureRecords",
         r#"filter: "customer = \"{a.erased_customer}\"""#,
+    ),
+    (
+        "CustomerService/ListOwnershipHistory",
+        r#"parent: "customers/-""#,
+    ),
+    (
+        "CustomerService/ListOverdueFirstContacts",
+        r#"owner: "{a.agent}" team: "{a.team}""#,
+    ),
+    (
+        "CustomerService/ListCustomerActivities",
+        r#"parent: "customers/-""#,
     ),
 ];
 

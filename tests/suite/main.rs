@@ -7,6 +7,7 @@
 mod bad_input;
 mod customers_classify;
 mod customers_merges;
+mod customers_ownership;
 mod customers_records;
 mod e2e;
 mod eventually;

@@ -6,14 +6,17 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod consumers;
 pub mod domain;
 pub mod error;
 pub mod store;
 
 use kefu_kit::{
     auth::InternalAuth,
-    service::{KefuService, ServiceContext},
+    service::{KefuService, ServiceContext, ServiceSubscription},
 };
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use tonic::service::RoutesBuilder;
 
 /// The target name: `kefu serve --target customers`, its schema, its event stream.
@@ -37,5 +40,17 @@ impl KefuService for CustomersService {
 
     fn add_routes(&self, routes: &mut RoutesBuilder, auth: InternalAuth, context: &ServiceContext) {
         api::add_routes(routes, &auth, api::Shared::new(context));
+    }
+
+    fn subscriptions(&self, context: &ServiceContext) -> Vec<ServiceSubscription> {
+        consumers::subscriptions(context)
+    }
+
+    fn background(
+        &self,
+        context: &ServiceContext,
+        shutdown: CancellationToken,
+    ) -> Vec<JoinHandle<()>> {
+        consumers::background(context, shutdown)
     }
 }

@@ -50,8 +50,20 @@ pub trait KefuService: Send + Sync + 'static {
     /// Adds its gRPC services, each behind `auth`, to `routes`.
     fn add_routes(&self, routes: &mut RoutesBuilder, auth: InternalAuth, context: &ServiceContext);
 
-    /// The event subscriptions it consumes.
-    fn subscriptions(&self) -> Vec<ServiceSubscription> {
+    /// The event subscriptions it consumes; their handlers work on
+    /// `context` (its database, outbox and clock).
+    fn subscriptions(&self, _context: &ServiceContext) -> Vec<ServiceSubscription> {
+        Vec::new()
+    }
+
+    /// Work it runs beside its server on a schedule (deadline scans), each a
+    /// task that ends once `shutdown` is cancelled; the service waits for
+    /// them when it stops.
+    fn background(
+        &self,
+        _context: &ServiceContext,
+        _shutdown: CancellationToken,
+    ) -> Vec<JoinHandle<()>> {
         Vec::new()
     }
 
@@ -86,6 +98,7 @@ pub struct RunningService {
     server: JoinHandle<Result<(), tonic::transport::Error>>,
     relay: RelayState,
     subscriptions: Vec<SubscriptionHandle>,
+    background: Vec<JoinHandle<()>>,
 }
 
 enum RelayState {
@@ -116,6 +129,9 @@ impl RunningService {
         }
         if let RelayState::Running(relay) = self.relay {
             let _ = relay.await;
+        }
+        for task in self.background {
+            let _ = task.await;
         }
         for subscription in self.subscriptions {
             subscription.stop().await;
@@ -166,7 +182,7 @@ pub async fn start(
         runtime.relay.clone(),
     );
     let mut subscriptions = Vec::new();
-    let mut wanted = service.subscriptions();
+    let mut wanted = service.subscriptions(context);
     if service.purges_deleted_tenants() {
         wanted.push(crate::purge::subscription(
             service.name(),
@@ -188,6 +204,7 @@ pub async fn start(
             .await?;
         subscriptions.push(handle);
     }
+    let background = service.background(context, runtime.shutdown.clone());
     tracing::info!(service = service.name(), address = %running.local_addr, "serving");
     Ok(RunningService {
         name: service.name(),
@@ -195,5 +212,6 @@ pub async fn start(
         server: running.task,
         relay: RelayState::Ready(relay, runtime.shutdown.clone()),
         subscriptions,
+        background,
     })
 }

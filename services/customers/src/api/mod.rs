@@ -3,14 +3,14 @@
 //! `domain` decide and `store` persist, and append the events to the outbox
 //! in the same transaction. One module per part of the contract.
 
-mod activities;
+pub(crate) mod activities;
 mod classify;
 mod erasure;
 mod export;
 mod imports;
 mod listing;
 mod merges;
-mod ownership;
+pub(crate) mod ownership;
 mod records;
 mod schema;
 mod segments;

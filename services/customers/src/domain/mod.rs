@@ -10,5 +10,7 @@ pub mod filter;
 pub mod identifier;
 pub mod merge;
 pub mod names;
+pub mod ownership;
 pub mod phone;
 pub mod tiers;
+pub mod timeline;

@@ -2,9 +2,12 @@
 //! transaction it runs in, opened by `kit::db::begin_for_tenant` (or the
 //! read variant), and the tenant: there is no query without one.
 
+pub mod activities;
+pub mod agents;
 pub mod customers;
 pub mod erasure;
 pub mod merges;
+pub mod ownership;
 pub mod schema;
 pub mod search;
 pub mod segments;
