@@ -157,7 +157,50 @@ pub async fn run(
 
 #[cfg(test)]
 mod tests {
+    use std::io::{Read, Write};
+
     use super::*;
+
+    #[tokio::test]
+    async fn metrics_are_served_as_text_beside_the_health_service() {
+        let (service, _api) = tower_test::mock::pair::<
+            http::Request<kube::client::Body>,
+            http::Response<kube::client::Body>,
+        >();
+        let client = Client::new(service, "default");
+        let metrics = Arc::new(Metrics::default());
+        metrics.reconcile();
+        metrics.failure("tenants_unavailable");
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let shutdown = CancellationToken::new();
+        let server = serve_probes(listener, client, metrics, shutdown.clone())
+            .await
+            .expect("serving");
+        let response = tokio::task::spawn_blocking(move || {
+            let mut stream = std::net::TcpStream::connect(address).expect("connect");
+            stream
+                .write_all(b"GET /metrics HTTP/1.1\r\nhost: operator\r\nconnection: close\r\n\r\n")
+                .expect("request");
+            let mut response = String::new();
+            stream.read_to_string(&mut response).expect("response");
+            response
+        })
+        .await
+        .expect("request ran");
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(
+            response.contains("kefu_operator_reconciles_total 1"),
+            "{response}"
+        );
+        assert!(
+            response
+                .contains("kefu_operator_reconcile_errors_total{error=\"tenants_unavailable\"} 1"),
+            "{response}"
+        );
+        shutdown.cancel();
+        server.await.expect("joined").expect("drained");
+    }
 
     #[test]
     fn the_operator_needs_the_gateway_and_the_operator_token() {
