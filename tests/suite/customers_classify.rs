@@ -866,6 +866,17 @@ async fn segments_and_listing(backend: Backend) {
         .await,
         vec!["Alice", "Dave"]
     );
+    assert!(
+        list(&mut client, r#"owner = "users/me""#, "")
+            .await
+            .is_empty(),
+        "the admin owns none of them"
+    );
+    assert_eq!(
+        list(&mut client, r#"owner = """#, "display_name").await,
+        vec!["Alice", "Bob", "Carol", "Dave"],
+        "an empty owner is unowned"
+    );
     let mut seen = Vec::new();
     let mut token = String::new();
     loop {

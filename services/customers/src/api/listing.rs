@@ -8,6 +8,7 @@
 //! a fingerprint of the filter and order, so a token is not replayed
 //! against another query.
 
+use kefu_kit::context::PrincipalKind;
 use kefu_proto::v1::{ListCustomersRequest, ListCustomersResponse};
 use sea_orm::Value;
 use sha2::{Digest, Sha256};
@@ -85,9 +86,11 @@ pub(super) async fn list_customers(
     shared: &Shared,
     request: Request<ListCustomersRequest>,
 ) -> Result<Response<ListCustomersResponse>, Status> {
-    let (_, tenant) = caller(&request)?;
+    let (context, tenant) = caller(&request)?;
     let request = request.into_inner();
     let limit = page_size(request.page_size)?;
+    let me = (context.principal.kind == PrincipalKind::User)
+        .then(|| format!("users/{}", context.principal.id));
     let order: Vec<OrderKey> = filter::parse_order(&request.order_by)
         .map_err(|error| CustomersError::invalid("order_by", format!("order_by: {error}")))?;
     let fingerprint = fingerprint(&request.filter, &request.order_by);
@@ -105,7 +108,10 @@ pub(super) async fn list_customers(
     };
     let txn = shared.begin_read(tenant).await?;
     let definitions = classify::definitions(&txn, tenant).await?;
-    let filter = filter::parse(&request.filter, &classify::vocabulary(&definitions, false))
+    let mut filter = filter::parse(&request.filter, &classify::vocabulary(&definitions, false))
+        .map_err(|error| CustomersError::invalid("filter", format!("filter: {error}")))?;
+    filter
+        .resolve_me(me.as_deref())
         .map_err(|error| CustomersError::invalid("filter", format!("filter: {error}")))?;
     let columns = narrowing(&filter);
     let mut matched = Vec::new();

@@ -706,6 +706,30 @@ impl Filter {
         }
     }
 
+    /// Reads `owner = "users/me"` as the caller `user` (`users/{id}`), or
+    /// tells which condition cannot be read when the caller is no user.
+    pub fn resolve_me(&mut self, user: Option<&str>) -> Result<(), FilterError> {
+        match self {
+            Self::All => Ok(()),
+            Self::And(parts) | Self::Or(parts) => {
+                parts.iter_mut().try_for_each(|part| part.resolve_me(user))
+            }
+            Self::Not(part) => part.resolve_me(user),
+            Self::Condition(Condition {
+                field: Field::Owner,
+                value: Value::Text(owner),
+                ..
+            }) if owner == "users/me" => match user {
+                Some(user) => {
+                    *owner = user.to_owned();
+                    Ok(())
+                }
+                None => error("owner = \"users/me\" needs a signed-in user"),
+            },
+            Self::Condition(_) => Ok(()),
+        }
+    }
+
     /// Every condition of the filter, wherever it stands.
     pub fn conditions(&self) -> Vec<&Condition> {
         match self {
@@ -1258,6 +1282,21 @@ mod tests {
         assert!(parse("segments:x", &segment).is_err());
         let deep = format!("{}member = true{}", "(".repeat(40), ")".repeat(40));
         assert!(parse(&deep, &vocabulary()).is_err());
+    }
+
+    #[test]
+    fn users_me_reads_as_the_caller() {
+        let mut mine =
+            parse(r#"owner = "users/me" OR member = true"#, &vocabulary()).expect("parses");
+        mine.resolve_me(Some("users/u-1")).expect("a user");
+        let owned = Customer {
+            owner: "users/u-1".into(),
+            ..Customer::default()
+        };
+        assert!(mine.matches(&owned));
+        assert!(!mine.matches(&Customer::default()));
+        let mut keyed = parse("owner = users/me", &vocabulary()).expect("parses");
+        assert!(keyed.resolve_me(None).is_err());
     }
 
     #[test]
