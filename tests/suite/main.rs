@@ -6,6 +6,7 @@
 
 mod bad_input;
 mod customers_classify;
+mod customers_import_export;
 mod customers_merges;
 mod customers_ownership;
 mod customers_records;

@@ -105,6 +105,8 @@ impl Shared {
 
 /// Adds every gRPC service of this target, each behind `auth`.
 pub fn add_routes(routes: &mut RoutesBuilder, auth: &InternalAuth, shared: Shared) {
+    // Resumes imports a previous run left unfinished, then keeps sweeping.
+    imports::spawn_worker(shared.clone());
     routes.add_service(CustomerServiceServer::with_interceptor(
         CustomerApi(shared),
         auth.clone(),

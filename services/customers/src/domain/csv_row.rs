@@ -1265,7 +1265,11 @@ impl<R: Read> Read for Decoded<R> {
 /// first line, blank lines before it are not its own. The CSV reader's own
 /// record position would count the skipped blank lines.
 pub fn record_line(record: &csv::ByteRecord, line_after: u64) -> i64 {
-    let inner = record.as_slice().iter().filter(|byte| **byte == b'\n').count() as u64;
+    let inner = record
+        .as_slice()
+        .iter()
+        .filter(|byte| **byte == b'\n')
+        .count() as u64;
     i64::try_from(line_after.saturating_sub(1 + inner)).unwrap_or(i64::MAX)
 }
 

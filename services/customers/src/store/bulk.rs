@@ -153,6 +153,9 @@ pub async fn insert_customers<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Picks one kind of look-up value out of a customer's keys.
+type KeysOf = fn(&LookupKeys) -> &Vec<String>;
+
 /// Inserts the look-up rows of new customers (`(id, keys)`), which have
 /// none yet. Identifiers another customer holds are a unique violation
 /// (checked before with [`holders`]).
@@ -161,7 +164,7 @@ pub async fn insert_lookups<C: ConnectionTrait>(
     tenant: Uuid,
     rows: &[(String, LookupKeys)],
 ) -> Result<(), DbErr> {
-    let sets: [(&str, &str, fn(&LookupKeys) -> &Vec<String>); 4] = [
+    let sets: [(&str, &str, KeysOf); 4] = [
         ("customer_name_keys", "name_key", |keys| &keys.names),
         ("customer_phones", "e164", |keys| &keys.phones),
         ("customer_emails", "email", |keys| &keys.emails),

@@ -91,7 +91,7 @@ pub async fn get_many<C: ConnectionTrait>(
 
 /// The column values derived from `customer` (its output-only fields
 /// included), and the encoded resource.
-fn columns(customer: &Customer, revision: i64) -> Vec<(&'static str, Value)> {
+pub(crate) fn columns(customer: &Customer, revision: i64) -> Vec<(&'static str, Value)> {
     let mut stored = customer.clone();
     stored.etag = String::new();
     let time = |timestamp: &Option<prost_types::Timestamp>| -> Value {

@@ -4,8 +4,10 @@
 
 pub mod activities;
 pub mod agents;
+pub mod bulk;
 pub mod customers;
 pub mod erasure;
+pub mod imports;
 pub mod merges;
 pub mod ownership;
 pub mod schema;
