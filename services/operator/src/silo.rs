@@ -12,8 +12,6 @@
 //! tenant is created in and the identity service the gateway resolves each
 //! caller with, so a silo's placement routes only the data services.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::api::{
     apps::v1::Deployment,
     core::v1::{Namespace, ResourceQuota, Secret, Service},
@@ -467,12 +465,6 @@ pub async fn teardown(client: &Client, settings: &SiloSettings, slug: &str) -> R
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
         Err(error) => Err(error.into()),
     }
-}
-
-/// The labels of silo objects, for tests and selectors.
-pub fn tenant_labels(id: &str, slug: &str) -> BTreeMap<String, String> {
-    let tenant = SiloTenant { id, slug };
-    serde_json::from_value(labels(&tenant)).unwrap_or_default()
 }
 
 #[cfg(test)]

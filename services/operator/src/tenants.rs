@@ -7,8 +7,9 @@
 //! (like `grpcurl` with the token) and goes through the same door, access
 //! rules and rate limits; the token it holds can manage tenants and nothing
 //! else, while the internal key could sign a call as any user of any
-//! tenant. A pool-only installation therefore never gives the operator that
-//! key (silos need it for their own services, see [`crate::silo`]).
+//! tenant. The operator uses that key for nothing but handing it to the
+//! services of a silo ([`crate::silo`]); a pool-only installation need not
+//! give it.
 
 use std::time::Duration;
 
