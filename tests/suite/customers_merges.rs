@@ -9,13 +9,15 @@
 //! identifier can be used again, and CustomerErased is published.
 
 use kefu_kit::{context::TenantId, testing::Backend};
+use std::time::Duration;
+
 use kefu_proto::v1::{
-    CreateCustomerRequest, Customer, CustomerErased, CustomerIdentifier, CustomerIdentifierKind,
-    CustomerMergeState, CustomerPhone, CustomerState, CustomersMerged, DuplicateReason,
-    EraseCustomerRequest, ErasureRequester, FindDuplicateCustomersRequest, GetCustomerMergeRequest,
-    GetCustomerRequest, GetErasureRecordRequest, Industry, ListCustomerMergesRequest,
-    ListErasureRecordsRequest, MergeCustomersRequest, SearchCustomersRequest,
-    UndoCustomerMergeRequest, UpdateCustomerRequest,
+    CreateCustomerRequest, Customer, CustomerActivityKind, CustomerErased, CustomerIdentifier,
+    CustomerIdentifierKind, CustomerMergeState, CustomerPhone, CustomerState, CustomersMerged,
+    DuplicateReason, EraseCustomerRequest, ErasureRequester, FindDuplicateCustomersRequest,
+    GetCustomerMergeRequest, GetCustomerRequest, GetErasureRecordRequest, Industry,
+    ListCustomerActivitiesRequest, ListCustomerMergesRequest, ListErasureRecordsRequest,
+    MergeCustomersRequest, SearchCustomersRequest, UndoCustomerMergeRequest, UpdateCustomerRequest,
     customer_service_client::CustomerServiceClient,
 };
 use prost_types::FieldMask;
@@ -23,6 +25,7 @@ use sea_orm::{ConnectionTrait, Statement};
 use tonic::Code;
 
 use crate::{
+    eventually::eventually,
     gateway::reason,
     stack::{Bearer, Stack},
     tenants::field_of,
@@ -158,6 +161,38 @@ async fn events_of<M: prost::Message + prost::Name + Default>(
         .collect()
 }
 
+/// The (kind, source) entries of a customer's timeline.
+async fn timeline(stack: &Stack, session: &str, name: &str) -> Vec<(i32, String)> {
+    stack
+        .customers(Some(session))
+        .list_customer_activities(ListCustomerActivitiesRequest {
+            parent: name.into(),
+            page_size: 500,
+            ..ListCustomerActivitiesRequest::default()
+        })
+        .await
+        .expect("timeline")
+        .into_inner()
+        .activities
+        .into_iter()
+        .map(|activity| (activity.kind, activity.source))
+        .collect()
+}
+
+/// Waits until `name`'s timeline holds `entry` (timelines are fed by events).
+async fn wait_for(stack: &Stack, session: &str, name: &str, entry: (CustomerActivityKind, &str)) {
+    let wanted = (entry.0 as i32, entry.1.to_owned());
+    eventually(
+        &format!("{name}'s timeline shows {entry:?}"),
+        Duration::from_secs(10),
+        || {
+            let wanted = wanted.clone();
+            async move { timeline(stack, session, name).await.contains(&wanted) }
+        },
+    )
+    .await;
+}
+
 fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
@@ -181,6 +216,9 @@ async fn duplicates_merges_and_erasure(backend: Backend) {
     second.member = true;
     let feng = create(&mut client, second).await;
     let other = create(&mut client, person("李四", &["13700137000"], "9-9-909")).await;
+    let session = a.admin_session.as_str();
+    let created = CustomerActivityKind::CustomerCreated;
+    wait_for(&stack, session, &feng.name, (created, &feng.name)).await;
 
     // Found as duplicates of each other, with the phone's weight.
     let found = client
@@ -298,11 +336,11 @@ async fn duplicates_merges_and_erasure(backend: Backend) {
     assert_eq!(merged.merged_into, zhang.name);
     assert_eq!(
         search(&mut client, by_phone("13900139000")).await,
-        [zhang.name.clone()]
+        [zhang.name.as_str()]
     );
     assert_eq!(
         search(&mut client, by_phone("13800138000")).await,
-        [zhang.name.clone()]
+        [zhang.name.as_str()]
     );
     let by_unit = SearchCustomersRequest {
         identifier: Some(unit("5 1 101")),
@@ -310,7 +348,7 @@ async fn duplicates_merges_and_erasure(backend: Backend) {
     };
     assert_eq!(
         search(&mut client, by_unit.clone()).await,
-        [zhang.name.clone()]
+        [zhang.name.as_str()]
     );
     let not_active = client
         .merge_customers(merge_request(&other, &feng))
@@ -318,6 +356,20 @@ async fn duplicates_merges_and_erasure(backend: Backend) {
         .expect_err("a merged customer merges no more");
     assert_eq!(not_active.code(), Code::FailedPrecondition);
     assert_eq!(reason(&not_active), "CUSTOMER_NOT_ACTIVE");
+    // The merged customer's history now reads on the survivor.
+    let feng_created = (created as i32, feng.name.clone());
+    assert!(
+        timeline(&stack, session, &zhang.name)
+            .await
+            .contains(&feng_created)
+    );
+    wait_for(
+        &stack,
+        session,
+        &zhang.name,
+        (CustomerActivityKind::Merged, &merge.name),
+    )
+    .await;
     let merged_events = events_of::<CustomersMerged>(&stack, tenant).await;
     assert_eq!(merged_events.len(), 1, "one merge, one event");
     assert_eq!(merged_events[0].customer_merge, merge.name);
@@ -339,7 +391,7 @@ async fn duplicates_merges_and_erasure(backend: Backend) {
         .await
         .expect("list merges")
         .into_inner();
-    assert_eq!(listed.customer_merges, [merge.clone()]);
+    assert_eq!(listed.customer_merges, std::slice::from_ref(&merge));
     assert_eq!(listed.total_size, 1);
     let bad = client
         .list_customer_merges(ListCustomerMergesRequest {
@@ -395,12 +447,24 @@ async fn duplicates_merges_and_erasure(backend: Backend) {
     assert!(restored.member);
     assert_eq!(
         search(&mut client, by_phone("13900139000")).await,
-        [feng.name.clone()]
+        [feng.name.as_str()]
     );
     assert_eq!(
         search(&mut client, by_unit.clone()).await,
-        [feng.name.clone()]
+        [feng.name.as_str()]
     );
+    // History from before the merge went back; the merge's own entry stays.
+    assert!(
+        timeline(&stack, session, &feng.name)
+            .await
+            .contains(&feng_created)
+    );
+    let survivor_timeline = timeline(&stack, session, &zhang.name).await;
+    assert!(
+        !survivor_timeline.contains(&feng_created),
+        "{survivor_timeline:?}"
+    );
+    assert!(survivor_timeline.contains(&(CustomerActivityKind::Merged as i32, merge.name.clone())));
     let twice = client
         .undo_customer_merge(UndoCustomerMergeRequest {
             name: merge.name.clone(),
@@ -418,6 +482,13 @@ async fn duplicates_merges_and_erasure(backend: Backend) {
         .await
         .expect("merge again")
         .into_inner();
+    wait_for(
+        &stack,
+        session,
+        &zhang.name,
+        (CustomerActivityKind::Merged, &merge.name),
+    )
+    .await;
     let erase = EraseCustomerRequest {
         name: zhang.name.clone(),
         reason: "PIPL 第47条 删除请求".into(),
@@ -439,7 +510,7 @@ async fn duplicates_merges_and_erasure(backend: Backend) {
         .expect("erase")
         .into_inner();
     assert_eq!(record.customer, zhang.name);
-    assert_eq!(record.merged_customers, [feng.name.clone()]);
+    assert_eq!(record.merged_customers, [feng.name.as_str()]);
     assert_eq!(record.requested_by, ErasureRequester::DataSubject as i32);
     let tombstone = get(&mut client, &zhang.name).await;
     assert_eq!(tombstone.state, CustomerState::Erased as i32);
@@ -513,7 +584,7 @@ async fn duplicates_merges_and_erasure(backend: Backend) {
         .await
         .expect("list records")
         .into_inner();
-    assert_eq!(listed.erasure_records, [record.clone()]);
+    assert_eq!(listed.erasure_records, std::slice::from_ref(&record));
 
     // Nothing personal is kept: not in the record, not in the merge
     // records, not in the customer rows.
@@ -547,9 +618,26 @@ async fn duplicates_merges_and_erasure(backend: Backend) {
         }
     }
 
+    // The timeline is gone with the rest.
+    let activities = bytes_of(
+        &stack,
+        tenant,
+        &format!(
+            "SELECT resource AS bytes FROM customer_activities WHERE customer_id IN ('{}', '{}')",
+            zhang.name.trim_start_matches("customers/"),
+            feng.name.trim_start_matches("customers/")
+        ),
+    )
+    .await;
+    assert!(
+        activities.is_empty(),
+        "{} activities left",
+        activities.len()
+    );
+
     // The identifier is free again: a new customer may hold it.
     let newcomer = create(&mut client, person("新业主", &["13500135000"], "5-1-101")).await;
-    assert_eq!(search(&mut client, by_unit).await, [newcomer.name.clone()]);
+    assert_eq!(search(&mut client, by_unit).await, [newcomer.name.as_str()]);
 
     // Every erased customer's event is in the outbox.
     let erased: Vec<(String, String)> = events_of::<CustomerErased>(&stack, tenant)
