@@ -492,6 +492,31 @@ const TREATMENTS: &[(&str, Treatment)] = &[
         "CustomerService/ListCustomerActivities",
         Treatment::Probe(&[(r#"parent: "{a.customer}""#, NOT_FOUND)]),
     ),
+    // CustomerService: imports and exports
+    (
+        "CustomerService/CreateCustomerImport",
+        Treatment::OwnTenant("imports into the caller's tenant; names nothing"),
+    ),
+    (
+        "CustomerService/GetCustomerImport",
+        Treatment::Probe(&[(r#"name: "{a.customer_import}""#, NOT_FOUND)]),
+    ),
+    (
+        "CustomerService/ListCustomerImports",
+        Treatment::OwnTenant("lists the caller's tenant"),
+    ),
+    (
+        "CustomerService/CancelCustomerImport",
+        Treatment::Probe(&[(r#"name: "{a.customer_import}""#, NOT_FOUND)]),
+    ),
+    (
+        "CustomerService/ListCustomerImportErrors",
+        Treatment::Probe(&[(r#"parent: "{a.customer_import}""#, NOT_FOUND)]),
+    ),
+    (
+        "CustomerService/ExportCustomers",
+        Treatment::OwnTenant("exports the caller's tenant; B's export is checked like a list"),
+    ),
 ];
 
 /// The request each List or Search is called with when B's answers are
@@ -525,6 +550,10 @@ const LIST_REQUESTS: &[(&str, &str)] = &[
     (
         "CustomerService/ListCustomerActivities",
         r#"parent: "customers/-""#,
+    ),
+    (
+        "CustomerService/ListCustomerImportErrors",
+        r#"parent: "{b.customer_import}""#,
     ),
 ];
 
@@ -894,6 +923,10 @@ impl Scene {
             .into_inner()
             .secret;
 
+        // An import of each tenant (a row refused, so there are errors).
+        let a_import = import_one(&stack, &a.admin_session, "A 的导入客户").await;
+        let b_import = import_one(&stack, &b.admin_session, "B 的导入客户").await;
+
         values.insert("a.tenant".into(), a.tenant.name.clone());
         values.insert("a.admin".into(), a.admin_user.clone());
         values.insert("a.admin_session".into(), a_principal.session.clone());
@@ -916,6 +949,8 @@ impl Scene {
         values.insert("b.admin".into(), b.admin_user.clone());
         values.insert("b.team".into(), b_team.name);
         values.insert("b.segment".into(), b_segment.name);
+        values.insert("a.customer_import".into(), a_import);
+        values.insert("b.customer_import".into(), b_import);
         Some(Self {
             stack,
             a,
@@ -1006,6 +1041,48 @@ fn short(method: &MethodDescriptor) -> String {
     format!("{}/{}", method.parent_service().name(), method.name())
 }
 
+/// Imports one customer and one broken row as the holder of `session`;
+/// the import's name, once it has ended.
+async fn import_one(stack: &Stack, session: &str, display_name: &str) -> String {
+    use kefu_proto::v1::{
+        CreateCustomerImportRequest, CustomerImport, CustomerImportState, GetCustomerImportRequest,
+        create_customer_import_request::Part,
+    };
+    let mut client = stack.customers(Some(session));
+    let file = format!("display_name,phones\n{display_name},\n,\n");
+    let messages = vec![
+        CreateCustomerImportRequest {
+            part: Some(Part::CustomerImport(CustomerImport::default())),
+            request_id: String::new(),
+        },
+        CreateCustomerImportRequest {
+            part: Some(Part::CsvChunk(file.into_bytes())),
+            request_id: String::new(),
+        },
+    ];
+    let name = client
+        .create_customer_import(futures::stream::iter(messages))
+        .await
+        .expect("an import starts")
+        .into_inner()
+        .name;
+    for _ in 0..600 {
+        let import = client
+            .get_customer_import(GetCustomerImportRequest { name: name.clone() })
+            .await
+            .expect("the import reads")
+            .into_inner();
+        if !matches!(
+            import.state(),
+            CustomerImportState::Pending | CustomerImportState::Running
+        ) {
+            return name;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{name} did not end");
+}
+
 fn request(method: &MethodDescriptor, text: &str) -> Vec<u8> {
     DynamicMessage::parse_text_format(method.input(), text)
         .unwrap_or_else(|error| panic!("{}: bad probe {text:?}: {error}", short(method)))
@@ -1070,6 +1147,16 @@ async fn snapshot(scene: &Scene, pool: &DescriptorPool) -> BTreeMap<String, Dyna
         (
             "CustomerService/GetCustomer",
             r#"name: "{a.customer}""#,
+            false,
+        ),
+        (
+            "CustomerService/GetCustomerImport",
+            r#"name: "{a.customer_import}""#,
+            false,
+        ),
+        (
+            "CustomerService/ListCustomerImportErrors",
+            r#"parent: "{a.customer_import}""#,
             false,
         ),
         // Sessions belong to a user: read through A's admin session.
@@ -1256,7 +1343,9 @@ async fn tenant_b_cannot_reach_tenant_a(backend: Backend) {
     // Every list B can call shows nothing of A.
     for method in methods(&pool) {
         let name = short(&method);
-        let lists = method.name().starts_with("List") || method.name().starts_with("Search");
+        let lists = method.name().starts_with("List")
+            || method.name().starts_with("Search")
+            || method.name() == "ExportCustomers";
         let served = treatments.contains_key(name.as_str());
         if !(lists && served) || matches!(treatments[name.as_str()], Treatment::OperatorOnly(_)) {
             continue;
