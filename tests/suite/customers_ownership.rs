@@ -484,6 +484,33 @@ async fn ownership_and_timeline(backend: Backend) {
     );
     let auto = history(&mut client, "customers/-", "kind = AUTO").await;
     assert_eq!(auto.len(), 10);
+    let mut paged = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = client
+            .list_ownership_history(ListOwnershipHistoryRequest {
+                parent: "customers/-".into(),
+                filter: "kind = AUTO".into(),
+                page_size: 3,
+                page_token: token.clone(),
+            })
+            .await
+            .expect("history page")
+            .into_inner();
+        assert_eq!(page.total_size, 10);
+        paged.extend(page.ownership_changes.into_iter().map(|change| change.name));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(
+        paged,
+        auto.iter()
+            .map(|change| change.name.clone())
+            .collect::<Vec<_>>(),
+        "pages of 3 read the same changes in the same order"
+    );
     let bad = client
         .list_ownership_history(ListOwnershipHistoryRequest {
             parent: "customers/-".into(),
@@ -566,10 +593,13 @@ async fn ownership_and_timeline(backend: Backend) {
         .await
         .expect("member");
     backdate(&stack, tenant, &first.name, 8).await;
-    assert_eq!(overdue(&mut client, &lin, "").await, [first.name.clone()]);
+    assert_eq!(
+        overdue(&mut client, &lin, "").await,
+        vec![first.name.clone()]
+    );
     assert_eq!(
         overdue(&mut stack.customers(Some(&lin_session)), "users/me", "").await,
-        [first.name.clone()]
+        vec![first.name.clone()]
     );
     assert!(overdue(&mut client, &wang, "").await.is_empty());
     eventually("the team's overdue customers", WAIT, || {

@@ -115,7 +115,7 @@ pub async fn list<C: ConnectionTrait>(
             .as_ref()
             .and_then(kefu_kit::events::from_timestamp)
             .ok_or_else(|| DbErr::Custom("activity without a time".into()))?;
-        last = Some(Cursor { time, id });
+        last = Some(Cursor::new(time, id));
         page.push(activity);
     }
     let next = if rows.len() > limit { last } else { None };

@@ -102,6 +102,16 @@ pub struct Cursor {
 }
 
 impl Cursor {
+    /// The cursor after the row of `time` and `id`; the time is cut to the
+    /// microsecond both backends keep, so a row written with a finer time
+    /// is never read twice.
+    pub fn new(time: DateTime<Utc>, id: String) -> Self {
+        Self {
+            time: DateTime::from_timestamp_micros(time.timestamp_micros()).unwrap_or(time),
+            id,
+        }
+    }
+
     /// The page token continuing after this row.
     pub fn token(&self) -> String {
         format!(
@@ -224,10 +234,7 @@ pub async fn list_changes<C: ConnectionTrait>(
             .as_ref()
             .and_then(kefu_kit::events::from_timestamp)
             .ok_or_else(|| DbErr::Custom("ownership change without a time".into()))?;
-        last = Some(Cursor {
-            time,
-            id: row.try_get("", "id")?,
-        });
+        last = Some(Cursor::new(time, row.try_get("", "id")?));
         page.push(change);
     }
     let next = if rows.len() > limit { last } else { None };
@@ -432,10 +439,7 @@ pub async fn overdue<C: ConnectionTrait>(
             .as_ref()
             .and_then(kefu_kit::events::from_timestamp)
             .ok_or_else(|| DbErr::Custom("overdue customer without a due time".into()))?;
-        last = Some(Cursor {
-            time: due,
-            id: row.try_get("", "id")?,
-        });
+        last = Some(Cursor::new(due, row.try_get("", "id")?));
         page.push(stored);
     }
     let next = if rows.len() > limit { last } else { None };
