@@ -173,7 +173,6 @@ pub const OVERRIDES: &[(&str, Rule)] = &[
     ("CustomerService/CreateTier", ADMIN),
     ("CustomerService/UpdateTier", ADMIN),
     ("CustomerService/DeleteTier", ADMIN),
-    ("CustomerService/EraseCustomer", ADMIN),
     ("TicketService/CreateTicketKind", ADMIN),
     ("TicketService/UpdateTicketKind", ADMIN),
     ("TicketService/DeleteTicketKind", ADMIN),
@@ -203,6 +202,7 @@ pub const OVERRIDES: &[(&str, Rule)] = &[
     ("AnalyticsService/DeliverReportSubscription", MANAGER),
     ("CustomerService/DeleteCustomer", MANAGER),
     ("CustomerService/ExportCustomers", MANAGER_READ),
+    ("CustomerService/EraseCustomer", MANAGER),
     // Supervision: classifying, assigning, merging, campaigns, quality.
     ("AnalyticsService/CreateQualityReview", SUPERVISOR),
     ("CustomerService/AssignCustomerOwner", SUPERVISOR),
