@@ -23,8 +23,9 @@ const IN_CHUNK: usize = 500;
 /// Customers per multi-row INSERT (about 20 values each: far below the
 /// bind-parameter limits of PostgreSQL, 65,535, and SQLite, 32,766).
 const CUSTOMERS_PER_INSERT: usize = 500;
-/// Look-up rows per multi-row INSERT (3 to 5 values each).
-const LOOKUPS_PER_INSERT: usize = 2000;
+/// Look-up rows per multi-row INSERT (3 values each, 15,000 in all;
+/// identifiers, 5 values each, go half as many at a time).
+const LOOKUPS_PER_INSERT: usize = 5000;
 
 /// Who holds the keys of a batch of rows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -4,10 +4,14 @@
 //! The pure part (percentiles, overhead, the printed table) lives here; each
 //! benchmark has a module of its own ([`rls`]).
 
-use std::{fmt::Write as _, time::Duration};
+use std::{fmt::Write as _, future::Future, time::Duration};
 
+use anyhow::{Context, anyhow};
 use clap::Subcommand;
+use sea_orm::{ConnectionTrait, Database};
+use uuid::Uuid;
 
+pub mod customers;
 pub mod rls;
 
 /// The benchmarks.
@@ -16,6 +20,10 @@ pub enum BenchCommand {
     /// The cost of row-level security (and of our tenant transaction) on a
     /// point read and an insert, on PostgreSQL or SQLite.
     Rls(rls::RlsOptions),
+    /// Customers at scale: import rows/s through the gateway and search
+    /// latency by phone and name prefix, with 1,000,000 customers in one
+    /// tenant beside 50 others.
+    Customers(customers::CustomersOptions),
 }
 
 /// Runs `command` and prints its report.
@@ -26,7 +34,74 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
             print!("{}", report.render());
             Ok(())
         }
+        BenchCommand::Customers(options) => {
+            let report = customers::run(&options).await?;
+            print!("{}", report.render());
+            Ok(())
+        }
     }
+}
+
+/// Runs `body` on a throw-away PostgreSQL database (`kefu_bench_<uuid>`,
+/// created as the role of `url` and dropped at the end, even on error or
+/// Ctrl-C), given its URL and name.
+pub async fn on_throwaway_database<T, F, Fut>(url: &str, body: F) -> anyhow::Result<T>
+where
+    F: FnOnce(String, String) -> Fut,
+    Fut: Future<Output = anyhow::Result<T>>,
+{
+    let admin = Database::connect(url)
+        .await
+        .context("connecting to --database-url")?;
+    let name = format!("kefu_bench_{}", Uuid::now_v7().simple());
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .with_context(|| format!("creating the throw-away database {name}"))?;
+    let bench_url = with_database(url, &name);
+    let outcome = tokio::select! {
+        outcome = body(bench_url, name.clone()) => outcome,
+        _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
+    };
+    // Dropped whatever happened; FORCE ends connections a failure left open.
+    let dropped = admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .await;
+    let _ = admin.close().await;
+    match (outcome, dropped) {
+        (Ok(report), Ok(_)) => Ok(report),
+        (Ok(_), Err(error)) => {
+            Err(anyhow!(error).context(format!("dropping the throw-away database {name}")))
+        }
+        (Err(error), dropped) => {
+            if let Err(drop_error) = dropped {
+                eprintln!("kefu: could not drop the throw-away database {name}: {drop_error}");
+            }
+            Err(error)
+        }
+    }
+}
+
+/// `url` naming `database` instead of its own.
+pub fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |index| index + 3);
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |index| index + scheme_end);
+    match query {
+        Some(query) => format!("{}/{database}?{query}", &base[..host_end]),
+        None => format!("{}/{database}", &base[..host_end]),
+    }
+}
+
+/// The 1-minute load average, where the OS tells it.
+pub fn load_average() -> Option<String> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    text.split_whitespace().next().map(str::to_owned)
 }
 
 /// The latency distribution and throughput of one measurement.

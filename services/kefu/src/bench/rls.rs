@@ -37,14 +37,14 @@ use kefu_kit::{
 use kefu_tenants::store::documents::{self, Collection};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use sea_orm::{
-    ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    Statement, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement,
+    TransactionTrait,
     sea_query::{Alias, Expr, Query},
 };
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
-use super::{Line, Summary, overhead, summarise, table};
+use super::{Line, Summary, load_average, on_throwaway_database, overhead, summarise, table};
 
 /// The service whose schema and table the bench uses (`skills`: a tenant
 /// table keyed by `(tenant_id, id)`).
@@ -233,36 +233,10 @@ async fn sqlite_version(db: &DatabaseConnection) -> anyhow::Result<String> {
 }
 
 async fn postgres(url: &str, options: &RlsOptions) -> anyhow::Result<Report> {
-    let admin = Database::connect(url)
-        .await
-        .context("connecting to --database-url")?;
-    let name = format!("kefu_bench_{}", Uuid::now_v7().simple());
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-        .await
-        .with_context(|| format!("creating the throw-away database {name}"))?;
-    let bench_url = with_database(url, &name);
-    let outcome = tokio::select! {
-        outcome = postgres_in(&bench_url, &name, options) => outcome,
-        _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
-    };
-    // Dropped whatever happened; FORCE ends connections a failure left open.
-    let dropped = admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .await;
-    let _ = admin.close().await;
-    match (outcome, dropped) {
-        (Ok(report), Ok(_)) => Ok(report),
-        (Ok(_), Err(error)) => {
-            Err(anyhow!(error).context(format!("dropping the throw-away database {name}")))
-        }
-        (Err(error), dropped) => {
-            if let Err(drop_error) = dropped {
-                eprintln!("kefu: could not drop the throw-away database {name}: {drop_error}");
-            }
-            Err(error)
-        }
-    }
+    on_throwaway_database(url, |bench_url, name| async move {
+        postgres_in(&bench_url, &name, options).await
+    })
+    .await
 }
 
 async fn postgres_in(url: &str, name: &str, options: &RlsOptions) -> anyhow::Result<Report> {
@@ -415,12 +389,6 @@ async fn measure_all(
         ));
     }
     Ok(lines)
-}
-
-/// The 1-minute load average, where the OS tells it.
-fn load_average() -> Option<String> {
-    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
-    text.split_whitespace().next().map(str::to_owned)
 }
 
 fn skill_id(row: u32) -> String {
@@ -625,29 +593,15 @@ async fn run_phase(
 }
 
 /// `url` with its database name replaced by `database` (the query kept).
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map_or(0, |index| index + 3);
-    let host_end = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |index| index + scheme_end);
-    match query {
-        Some(query) => format!("{}/{database}?{query}", &base[..host_end]),
-        None => format!("{}/{database}", &base[..host_end]),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use clap::Parser;
     use kefu_kit::testing::{DATABASE_URL_VAR, REQUIRE_SERVERS_VAR};
+    use sea_orm::Database;
 
     use super::*;
     use crate::{
-        bench::BenchCommand,
+        bench::{BenchCommand, with_database},
         cli::{Cli, Command},
     };
 
