@@ -1515,3 +1515,107 @@ async fn write_update(
     }
     Ok(None)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use kefu_kit::{
+        clock::SystemClock, outbox::OutboxSignal, service::ServiceContext, testing::TestDatabase,
+    };
+
+    use super::*;
+
+    /// An import a crashed worker left RUNNING after committing its first
+    /// two rows is finished from the third: the first two are not written
+    /// again, their keys still refuse a later duplicate, and the counts
+    /// continue.
+    #[tokio::test]
+    async fn a_crashed_import_resumes_after_its_committed_rows() {
+        let database = TestDatabase::sqlite("customers").await;
+        let shared = Shared::new(&ServiceContext {
+            db: database.db.clone(),
+            outbox: OutboxSignal::default(),
+            clock: Arc::new(SystemClock),
+        });
+        let tenant = TenantId(Uuid::now_v7());
+        let id = Uuid::now_v7();
+        let file = "external_id,display_name,phones\n\
+                    crm-1,张三,13800138001\n\
+                    crm-2,李四,13800138002\n\
+                    crm-3,王五,13800138003\n\
+                    crm-1,张三重复,13800138009\n";
+        let now = shared.now();
+        let txn = shared.begin(tenant).await.expect("begin");
+        let import = CustomerImport {
+            name: import_name(id),
+            state: CustomerImportState::Running as i32,
+            rows_processed: 2,
+            created: 2,
+            ..CustomerImport::default()
+        };
+        imports::insert(&txn, tenant.0, id, None, &import, now)
+            .await
+            .expect("insert");
+        imports::insert_chunk(&txn, tenant.0, id, 0, file.as_bytes().to_vec())
+            .await
+            .expect("chunk");
+        let mut stored = imports::get(&txn, tenant.0, id, false)
+            .await
+            .expect("get")
+            .expect("stored");
+        stored.state = CustomerImportState::Running as i32;
+        stored.rows_total = 4;
+        stored.rows_committed = 2;
+        imports::save(&txn, &stored, now).await.expect("save");
+        txn.commit().await.expect("commit");
+
+        run_import(shared.clone(), tenant, id).await;
+
+        let txn = shared.begin_read(tenant).await.expect("begin");
+        let ended = imports::get(&txn, tenant.0, id, false)
+            .await
+            .expect("get")
+            .expect("stored");
+        assert_eq!(ended.import.state(), CustomerImportState::Succeeded);
+        assert_eq!(
+            (
+                ended.import.rows_processed,
+                ended.import.created,
+                ended.import.failed
+            ),
+            (4, 3, 1)
+        );
+        let (errors, _) = imports::list_errors(&txn, tenant.0, id, None, 10)
+            .await
+            .expect("errors");
+        assert_eq!(errors.len(), 1);
+        assert_eq!(
+            (errors[0].line, errors[0].reason.as_str()),
+            (5, "DUPLICATE_ROW")
+        );
+        assert!(errors[0].message.contains("line 2"), "{:?}", errors[0]);
+        let holders = bulk::holders(
+            &txn,
+            tenant.0,
+            &["crm-1", "crm-2", "crm-3"].map(str::to_owned).into(),
+            &BTreeSet::new(),
+            &BTreeSet::new(),
+            &BTreeSet::new(),
+        )
+        .await
+        .expect("holders");
+        // Only the row after the resume point was written by this run.
+        assert_eq!(
+            holders.external_ids.keys().collect::<Vec<_>>(),
+            vec!["crm-3"]
+        );
+        assert!(
+            imports::chunks(&txn, tenant.0, id, 0, 10)
+                .await
+                .expect("chunks")
+                .is_empty(),
+            "the file goes once the import ended"
+        );
+    }
+}
