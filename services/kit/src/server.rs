@@ -5,7 +5,7 @@
 use std::{io, net::SocketAddr, sync::Arc, time::Duration};
 
 use tokio::{net::TcpListener, task::JoinHandle};
-use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::{StreamExt, wrappers::TcpListenerStream};
 use tokio_util::sync::CancellationToken;
 use tonic::service::{Routes, RoutesBuilder};
 use tonic_health::{ServingStatus, server::HealthReporter};
@@ -143,14 +143,19 @@ pub fn serve(
     shutdown: CancellationToken,
 ) -> io::Result<RunningServer> {
     let local_addr = listener.local_addr()?;
+    // Connections from a listener of our own get no TCP_NODELAY from tonic:
+    // without it a small response waits for the caller's delayed ACK
+    // (about 40 ms a call on Linux).
+    let incoming = TcpListenerStream::new(listener).map(|accepted| {
+        accepted.inspect(|stream| {
+            let _ = stream.set_nodelay(true);
+        })
+    });
     let task = tokio::spawn(
         tonic::transport::Server::builder()
             .trace_fn(crate::telemetry::grpc_request_span)
             .add_routes(routes)
-            .serve_with_incoming_shutdown(
-                TcpListenerStream::new(listener),
-                shutdown.cancelled_owned(),
-            ),
+            .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned()),
     );
     Ok(RunningServer { local_addr, task })
 }
