@@ -431,9 +431,45 @@ async fn import_export(backend: Backend) {
         let call = tokio::spawn(async move { uploader.create_customer_import(receiver).await });
         open.push((sender, call));
     }
+    // Both uploads hold their slot before the third asks: a probe sent
+    // earlier would hold a slot itself for a moment and could refuse one
+    // of them (on SQLite the requests queue behind each other).
+    let tenant = kefu_kit::context::TenantId(
+        a.tenant
+            .name
+            .strip_prefix("tenants/")
+            .and_then(|id| uuid::Uuid::parse_str(id).ok())
+            .expect("tenant id"),
+    );
+    let database = stack.service_connection("customers").await;
+    eventually("both uploads hold a slot", Duration::from_secs(10), || {
+        let database = database.clone();
+        async move {
+            let txn = kefu_kit::db::begin_read_for_tenant(&database, tenant)
+                .await
+                .expect("begin");
+            use sea_orm::ConnectionTrait;
+            let row = txn
+                .query_one_raw(sea_orm::Statement::from_string(
+                    txn.get_database_backend(),
+                    "SELECT COUNT(*) AS uploading FROM customer_imports WHERE state = 0",
+                ))
+                .await
+                .expect("count")
+                .expect("a row");
+            row.try_get::<i64>("", "uploading").expect("count") == 2
+        }
+    })
+    .await;
+    for (index, (_, call)) in open.iter().enumerate() {
+        assert!(
+            !call.is_finished(),
+            "upload {index} ended before its file did"
+        );
+    }
     let mut third = client.clone();
-    // Until both uploads are in, a probe that gets through is refused at
-    // once for its oversized chunk and leaves nothing that would count.
+    // A probe that gets through anyway is refused at once for its oversized
+    // chunk and leaves nothing that would count.
     let oversized = vec![b'x'; 1024 * 1024 + 1];
     eventually(
         "a third import is refused while two upload",
