@@ -211,7 +211,7 @@ fn schema_attributes(required_handover: bool) -> Vec<CustomerAttributeDefinition
 }
 
 async fn attributes_and_tiers(backend: Backend) {
-    let Some(stack) = Stack::start(backend, |_| {}).await else {
+    let Some(stack) = Stack::start(backend, |config| config.limits.enabled = false).await else {
         return;
     };
     let acme = stack.onboard("attrs", Industry::PropertyManagement).await;
@@ -607,7 +607,7 @@ async fn postgres_attributes_and_tiers() {
 }
 
 async fn segments_and_listing(backend: Backend) {
-    let Some(stack) = Stack::start(backend, |_| {}).await else {
+    let Some(stack) = Stack::start(backend, |config| config.limits.enabled = false).await else {
         return;
     };
     let acme = stack.onboard("segs", Industry::Ecommerce).await;
