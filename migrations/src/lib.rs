@@ -14,6 +14,13 @@ mod m20261201_000006_customer_tiers_segments;
 mod m20261201_000007_customer_ownership;
 mod m20261201_000008_customer_merges;
 mod m20261201_000009_customer_imports;
+mod m20261202_000010_tickets;
+mod m20261202_000011_ticket_taxonomy;
+mod m20261202_000012_ticket_directory;
+mod m20261202_000013_ticket_conversation;
+mod m20261202_000014_ticket_sla;
+mod m20261202_000015_complaints;
+mod m20261202_000016_dispatch;
 pub mod rls;
 mod tables;
 
@@ -64,7 +71,14 @@ service_migrator!(
 );
 service_migrator!(
     tickets,
-    "The tickets service: tickets, complaints, dispatch, incidents."
+    "The tickets service: tickets, complaints, dispatch, incidents.",
+    super::m20261202_000010_tickets::Migration,
+    super::m20261202_000011_ticket_taxonomy::Migration,
+    super::m20261202_000012_ticket_directory::Migration,
+    super::m20261202_000013_ticket_conversation::Migration,
+    super::m20261202_000014_ticket_sla::Migration,
+    super::m20261202_000015_complaints::Migration,
+    super::m20261202_000016_dispatch::Migration
 );
 service_migrator!(
     callbacks,

@@ -1,0 +1,16 @@
+//! What the tickets service does on events and on a schedule. Each part
+//! adds its subscription or its scan here.
+
+use kefu_kit::service::{ServiceContext, ServiceSubscription};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// The subscriptions of the tickets service.
+pub fn subscriptions(_context: &ServiceContext) -> Vec<ServiceSubscription> {
+    Vec::new()
+}
+
+/// The scheduled scans, each until `shutdown`.
+pub fn background(_context: &ServiceContext, _shutdown: CancellationToken) -> Vec<JoinHandle<()>> {
+    Vec::new()
+}

@@ -1,0 +1,2 @@
+//! The rules of tickets, complaints and dispatch: pure functions over the
+//! contract's messages, the time passed in.

@@ -1,0 +1,2 @@
+//! Persistence through sea-orm. Every function takes the tenant; on
+//! PostgreSQL row-level security checks it again.
