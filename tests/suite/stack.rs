@@ -17,8 +17,10 @@ use kefu_kit::{
 };
 use kefu_proto::v1::{
     AcceptInvitationRequest, CreateTenantRequest, Industry, LoginRequest, Tenant,
-    customer_service_client::CustomerServiceClient, identity_service_client::IdentityServiceClient,
-    tenant_service_client::TenantServiceClient,
+    complaint_service_client::ComplaintServiceClient,
+    customer_service_client::CustomerServiceClient, dispatch_service_client::DispatchServiceClient,
+    identity_service_client::IdentityServiceClient, tenant_service_client::TenantServiceClient,
+    ticket_service_client::TicketServiceClient,
 };
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tonic::{
@@ -174,6 +176,21 @@ impl Stack {
     /// The customers service as the holder of `token`.
     pub fn customers(&self, token: Option<&str>) -> CustomerServiceClient<Bearer> {
         CustomerServiceClient::with_interceptor(self.channel.clone(), Self::bearer(token))
+    }
+
+    /// The ticket service as the holder of `token`.
+    pub fn tickets(&self, token: Option<&str>) -> TicketServiceClient<Bearer> {
+        TicketServiceClient::with_interceptor(self.channel.clone(), Self::bearer(token))
+    }
+
+    /// The complaint service as the holder of `token`.
+    pub fn complaints(&self, token: Option<&str>) -> ComplaintServiceClient<Bearer> {
+        ComplaintServiceClient::with_interceptor(self.channel.clone(), Self::bearer(token))
+    }
+
+    /// The dispatch service as the holder of `token`.
+    pub fn dispatch(&self, token: Option<&str>) -> DispatchServiceClient<Bearer> {
+        DispatchServiceClient::with_interceptor(self.channel.clone(), Self::bearer(token))
     }
 
     /// The invitation token last mailed to `email`.

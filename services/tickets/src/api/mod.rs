@@ -26,9 +26,9 @@ use kefu_kit::{
     service::ServiceContext,
 };
 use kefu_proto::v1::{
-    AcknowledgeHandoverRequest, ApproveOutOfTownDispatchRequest, ApproveProposalRequest,
-    AssignTicketRequest, CancelDispatchRequest, CloseComplaintRequest, CloseTicketRequest,
-    Complaint, CompleteDispatchRequest, CompletePreventiveActionRequest,
+    AcknowledgeHandoverRequest, Actor, ActorKind, ApproveOutOfTownDispatchRequest,
+    ApproveProposalRequest, AssignTicketRequest, CancelDispatchRequest, CloseComplaintRequest,
+    CloseTicketRequest, Complaint, CompleteDispatchRequest, CompletePreventiveActionRequest,
     CountersignDispatchRequest, CreateDispatchRequest, CreateHandoverRequest,
     CreateIncidentRequest, CreateProposalRequest, CreateServiceRequestRequest,
     CreateTicketCategoryRequest, CreateTicketCommentRequest, CreateTicketFieldDefinitionRequest,
@@ -142,6 +142,52 @@ async fn append_event<M: Message + Name>(
 ) -> Result<()> {
     let event = new_event(NAME, Some(tenant), subject, payload, now);
     Ok(outbox::append(txn, &event).await?)
+}
+
+/// Who is calling, as audit entries and events record it: a user with the
+/// display name the directory copy knows (kept so history reads right
+/// after a rename), a partner's API key, or Kefu itself.
+pub(crate) async fn actor_of(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    context: &CallContext,
+) -> Result<Actor> {
+    Ok(match context.principal.kind {
+        PrincipalKind::User => {
+            let name = format!("users/{}", context.principal.id);
+            let display_name = user_display_name(txn, tenant, &name).await?;
+            Actor {
+                kind: ActorKind::User as i32,
+                name,
+                display_name,
+            }
+        }
+        PrincipalKind::ApiKey => Actor {
+            kind: ActorKind::ApiKey as i32,
+            name: format!("apiKeys/{}", context.principal.id),
+            display_name: String::new(),
+        },
+        _ => system_actor(),
+    })
+}
+
+/// Kefu itself (scans, event handlers).
+pub(crate) fn system_actor() -> Actor {
+    Actor {
+        kind: ActorKind::System as i32,
+        ..Actor::default()
+    }
+}
+
+/// The display name of user `name` in the directory copy; empty when the
+/// copy does not know the user (yet).
+async fn user_display_name(
+    _txn: &DatabaseTransaction,
+    _tenant: TenantId,
+    _name: &str,
+) -> Result<String> {
+    // Wired to the directory copy (store::directory::user) once it lands.
+    Ok(String::new())
 }
 
 /// A request's `field`, or INVALID_ARGUMENT naming it.

@@ -1,2 +1,3 @@
 //! The rules of tickets, complaints and dispatch: pure functions over the
 //! contract's messages, the time passed in.
+pub mod ticket;

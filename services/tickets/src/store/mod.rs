@@ -1,2 +1,4 @@
 //! Persistence through sea-orm. Every function takes the tenant; on
 //! PostgreSQL row-level security checks it again.
+pub mod audit;
+pub mod tickets;
