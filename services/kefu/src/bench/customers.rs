@@ -17,7 +17,6 @@
 //! concurrent clients for `--seconds`: p50, p99 and searches per second.
 
 use std::{
-    net::SocketAddr,
     path::Path,
     sync::Arc,
     time::{Duration, Instant},
@@ -25,32 +24,26 @@ use std::{
 
 use anyhow::{Context, anyhow, bail, ensure};
 use futures::StreamExt;
-use kefu_kit::{config::KefuConfig, credential::CredentialKey};
 use kefu_proto::v1::{
-    AcceptInvitationRequest, CreateCustomerImportRequest, CreateTenantRequest, CustomerImport,
-    CustomerImportState, GetCustomerImportRequest, Industry, LoginRequest, SearchCustomersRequest,
-    Tenant, create_customer_import_request::Part, customer_service_client::CustomerServiceClient,
-    identity_service_client::IdentityServiceClient, tenant_service_client::TenantServiceClient,
+    CreateCustomerImportRequest, CustomerImport, CustomerImportState, GetCustomerImportRequest,
+    SearchCustomersRequest, create_customer_import_request::Part,
+    customer_service_client::CustomerServiceClient,
 };
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
-use tonic::{
-    metadata::MetadataValue,
-    service::{Interceptor, interceptor::InterceptedService},
-    transport::Channel,
-};
+use tonic::{service::interceptor::InterceptedService, transport::Channel};
 
-use super::{Summary, load_average, on_throwaway_database, summarise};
-use crate::processes::start_embedded;
+use super::{
+    Summary, load_average, on_throwaway_database,
+    stack::{Bearer, BenchStack, bearer},
+    summarise,
+};
 
 /// Common surnames (each one character).
 const FAMILY: &str = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤";
 /// Characters of given names.
 const GIVEN: &str = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超霞平刚桂兰玉华建国志红文辉鹏斌宇浩凯雪梅琳晨欣怡子涵嘉豪俊轩佳琪思雨";
-/// The password the bench's administrators are given.
-const PASSWORD: &str = "Correct-Horse-Battery-9";
 /// Bytes per CSV message of the upload (the contract's maximum).
 const CHUNK_BYTES: usize = 1024 * 1024;
 
@@ -195,34 +188,13 @@ pub async fn run(options: &CustomersOptions) -> anyhow::Result<Report> {
     }
 }
 
-/// Adds the bearer token to each call.
-#[derive(Clone)]
-struct Bearer(MetadataValue<tonic::metadata::Ascii>);
-
-impl Interceptor for Bearer {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
-
 type Customers = CustomerServiceClient<InterceptedService<Channel, Bearer>>;
 
-fn bearer(token: &str) -> anyhow::Result<Bearer> {
-    Ok(Bearer(format!("Bearer {token}").parse()?))
-}
-
-/// The running stack and how to reach it.
-struct Stack {
-    channel: Channel,
-    operator: Bearer,
-    mail_file: std::path::PathBuf,
-    config: KefuConfig,
+fn customers(stack: &BenchStack, session: &str) -> anyhow::Result<Customers> {
+    Ok(CustomerServiceClient::with_interceptor(
+        stack.channel.clone(),
+        bearer(session)?,
+    ))
 }
 
 async fn measure(
@@ -231,32 +203,7 @@ async fn measure(
     data_dir: &Path,
     options: &CustomersOptions,
 ) -> anyhow::Result<Report> {
-    let mut config = KefuConfig::default();
-    config.storage.data_dir = data_dir.to_path_buf();
-    config.storage.database_url = database_url;
-    config.listen.gateway = SocketAddr::from(([127, 0, 0, 1], 0));
-    config.auth.internal_key = Some(CredentialKey::generate().to_base64());
-    let operator_token = format!("kefu_op_bench_{}", uuid::Uuid::now_v7().simple());
-    config.auth.operator_token = Some(operator_token.clone());
-    let mail_file = data_dir.join("mail.jsonl");
-    config.mail.outbox_file = Some(mail_file.clone());
-    // The bench measures the archive, not the per-tenant request budget.
-    config.limits.enabled = false;
-    let shutdown = CancellationToken::new();
-    let _stop = shutdown.clone().drop_guard();
-    let embedded = start_embedded(&config, shutdown)
-        .await
-        .context("starting Kefu")?;
-    let channel = Channel::from_shared(format!("http://{}", embedded.gateway_addr()))?
-        .connect()
-        .await
-        .context("reaching the gateway")?;
-    let stack = Stack {
-        channel,
-        operator: bearer(&operator_token)?,
-        mail_file,
-        config,
-    };
+    let stack = BenchStack::start(database_url, data_dir).await?;
     let mut notes = vec![format!(
         "{} CPUs, load average (1 min) {} at the start; Kefu and the bench share them",
         std::thread::available_parallelism().map_or(0, usize::from),
@@ -278,7 +225,7 @@ async fn measure(
     let started = Instant::now();
     for index in 0..options.tenants {
         let session = stack.onboard(&format!("bench-{index}")).await?;
-        let mut client = stack.customers(&session)?;
+        let mut client = customers(&stack, &session)?;
         let (import, _) =
             import_file(&mut client, options.per_tenant, 137, u64::from(index)).await?;
         ensure!(
@@ -296,7 +243,7 @@ async fn measure(
     }
 
     let session = stack.onboard("bench-big").await?;
-    let mut client = stack.customers(&session)?;
+    let mut client = customers(&stack, &session)?;
     let (import, end_to_end) = import_file(&mut client, options.customers, 139, u64::MAX).await?;
     ensure!(
         import.created == i64::from(options.customers) && import.failed == 0,
@@ -368,60 +315,6 @@ async fn measure(
         imports,
         searches,
     })
-}
-
-impl Stack {
-    fn customers(&self, session: &str) -> anyhow::Result<Customers> {
-        Ok(CustomerServiceClient::with_interceptor(
-            self.channel.clone(),
-            bearer(session)?,
-        ))
-    }
-
-    /// Creates a tenant and signs its administrator in: the session token.
-    async fn onboard(&self, slug: &str) -> anyhow::Result<String> {
-        let email = format!("admin@{slug}.example");
-        TenantServiceClient::with_interceptor(self.channel.clone(), self.operator.clone())
-            .create_tenant(CreateTenantRequest {
-                tenant: Some(Tenant {
-                    slug: slug.into(),
-                    display_name: format!("{slug} 客服部"),
-                    industry: Industry::PropertyManagement as i32,
-                    ..Tenant::default()
-                }),
-                initial_admin_email: email.clone(),
-                initial_admin_display_name: "管理员".into(),
-                ..CreateTenantRequest::default()
-            })
-            .await
-            .with_context(|| format!("creating tenant {slug}"))?;
-        let mail = std::fs::read_to_string(&self.mail_file).context("reading the mail outbox")?;
-        let invitation = mail
-            .lines()
-            .rev()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .find(|mail| mail["to"] == email.as_str())
-            .and_then(|mail| mail["data"]["invitation_token"].as_str().map(str::to_owned))
-            .ok_or_else(|| anyhow!("no invitation mailed to {email}"))?;
-        let mut identity = IdentityServiceClient::new(self.channel.clone());
-        identity
-            .accept_invitation(AcceptInvitationRequest {
-                invitation_token: invitation,
-                password: PASSWORD.into(),
-            })
-            .await
-            .context("accepting the invitation")?;
-        Ok(identity
-            .login(LoginRequest {
-                tenant_slug: slug.into(),
-                email,
-                password: PASSWORD.into(),
-            })
-            .await
-            .context("logging in")?
-            .into_inner()
-            .session_token)
-    }
 }
 
 /// The name of customer `row`: a common surname and one or two given
@@ -536,7 +429,7 @@ impl Drop for AbortOnDrop {
 /// On a PostgreSQL server with autovacuum off, a task that analyzes the
 /// database every 10 s as autovacuum would (tables grow from empty to a
 /// million rows during the bench).
-async fn analyzer(stack: &Stack) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+async fn analyzer(stack: &BenchStack) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
     let location = crate::migrate::location(&stack.config, "customers");
     if location.is_sqlite() {
         return Ok(None);
@@ -566,7 +459,7 @@ async fn analyzer(stack: &Stack) -> anyhow::Result<Option<tokio::task::JoinHandl
 
 /// Waits until the customers service's outbox is delivered, at most
 /// `limit`: the events still waiting then.
-async fn drain(stack: &Stack, limit: Duration) -> anyhow::Result<i64> {
+async fn drain(stack: &BenchStack, limit: Duration) -> anyhow::Result<i64> {
     let location = crate::migrate::location(&stack.config, "customers");
     let db = kefu_kit::db::connect(&location, 1)
         .await

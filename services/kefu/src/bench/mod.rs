@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 pub mod customers;
 pub mod rls;
+pub mod stack;
 
 /// The benchmarks.
 #[derive(Debug, Subcommand)]
