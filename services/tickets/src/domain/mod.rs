@@ -1,3 +1,4 @@
 //! The rules of tickets, complaints and dispatch: pure functions over the
 //! contract's messages, the time passed in.
 pub mod ticket;
+pub mod ticket_filter;

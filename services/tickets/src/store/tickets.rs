@@ -198,6 +198,7 @@ pub async fn load_for_change(
 /// and the index columns, and writes ONE audit entry with `action`, `actor`,
 /// the reason `note` and every changed field (before → after). ABORTED when
 /// someone changed the ticket since `before` was read.
+#[allow(clippy::too_many_arguments)]
 pub async fn save_change(
     txn: &DatabaseTransaction,
     tenant: TenantId,
@@ -259,21 +260,7 @@ pub async fn save_change_related(
     Ok(())
 }
 
-/// What the indexed columns narrow a listing to before the rest of the
-/// filter runs over the decoded tickets.
-#[derive(Debug, Clone, Default)]
-pub struct Prefilter {
-    /// Only these states (any when empty).
-    pub states: Vec<i32>,
-    /// Only this assignee (`users/{id}`); `Some("")`: unassigned.
-    pub assignee: Option<String>,
-    /// Only this team (`teams/{id}`).
-    pub team: Option<String>,
-    /// Only this customer (`customers/{id}`).
-    pub customer: Option<String>,
-    /// Only this incident (`incidents/{id}`).
-    pub incident: Option<String>,
-}
+pub use crate::domain::ticket_filter::Prefilter;
 
 /// The tickets of `tenant` the prefilter lets through, in no particular
 /// order.
