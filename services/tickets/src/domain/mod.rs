@@ -2,3 +2,5 @@
 //! contract's messages, the time passed in.
 pub mod ticket;
 pub mod ticket_filter;
+pub mod business_time;
+pub mod sla;
