@@ -1,13 +1,24 @@
 //! What the tickets service does on events and on a schedule. Each part
 //! adds its subscription or its scan here.
 
+mod directory;
+
+use std::sync::Arc;
+
 use kefu_kit::service::{ServiceContext, ServiceSubscription};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// The subscriptions of the tickets service.
-pub fn subscriptions(_context: &ServiceContext) -> Vec<ServiceSubscription> {
-    Vec::new()
+pub fn subscriptions(context: &ServiceContext) -> Vec<ServiceSubscription> {
+    vec![ServiceSubscription {
+        group: "tickets.directory".to_owned(),
+        producers: vec!["tenants".to_owned(), "customers".to_owned()],
+        handler: Arc::new(directory::Directory::new(
+            "tickets.directory".to_owned(),
+            context,
+        )),
+    }]
 }
 
 /// The scheduled scans, each until `shutdown`.

@@ -1,4 +1,5 @@
 //! Persistence through sea-orm. Every function takes the tenant; on
 //! PostgreSQL row-level security checks it again.
 pub mod audit;
+pub mod directory;
 pub mod tickets;

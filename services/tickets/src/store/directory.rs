@@ -1,0 +1,641 @@
+//! The tickets service's copy of the tenant (profile, calendar, settings,
+//! users, teams, departments, SLA policies, approval matrix) and of the
+//! customers' routing facts, fed by the tenants and customers services'
+//! events (a service never reads another's tables).
+//!
+//! Each resource is kept whole (`resource`, the encoded message of the last
+//! event) with its snapshot time: an older snapshot delivered after a newer
+//! one changes nothing, and a deletion stays as a tombstone so a late
+//! snapshot does not bring the resource back.
+
+use chrono::{DateTime, Utc};
+use kefu_kit::{context::TenantId, events::from_timestamp};
+use kefu_proto::v1::{ApprovalMatrix, Department, SlaPolicy, Team, Tenant, User};
+use prost::Message;
+use sea_orm::{
+    ConnectionTrait, DbErr,
+    sea_query::{Alias, Expr, ExprTrait, OnConflict, Order, Query},
+};
+
+use crate::error::Result;
+
+/// The kinds of copied resources, as stored in `directory_entries.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The tenant itself (name `tenant`).
+    Tenant,
+    /// `users/{user}`.
+    User,
+    /// `teams/{team}` (the team's own fields).
+    Team,
+    /// `teams/{team}` membership, from TeamMembershipChanged.
+    Members,
+    /// `departments/{department}`.
+    Department,
+    /// `slaPolicies/{sla_policy}`.
+    SlaPolicy,
+    /// `approvalMatrix` (one per tenant).
+    ApprovalMatrix,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Tenant => "tenant",
+            Self::User => "user",
+            Self::Team => "team",
+            Self::Members => "members",
+            Self::Department => "department",
+            Self::SlaPolicy => "sla_policy",
+            Self::ApprovalMatrix => "approval_matrix",
+        }
+    }
+}
+
+/// The name the tenant's own entry is kept under.
+pub const TENANT_ENTRY: &str = "tenant";
+
+/// The name the approval matrix is kept under.
+pub const APPROVAL_MATRIX_ENTRY: &str = "approvalMatrix";
+
+fn ident(name: &'static str) -> Alias {
+    Alias::new(name)
+}
+
+fn time_of(timestamp: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
+    timestamp.and_then(from_timestamp)
+}
+
+fn decode<M: Message + Default>(bytes: &[u8]) -> Result<M> {
+    Ok(M::decode(bytes)?)
+}
+
+/// One stored entry: its resource bytes (none when deleted) and time.
+struct Entry {
+    resource: Option<Vec<u8>>,
+    update_time: Option<DateTime<Utc>>,
+}
+
+async fn entry<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    kind: Kind,
+    name: &str,
+) -> Result<Option<Entry>> {
+    let statement = Query::select()
+        .columns([ident("deleted"), ident("resource"), ident("update_time")])
+        .from(ident("directory_entries"))
+        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
+        .and_where(Expr::col(ident("kind")).eq(kind.as_str()))
+        .and_where(Expr::col(ident("name")).eq(name))
+        .to_owned();
+    let Some(row) = db.query_one(&statement).await? else {
+        return Ok(None);
+    };
+    let deleted: bool = row.try_get("", "deleted")?;
+    let resource: Option<Vec<u8>> = row.try_get("", "resource")?;
+    Ok(Some(Entry {
+        resource: if deleted { None } else { resource },
+        update_time: row.try_get("", "update_time")?,
+    }))
+}
+
+async fn live<C: ConnectionTrait, M: Message + Default>(
+    db: &C,
+    tenant: TenantId,
+    kind: Kind,
+    name: &str,
+) -> Result<Option<M>> {
+    match entry(db, tenant, kind, name).await? {
+        Some(Entry {
+            resource: Some(bytes),
+            ..
+        }) => Ok(Some(decode(&bytes)?)),
+        _ => Ok(None),
+    }
+}
+
+async fn all_live<C: ConnectionTrait, M: Message + Default>(
+    db: &C,
+    tenant: TenantId,
+    kind: Kind,
+) -> Result<Vec<M>> {
+    let statement = Query::select()
+        .column(ident("resource"))
+        .from(ident("directory_entries"))
+        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
+        .and_where(Expr::col(ident("kind")).eq(kind.as_str()))
+        .and_where(Expr::col(ident("deleted")).eq(false))
+        .order_by(ident("name"), Order::Asc)
+        .to_owned();
+    let mut found = Vec::new();
+    for row in db.query_all(&statement).await? {
+        if let Some(bytes) = row.try_get::<Option<Vec<u8>>>("", "resource")? {
+            found.push(decode(&bytes)?);
+        }
+    }
+    Ok(found)
+}
+
+/// Stores `resource` (None: a deletion tombstone) as `kind`/`name` as of
+/// `time`, unless the copy holds a later snapshot. True when stored.
+pub async fn put<C: ConnectionTrait, M: Message>(
+    db: &C,
+    tenant: TenantId,
+    kind: Kind,
+    name: &str,
+    resource: Option<&M>,
+    time: Option<DateTime<Utc>>,
+) -> Result<bool> {
+    if let Some(known) = entry(db, tenant, kind, name).await?
+        && let (Some(known_time), Some(new_time)) = (known.update_time, time)
+        && known_time > new_time
+    {
+        return Ok(false);
+    }
+    let bytes = resource.map(Message::encode_to_vec);
+    let statement = Query::insert()
+        .into_table(ident("directory_entries"))
+        .columns([
+            ident("tenant_id"),
+            ident("kind"),
+            ident("name"),
+            ident("deleted"),
+            ident("resource"),
+            ident("update_time"),
+        ])
+        .values([
+            tenant.0.into(),
+            kind.as_str().into(),
+            name.into(),
+            bytes.is_none().into(),
+            bytes.into(),
+            time.into(),
+        ])
+        .map_err(|error| DbErr::Custom(error.to_string()))?
+        .on_conflict(
+            OnConflict::columns([ident("tenant_id"), ident("kind"), ident("name")])
+                .update_columns([ident("deleted"), ident("resource"), ident("update_time")])
+                .to_owned(),
+        )
+        .to_owned();
+    db.execute(&statement).await?;
+    Ok(true)
+}
+
+/// Stores the tenant snapshot unless a later one is stored.
+pub async fn save_tenant<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    snapshot: &Tenant,
+) -> Result<bool> {
+    let mut stored = snapshot.clone();
+    stored.etag.clear();
+    let time = time_of(snapshot.update_time.as_ref());
+    put(db, tenant, Kind::Tenant, TENANT_ENTRY, Some(&stored), time).await
+}
+
+/// Stores a user snapshot unless a later one is stored.
+pub async fn save_user<C: ConnectionTrait>(db: &C, tenant: TenantId, user: &User) -> Result<bool> {
+    let mut stored = user.clone();
+    stored.etag.clear();
+    let time = time_of(user.update_time.as_ref());
+    put(db, tenant, Kind::User, &user.name, Some(&stored), time).await
+}
+
+/// Stores a team snapshot (None: deleted as of `time`).
+pub async fn save_team<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    name: &str,
+    team: Option<&Team>,
+    time: Option<DateTime<Utc>>,
+) -> Result<bool> {
+    let stored = team.map(|team| Team {
+        etag: String::new(),
+        ..team.clone()
+    });
+    let time = team
+        .and_then(|team| time_of(team.update_time.as_ref()))
+        .or(time);
+    put(db, tenant, Kind::Team, name, stored.as_ref(), time).await
+}
+
+/// Stores a team's members as of `time` (TeamMembershipChanged).
+pub async fn save_members<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    team: &str,
+    members: &[String],
+    time: Option<DateTime<Utc>>,
+) -> Result<bool> {
+    let mut members = members.to_vec();
+    members.sort();
+    members.dedup();
+    let record = Team {
+        name: team.to_owned(),
+        members,
+        update_time: time.map(kefu_kit::events::to_timestamp),
+        ..Team::default()
+    };
+    put(db, tenant, Kind::Members, team, Some(&record), time).await
+}
+
+/// Stores a department snapshot (None: deleted as of `time`).
+pub async fn save_department<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    name: &str,
+    department: Option<&Department>,
+    time: Option<DateTime<Utc>>,
+) -> Result<bool> {
+    let stored = department.map(|department| Department {
+        etag: String::new(),
+        ..department.clone()
+    });
+    let time = department
+        .and_then(|department| time_of(department.update_time.as_ref()))
+        .or(time);
+    put(db, tenant, Kind::Department, name, stored.as_ref(), time).await
+}
+
+/// Stores an SLA policy snapshot (None: deleted as of `time`).
+pub async fn save_sla_policy<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    name: &str,
+    policy: Option<&SlaPolicy>,
+    time: Option<DateTime<Utc>>,
+) -> Result<bool> {
+    let stored = policy.map(|policy| SlaPolicy {
+        etag: String::new(),
+        ..policy.clone()
+    });
+    let time = policy
+        .and_then(|policy| time_of(policy.update_time.as_ref()))
+        .or(time);
+    put(db, tenant, Kind::SlaPolicy, name, stored.as_ref(), time).await
+}
+
+/// Stores the approval matrix snapshot unless a later one is stored.
+pub async fn save_approval_matrix<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    matrix: &ApprovalMatrix,
+    fallback_time: Option<DateTime<Utc>>,
+) -> Result<bool> {
+    let stored = ApprovalMatrix {
+        etag: String::new(),
+        ..matrix.clone()
+    };
+    let time = time_of(matrix.update_time.as_ref()).or(fallback_time);
+    put(
+        db,
+        tenant,
+        Kind::ApprovalMatrix,
+        APPROVAL_MATRIX_ENTRY,
+        Some(&stored),
+        time,
+    )
+    .await
+}
+
+/// The tenant as last received (profile, calendar, settings, time zone,
+/// locale), if known.
+pub async fn tenant<C: ConnectionTrait>(db: &C, tenant: TenantId) -> Result<Option<Tenant>> {
+    live(db, tenant, Kind::Tenant, TENANT_ENTRY).await
+}
+
+/// The time the stored tenant snapshot is of, if any.
+pub async fn tenant_time<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+) -> Result<Option<DateTime<Utc>>> {
+    Ok(entry(db, tenant, Kind::Tenant, TENANT_ENTRY)
+        .await?
+        .and_then(|entry| entry.update_time))
+}
+
+/// The user `name` (`users/{user}`) as last received, if known.
+pub async fn user<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    name: &str,
+) -> Result<Option<User>> {
+    live(db, tenant, Kind::User, name).await
+}
+
+/// Every known user of the tenant (deactivated ones included), by name.
+pub async fn users<C: ConnectionTrait>(db: &C, tenant: TenantId) -> Result<Vec<User>> {
+    all_live(db, tenant, Kind::User).await
+}
+
+/// The team `name` (`teams/{team}`), its `members` from the latest of the
+/// team snapshot and the membership events.
+pub async fn team<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    name: &str,
+) -> Result<Option<Team>> {
+    let Some(Entry {
+        resource: Some(bytes),
+        update_time,
+    }) = entry(db, tenant, Kind::Team, name).await?
+    else {
+        return Ok(None);
+    };
+    let mut team: Team = decode(&bytes)?;
+    if let Some(Entry {
+        resource: Some(members),
+        update_time: members_time,
+    }) = entry(db, tenant, Kind::Members, name).await?
+    {
+        let newer = match (members_time, update_time) {
+            (Some(members_time), Some(team_time)) => members_time >= team_time,
+            _ => true,
+        };
+        if newer || team.members.is_empty() {
+            team.members = decode::<Team>(&members)?.members;
+        }
+    }
+    Ok(Some(team))
+}
+
+/// Every known team of the tenant, by name, with their members.
+pub async fn teams<C: ConnectionTrait>(db: &C, tenant: TenantId) -> Result<Vec<Team>> {
+    let names: Vec<String> = all_live::<_, Team>(db, tenant, Kind::Team)
+        .await?
+        .into_iter()
+        .map(|team| team.name)
+        .collect();
+    let mut teams = Vec::with_capacity(names.len());
+    for name in names {
+        if let Some(team) = team(db, tenant, &name).await? {
+            teams.push(team);
+        }
+    }
+    Ok(teams)
+}
+
+/// The department `name` (`departments/{department}`), if known.
+pub async fn department<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    name: &str,
+) -> Result<Option<Department>> {
+    live(db, tenant, Kind::Department, name).await
+}
+
+/// The tenant's SLA policies, by name.
+pub async fn sla_policies<C: ConnectionTrait>(db: &C, tenant: TenantId) -> Result<Vec<SlaPolicy>> {
+    all_live(db, tenant, Kind::SlaPolicy).await
+}
+
+/// The tenant's approval matrix, if known.
+pub async fn approval_matrix<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+) -> Result<Option<ApprovalMatrix>> {
+    live(db, tenant, Kind::ApprovalMatrix, APPROVAL_MATRIX_ENTRY).await
+}
+
+/// What a customer record is now, as the customers events tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KnownCustomerState {
+    /// A live record.
+    Active,
+    /// Merged into `into` (`customers/{customer}`); references should read
+    /// the survivor.
+    Merged {
+        /// The survivor.
+        into: String,
+    },
+    /// Personal data erased (or the record deleted); final.
+    Erased,
+}
+
+/// A customer as the tickets service knows it from the customers events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownCustomer {
+    /// `customers/{customer}`.
+    pub name: String,
+    /// Always empty: the customers events carry no personal data (names,
+    /// phones); read them with `GetCustomer` at the time of use.
+    pub display_name: String,
+    /// Always empty, for the same reason as `display_name`.
+    pub primary_phone: String,
+    /// `users/{user}` owner; empty if unowned.
+    pub owner: String,
+    /// Whether the customer is a member.
+    pub member: bool,
+    /// `tiers/{tier}`; empty when in no tier.
+    pub tier: String,
+    /// Live, merged or erased.
+    pub state: KnownCustomerState,
+}
+
+impl KnownCustomer {
+    /// A live customer `name` with nothing else known yet.
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            display_name: String::new(),
+            primary_phone: String::new(),
+            owner: String::new(),
+            member: false,
+            tier: String::new(),
+            state: KnownCustomerState::Active,
+        }
+    }
+}
+
+const ACTIVE: i32 = 1;
+const MERGED: i32 = 2;
+const ERASED: i32 = 3;
+
+/// The customer `name` (`customers/{customer}`), if any event told of it.
+pub async fn customer<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    name: &str,
+) -> Result<Option<KnownCustomer>> {
+    let statement = Query::select()
+        .columns([
+            ident("state"),
+            ident("merged_into"),
+            ident("owner"),
+            ident("member"),
+            ident("tier"),
+        ])
+        .from(ident("directory_customers"))
+        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
+        .and_where(Expr::col(ident("name")).eq(name))
+        .to_owned();
+    let Some(row) = db.query_one(&statement).await? else {
+        return Ok(None);
+    };
+    let state: i32 = row.try_get("", "state")?;
+    let merged_into: String = row.try_get("", "merged_into")?;
+    Ok(Some(KnownCustomer {
+        owner: row.try_get("", "owner")?,
+        member: row.try_get("", "member")?,
+        tier: row.try_get("", "tier")?,
+        state: match state {
+            MERGED => KnownCustomerState::Merged { into: merged_into },
+            ERASED => KnownCustomerState::Erased,
+            _ => KnownCustomerState::Active,
+        },
+        ..KnownCustomer::new(name)
+    }))
+}
+
+/// The time of the event the stored copy of customer `name` is of.
+async fn customer_time<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    name: &str,
+) -> Result<Option<Option<DateTime<Utc>>>> {
+    let statement = Query::select()
+        .column(ident("update_time"))
+        .from(ident("directory_customers"))
+        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
+        .and_where(Expr::col(ident("name")).eq(name))
+        .to_owned();
+    match db.query_one(&statement).await? {
+        Some(row) => Ok(Some(row.try_get("", "update_time")?)),
+        None => Ok(None),
+    }
+}
+
+/// Stores `customer` as of `time` (the event's), unless the copy is of a
+/// later event or the customer is erased already (erasure is final). True
+/// when stored.
+pub async fn save_customer<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    customer: &KnownCustomer,
+    time: Option<DateTime<Utc>>,
+) -> Result<bool> {
+    if let Some(known) = self::customer(db, tenant, &customer.name).await? {
+        if known.state == KnownCustomerState::Erased {
+            return Ok(false);
+        }
+        if let Some(Some(known_time)) = customer_time(db, tenant, &customer.name).await?
+            && let Some(new_time) = time
+            && known_time > new_time
+            && customer.state != KnownCustomerState::Erased
+        {
+            return Ok(false);
+        }
+    }
+    let (state, merged_into) = match &customer.state {
+        KnownCustomerState::Active => (ACTIVE, String::new()),
+        KnownCustomerState::Merged { into } => (MERGED, into.clone()),
+        KnownCustomerState::Erased => (ERASED, String::new()),
+    };
+    let statement = Query::insert()
+        .into_table(ident("directory_customers"))
+        .columns([
+            ident("tenant_id"),
+            ident("name"),
+            ident("state"),
+            ident("merged_into"),
+            ident("owner"),
+            ident("member"),
+            ident("tier"),
+            ident("update_time"),
+        ])
+        .values([
+            tenant.0.into(),
+            customer.name.as_str().into(),
+            state.into(),
+            merged_into.into(),
+            customer.owner.as_str().into(),
+            customer.member.into(),
+            customer.tier.as_str().into(),
+            time.into(),
+        ])
+        .map_err(|error| DbErr::Custom(error.to_string()))?
+        .on_conflict(
+            OnConflict::columns([ident("tenant_id"), ident("name")])
+                .update_columns([
+                    ident("state"),
+                    ident("merged_into"),
+                    ident("owner"),
+                    ident("member"),
+                    ident("tier"),
+                    ident("update_time"),
+                ])
+                .to_owned(),
+        )
+        .to_owned();
+    db.execute(&statement).await?;
+    Ok(true)
+}
+
+/// The customers merged into `survivor` (MERGED, pointing at it).
+pub async fn merged_into<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    survivor: &str,
+) -> Result<Vec<String>> {
+    let statement = Query::select()
+        .column(ident("name"))
+        .from(ident("directory_customers"))
+        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
+        .and_where(Expr::col(ident("merged_into")).eq(survivor))
+        .and_where(Expr::col(ident("state")).eq(MERGED))
+        .order_by(ident("name"), Order::Asc)
+        .to_owned();
+    db.query_all(&statement)
+        .await?
+        .iter()
+        .map(|row| Ok(row.try_get::<String>("", "name")?))
+        .collect()
+}
+
+/// The member of the last round robin turn in `team`, if any.
+pub async fn last_turn<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    team: &str,
+) -> Result<Option<String>> {
+    let statement = Query::select()
+        .column(ident("last_user"))
+        .from(ident("assignment_turns"))
+        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
+        .and_where(Expr::col(ident("team")).eq(team))
+        .to_owned();
+    match db.query_one(&statement).await? {
+        Some(row) => Ok(Some(row.try_get("", "last_user")?)),
+        None => Ok(None),
+    }
+}
+
+/// Records that `user` took the last turn in `team` at `now`.
+pub async fn record_turn<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    team: &str,
+    user: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let statement = Query::insert()
+        .into_table(ident("assignment_turns"))
+        .columns([
+            ident("tenant_id"),
+            ident("team"),
+            ident("last_user"),
+            ident("update_time"),
+        ])
+        .values([tenant.0.into(), team.into(), user.into(), now.into()])
+        .map_err(|error| DbErr::Custom(error.to_string()))?
+        .on_conflict(
+            OnConflict::columns([ident("tenant_id"), ident("team")])
+                .update_columns([ident("last_user"), ident("update_time")])
+                .to_owned(),
+        )
+        .to_owned();
+    db.execute(&statement).await?;
+    Ok(())
+}
