@@ -4,3 +4,5 @@ pub mod ticket;
 pub mod ticket_filter;
 pub mod business_time;
 pub mod sla;
+pub mod custom_fields;
+pub mod taxonomy;

@@ -3,3 +3,4 @@
 pub mod audit;
 pub mod directory;
 pub mod tickets;
+pub mod taxonomy;
