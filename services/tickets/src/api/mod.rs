@@ -182,12 +182,14 @@ pub(crate) fn system_actor() -> Actor {
 /// The display name of user `name` in the directory copy; empty when the
 /// copy does not know the user (yet).
 async fn user_display_name(
-    _txn: &DatabaseTransaction,
-    _tenant: TenantId,
-    _name: &str,
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    name: &str,
 ) -> Result<String> {
-    // Wired to the directory copy (store::directory::user) once it lands.
-    Ok(String::new())
+    Ok(crate::store::directory::user(txn, tenant, name)
+        .await?
+        .map(|user| user.display_name)
+        .unwrap_or_default())
 }
 
 /// A request's `field`, or INVALID_ARGUMENT naming it.

@@ -236,7 +236,8 @@ pub(crate) async fn insert_ticket(
     now: DateTime<Utc>,
 ) -> Result<Ticket> {
     let kind = refs::check_kind_and_category(txn, tenant, &ticket.kind, &ticket.category).await?;
-    refs::check_customer(txn, tenant, &ticket.customer, "ticket.customer").await?;
+    ticket.customer =
+        refs::check_customer(txn, tenant, &ticket.customer, "ticket.customer").await?;
     refs::check_custom_fields(
         txn,
         tenant,
@@ -377,7 +378,8 @@ pub(super) async fn update_ticket(
                 TicketsError::invalid("ticket.customer", "ticket.customer is required").into(),
             );
         }
-        refs::check_customer(&txn, tenant, &after.customer, "ticket.customer").await?;
+        after.customer =
+            refs::check_customer(&txn, tenant, &after.customer, "ticket.customer").await?;
     }
     if kind_changed || after.custom_fields != before.custom_fields {
         let kind = refs::check_kind_and_category(&txn, tenant, &after.kind, "").await?;

@@ -8,7 +8,14 @@ use kefu_kit::{context::TenantId, resource};
 use kefu_proto::v1::{Ticket, TicketKind};
 use sea_orm::DatabaseTransaction;
 
-use crate::error::{Result, TicketsError};
+use crate::{
+    domain::{
+        business_time::BusinessTime,
+        sla::{self, SlaContext},
+    },
+    error::{Result, TicketsError},
+    store::directory::{self, KnownCustomerState},
+};
 
 /// When custom fields are checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,21 +66,33 @@ pub(super) async fn check_custom_fields(
 }
 
 /// The customer `customer` must exist for the tenant (another tenant's
-/// counts as missing): INVALID_ARGUMENT `UNKNOWN_REFERENCE` naming `field`.
+/// counts as missing, an erased one too): INVALID_ARGUMENT
+/// `UNKNOWN_REFERENCE` naming `field`. A merged customer reads as the
+/// survivor. Returns the name to store.
 pub(super) async fn check_customer(
-    _txn: &DatabaseTransaction,
-    _tenant: TenantId,
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
     customer: &str,
     field: &str,
-) -> Result<()> {
-    if resource::id_in(customer, "customers").is_none() {
-        return Err(TicketsError::invalid_because(
+) -> Result<String> {
+    let unknown = || {
+        TicketsError::invalid_because(
             field,
             format!("{field} {customer:?} is not a customer of the tenant"),
             "UNKNOWN_REFERENCE",
-        ));
+        )
+    };
+    if resource::id_in(customer, "customers").is_none() {
+        return Err(unknown());
     }
-    Ok(())
+    match directory::customer(txn, tenant, customer).await? {
+        Some(known) => match known.state {
+            KnownCustomerState::Active => Ok(customer.to_owned()),
+            KnownCustomerState::Merged { into } => Ok(into),
+            KnownCustomerState::Erased => Err(unknown()),
+        },
+        None => Err(unknown()),
+    }
 }
 
 /// The tenant's reopen window (default 7 days).
@@ -84,36 +103,88 @@ pub(super) async fn reopen_window(
     Ok(Duration::days(7))
 }
 
+/// The SLA context of a ticket of kind `kind`: the kind's policy from the
+/// tenant's policies, the tenant's calendar and zone.
+async fn sla_context(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    kind: Option<&TicketKind>,
+) -> Result<SlaContext> {
+    let profile = directory::tenant(txn, tenant).await?;
+    let calendar = profile
+        .as_ref()
+        .and_then(|profile| profile.calendar.as_ref());
+    let zone = profile
+        .as_ref()
+        .map_or("", |profile| profile.time_zone.as_str());
+    let policy = kind.map_or("", |kind| kind.sla_policy.as_str());
+    let policies = if policy.is_empty() {
+        Vec::new()
+    } else {
+        directory::sla_policies(txn, tenant).await?
+    };
+    Ok(SlaContext::for_kind(policy, &policies, calendar, zone))
+}
+
 /// Starts the SLA clocks of a new ticket.
 pub(super) async fn start_clocks(
-    _txn: &DatabaseTransaction,
-    _tenant: TenantId,
-    _kind: Option<&TicketKind>,
-    _ticket: &mut Ticket,
-    _now: DateTime<Utc>,
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    kind: Option<&TicketKind>,
+    ticket: &mut Ticket,
+    now: DateTime<Utc>,
 ) -> Result<()> {
+    let context = sla_context(txn, tenant, kind).await?;
+    sla::start_clocks(ticket, &context, now);
     Ok(())
 }
 
 /// Moves the SLA clocks of `after` for its change from `before`.
 pub(super) async fn follow_clocks(
-    _txn: &DatabaseTransaction,
-    _tenant: TenantId,
-    _before: &Ticket,
-    _after: &mut Ticket,
-    _now: DateTime<Utc>,
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    before: &Ticket,
+    after: &mut Ticket,
+    now: DateTime<Utc>,
 ) -> Result<()> {
+    let kind = kind_of(txn, tenant, &after.kind).await?;
+    let context = sla_context(txn, tenant, kind.as_ref()).await?;
+    sla::on_change(before, after, &context, now);
     Ok(())
 }
 
 /// Fills the clocks' `elapsed` for tickets being read.
 pub(super) async fn present(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    tickets: &mut [Ticket],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if tickets.is_empty() {
+        return Ok(());
+    }
+    let profile = directory::tenant(txn, tenant).await?;
+    let time = BusinessTime::new(
+        profile
+            .as_ref()
+            .and_then(|profile| profile.calendar.as_ref()),
+        profile
+            .as_ref()
+            .map_or("", |profile| profile.time_zone.as_str()),
+    );
+    for ticket in tickets {
+        sla::present(ticket, &time, now);
+    }
+    Ok(())
+}
+
+/// The kind `kind` of the tenant, if it exists.
+async fn kind_of(
     _txn: &DatabaseTransaction,
     _tenant: TenantId,
-    _tickets: &mut [Ticket],
-    _now: DateTime<Utc>,
-) -> Result<()> {
-    Ok(())
+    _kind: &str,
+) -> Result<Option<TicketKind>> {
+    Ok(None)
 }
 
 /// The ancestors of each category, itself included (`ticketCategories/…`),
