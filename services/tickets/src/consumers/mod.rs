@@ -1,6 +1,7 @@
 //! What the tickets service does on events and on a schedule. Each part
 //! adds its subscription or its scan here.
 
+pub mod complaints;
 mod directory;
 
 use std::sync::Arc;
@@ -22,6 +23,6 @@ pub fn subscriptions(context: &ServiceContext) -> Vec<ServiceSubscription> {
 }
 
 /// The scheduled scans, each until `shutdown`.
-pub fn background(_context: &ServiceContext, _shutdown: CancellationToken) -> Vec<JoinHandle<()>> {
-    Vec::new()
+pub fn background(context: &ServiceContext, shutdown: CancellationToken) -> Vec<JoinHandle<()>> {
+    vec![complaints::spawn(context, shutdown)]
 }

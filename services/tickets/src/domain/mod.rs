@@ -1,5 +1,6 @@
 //! The rules of tickets, complaints and dispatch: pure functions over the
 //! contract's messages, the time passed in.
+pub mod complaint;
 pub mod ticket;
 pub mod ticket_filter;
 pub mod business_time;
