@@ -382,7 +382,7 @@ pub(super) async fn update_ticket(
             refs::check_customer(&txn, tenant, &after.customer, "ticket.customer").await?;
     }
     if kind_changed || after.custom_fields != before.custom_fields {
-        let kind = refs::check_kind_and_category(&txn, tenant, &after.kind, "").await?;
+        let kind = refs::kind_of(&txn, tenant, &after.kind).await?;
         refs::check_custom_fields(
             &txn,
             tenant,

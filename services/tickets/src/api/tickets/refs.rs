@@ -3,6 +3,8 @@
 //! tenant's settings, users, customers) and the SLA clocks. Kept in one
 //! place so each call is a small function.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, Utc};
 use kefu_kit::{context::TenantId, resource};
 use kefu_proto::v1::{Ticket, TicketKind};
@@ -11,10 +13,14 @@ use sea_orm::DatabaseTransaction;
 use crate::{
     domain::{
         business_time::BusinessTime,
+        custom_fields::{self, When},
         sla::{self, SlaContext},
     },
     error::{Result, TicketsError},
-    store::directory::{self, KnownCustomerState},
+    store::{
+        directory::{self, KnownCustomerState},
+        taxonomy,
+    },
 };
 
 /// When custom fields are checked.
@@ -30,39 +36,76 @@ pub(super) enum FieldsWhen {
 /// inactive kind, unknown category or one not allowed for the kind.
 /// Returns the kind.
 pub(super) async fn check_kind_and_category(
-    _txn: &DatabaseTransaction,
-    _tenant: TenantId,
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
     kind: &str,
     category: &str,
 ) -> Result<Option<TicketKind>> {
-    if resource::id_in(kind, "ticketKinds").is_none() {
-        return Err(TicketsError::invalid_because(
-            "ticket.kind",
-            format!("ticket.kind {kind:?} is not a ticket kind of the tenant"),
-            "UNKNOWN_REFERENCE",
-        ));
-    }
-    if !category.is_empty() && resource::id_in(category, "ticketCategories").is_none() {
-        return Err(TicketsError::invalid_because(
-            "ticket.category",
-            format!("ticket.category {category:?} is not a category of the tenant"),
-            "UNKNOWN_REFERENCE",
-        ));
-    }
-    Ok(None)
+    let (kind, _) = taxonomy::check_kind_and_category(
+        txn,
+        tenant,
+        kind,
+        category,
+        "ticket.kind",
+        "ticket.category",
+    )
+    .await?;
+    Ok(Some(kind))
 }
 
-/// The custom-field values `after` (before: `before`) checked against the
-/// tenant's definitions and the kind's form.
+/// The custom-field values of `after` (they were `before`) checked against
+/// the tenant's definitions and the form of `kind`.
 pub(super) async fn check_custom_fields(
-    _txn: &DatabaseTransaction,
-    _tenant: TenantId,
-    _kind: Option<&TicketKind>,
-    _before: &Ticket,
-    _after: &Ticket,
-    _when: FieldsWhen,
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    kind: Option<&TicketKind>,
+    before: &Ticket,
+    after: &Ticket,
+    when: FieldsWhen,
 ) -> Result<()> {
-    Ok(())
+    let Some(kind) = kind else {
+        return Ok(());
+    };
+    let definitions = taxonomy::field_definitions(txn, tenant).await?;
+    let when = match when {
+        FieldsWhen::OnCreate => When::OnCreate,
+        FieldsWhen::OnResolve => When::OnResolve,
+    };
+    custom_fields::validate_change(
+        &definitions,
+        kind,
+        &before.custom_fields,
+        &after.custom_fields,
+        when,
+    )
+}
+
+/// The custom fields the ticket's kind requires on resolve must be filled
+/// (FAILED_PRECONDITION `REQUIRED_FIELD_MISSING`).
+pub(super) async fn check_resolve_fields(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    ticket: &Ticket,
+) -> Result<()> {
+    let kind = kind_of(txn, tenant, &ticket.kind).await?;
+    check_custom_fields(
+        txn,
+        tenant,
+        kind.as_ref(),
+        ticket,
+        ticket,
+        FieldsWhen::OnResolve,
+    )
+    .await
+}
+
+/// The kind `kind` of the tenant, if it exists (active or not).
+pub(super) async fn kind_of(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    kind: &str,
+) -> Result<Option<TicketKind>> {
+    taxonomy::kind(txn, tenant, kind).await
 }
 
 /// The customer `customer` must exist for the tenant (another tenant's
@@ -178,30 +221,22 @@ pub(super) async fn present(
     Ok(())
 }
 
-/// The kind `kind` of the tenant, if it exists.
-async fn kind_of(
-    _txn: &DatabaseTransaction,
-    _tenant: TenantId,
-    _kind: &str,
-) -> Result<Option<TicketKind>> {
-    Ok(None)
-}
-
 /// The ancestors of each category, itself included (`ticketCategories/…`),
 /// for `category_tree`.
 pub(super) async fn category_paths(
-    _txn: &DatabaseTransaction,
-    _tenant: TenantId,
-) -> Result<std::collections::HashMap<String, Vec<String>>> {
-    Ok(std::collections::HashMap::new())
-}
-
-/// The custom fields the ticket's kind requires on resolve must be filled
-/// (FAILED_PRECONDITION `REQUIRED_FIELD_MISSING`).
-pub(super) async fn check_resolve_fields(
-    _txn: &DatabaseTransaction,
-    _tenant: TenantId,
-    _ticket: &Ticket,
-) -> Result<()> {
-    Ok(())
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+) -> Result<HashMap<String, Vec<String>>> {
+    Ok(taxonomy::categories(txn, tenant)
+        .await?
+        .into_iter()
+        .map(|category| {
+            let path = category
+                .path
+                .iter()
+                .map(|key| format!("ticketCategories/{key}"))
+                .collect();
+            (category.name, path)
+        })
+        .collect())
 }
