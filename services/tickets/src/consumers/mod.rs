@@ -3,6 +3,7 @@
 
 pub mod complaints;
 mod directory;
+pub mod sla;
 
 use std::sync::Arc;
 
@@ -24,5 +25,8 @@ pub fn subscriptions(context: &ServiceContext) -> Vec<ServiceSubscription> {
 
 /// The scheduled scans, each until `shutdown`.
 pub fn background(context: &ServiceContext, shutdown: CancellationToken) -> Vec<JoinHandle<()>> {
-    vec![complaints::spawn(context, shutdown)]
+    vec![
+        complaints::spawn(context, shutdown.clone()),
+        sla::spawn(context, shutdown),
+    ]
 }

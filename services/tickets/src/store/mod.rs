@@ -5,3 +5,4 @@ pub mod complaints;
 pub mod directory;
 pub mod tickets;
 pub mod taxonomy;
+pub mod sla;
