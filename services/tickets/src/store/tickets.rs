@@ -131,6 +131,8 @@ pub async fn insert(txn: &DatabaseTransaction, tenant: TenantId, ticket: &Ticket
         .map_err(|error| DbErr::Custom(error.to_string()))?
         .to_owned();
     txn.execute(&statement).await?;
+    // The SLA scan finds the ticket by its next due check.
+    super::sla::sync(txn, tenant, ticket).await?;
     Ok(())
 }
 
@@ -257,6 +259,7 @@ pub async fn save_change_related(
         related_resource: related_resource.to_owned(),
     };
     audit::append(txn, tenant, id, entry).await?;
+    super::sla::sync(txn, tenant, after).await?;
     Ok(())
 }
 
