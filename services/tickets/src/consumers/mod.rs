@@ -3,6 +3,7 @@
 
 pub mod complaints;
 mod directory;
+mod seed;
 pub mod sla;
 
 use std::sync::Arc;
@@ -13,14 +14,17 @@ use tokio_util::sync::CancellationToken;
 
 /// The subscriptions of the tickets service.
 pub fn subscriptions(context: &ServiceContext) -> Vec<ServiceSubscription> {
-    vec![ServiceSubscription {
-        group: "tickets.directory".to_owned(),
-        producers: vec!["tenants".to_owned(), "customers".to_owned()],
-        handler: Arc::new(directory::Directory::new(
-            "tickets.directory".to_owned(),
-            context,
-        )),
-    }]
+    vec![
+        ServiceSubscription {
+            group: "tickets.directory".to_owned(),
+            producers: vec!["tenants".to_owned(), "customers".to_owned()],
+            handler: Arc::new(directory::Directory::new(
+                "tickets.directory".to_owned(),
+                context,
+            )),
+        },
+        seed::subscription(context),
+    ]
 }
 
 /// The scheduled scans, each until `shutdown`.

@@ -7,3 +7,4 @@ pub mod business_time;
 pub mod sla;
 pub mod custom_fields;
 pub mod taxonomy;
+pub mod taxonomy_filter;
