@@ -14,7 +14,7 @@ mod dispatch;
 mod handovers;
 mod incidents;
 mod taxonomy;
-mod tickets;
+pub(crate) mod tickets;
 
 use chrono::{DateTime, Utc};
 use kefu_kit::{

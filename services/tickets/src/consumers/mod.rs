@@ -3,6 +3,7 @@
 
 pub mod complaints;
 mod directory;
+pub mod lifecycle;
 mod seed;
 pub mod sla;
 
@@ -24,6 +25,14 @@ pub fn subscriptions(context: &ServiceContext) -> Vec<ServiceSubscription> {
             )),
         },
         seed::subscription(context),
+        ServiceSubscription {
+            group: "tickets.erasure".to_owned(),
+            producers: vec!["customers".to_owned()],
+            handler: Arc::new(lifecycle::Erasure::new(
+                "tickets.erasure".to_owned(),
+                context,
+            )),
+        },
     ]
 }
 
@@ -31,6 +40,7 @@ pub fn subscriptions(context: &ServiceContext) -> Vec<ServiceSubscription> {
 pub fn background(context: &ServiceContext, shutdown: CancellationToken) -> Vec<JoinHandle<()>> {
     vec![
         complaints::spawn(context, shutdown.clone()),
-        sla::spawn(context, shutdown),
+        sla::spawn(context, shutdown.clone()),
+        lifecycle::spawn(context, shutdown),
     ]
 }

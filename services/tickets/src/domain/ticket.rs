@@ -273,6 +273,79 @@ pub fn changes(before: &Ticket, after: &Ticket) -> Vec<TicketFieldChange> {
     changes
 }
 
+/// What erased personal data reads as.
+pub const ERASED: &str = "[erased]";
+
+/// Whether a custom-field value is text (the kind that may hold personal
+/// data).
+fn is_text(value: &prost_types::Value) -> bool {
+    matches!(value.kind, Some(prost_types::value::Kind::StringValue(_)))
+}
+
+/// Anonymises a ticket of an erased customer: `customer` and `contact`
+/// cleared; the subject, description, attachments, flag texts and text
+/// custom fields read `[erased]`; kind, category, states, times, clocks,
+/// assignment and resolution code stay for the statistics.
+pub fn anonymise(ticket: &mut Ticket) {
+    ticket.customer.clear();
+    ticket.contact = None;
+    ticket.subject = ERASED.to_owned();
+    if !ticket.description.is_empty() {
+        ticket.description = ERASED.to_owned();
+    }
+    for attachment in &mut ticket.attachments {
+        attachment.uri = ERASED.to_owned();
+        attachment.file_name = ERASED.to_owned();
+        attachment.sha256.clear();
+    }
+    for flag in &mut ticket.flags {
+        flag.content = ERASED.to_owned();
+        flag.handling = ERASED.to_owned();
+    }
+    for value in ticket.custom_fields.values_mut() {
+        if is_text(value) {
+            *value = to_value(&serde_json::Value::String(ERASED.to_owned()));
+        }
+    }
+    ticket.customer_erased = true;
+}
+
+/// The audit paths whose values may hold the erased customer's data.
+fn holds_personal_data(path: &str) -> bool {
+    matches!(
+        path,
+        "customer" | "contact" | "subject" | "description" | "attachments" | "flags"
+    ) || path.starts_with("custom_fields.")
+}
+
+/// Anonymises the values of an audit entry that held personal data; true
+/// when anything changed.
+pub fn anonymise_entry(entry: &mut kefu_proto::v1::TicketAuditEntry) -> bool {
+    let erased = to_value(&serde_json::Value::String(ERASED.to_owned()));
+    let mut changed = false;
+    for change in &mut entry.changes {
+        if !holds_personal_data(&change.path) {
+            continue;
+        }
+        let custom = change.path.starts_with("custom_fields.");
+        for value in [&mut change.before, &mut change.after] {
+            let Some(held) = value.as_ref() else {
+                continue;
+            };
+            let null = matches!(
+                held.kind,
+                None | Some(prost_types::value::Kind::NullValue(_))
+            );
+            if null || (custom && !is_text(held)) || *held == erased {
+                continue;
+            }
+            *value = Some(erased.clone());
+            changed = true;
+        }
+    }
+    changed
+}
+
 #[cfg(test)]
 mod tests {
     use kefu_proto::v1::{TicketCustomerPromise, TicketWait};
@@ -350,6 +423,54 @@ mod tests {
         assert_eq!(due_time(&ticket), at(300));
         ticket.state = TicketState::Resolved as i32;
         assert_eq!(due_time(&ticket), None);
+    }
+
+    #[test]
+    fn anonymising_keeps_the_statistics() {
+        let mut ticket = Ticket {
+            customer: "customers/c1".into(),
+            subject: "张三 13800138000 漏水".into(),
+            kind: "ticketKinds/repair".into(),
+            state: TicketState::Resolved as i32,
+            custom_fields: [
+                ("note".to_owned(), to_value(&serde_json::json!("张三家"))),
+                ("count".to_owned(), to_value(&serde_json::json!(3))),
+            ]
+            .into(),
+            ..Ticket::default()
+        };
+        let before = ticket.clone();
+        anonymise(&mut ticket);
+        assert!(ticket.customer.is_empty());
+        assert_eq!(ticket.subject, ERASED);
+        assert_eq!(ticket.kind, "ticketKinds/repair");
+        assert_eq!(ticket.state, TicketState::Resolved as i32);
+        assert_eq!(
+            ticket.custom_fields["count"],
+            to_value(&serde_json::json!(3))
+        );
+        assert_eq!(
+            ticket.custom_fields["note"],
+            to_value(&serde_json::json!(ERASED))
+        );
+        assert!(ticket.customer_erased);
+        let mut entry = kefu_proto::v1::TicketAuditEntry {
+            changes: changes(&Ticket::default(), &before),
+            ..Default::default()
+        };
+        assert!(anonymise_entry(&mut entry));
+        for change in &entry.changes {
+            if change.path == "subject" || change.path == "custom_fields.note" {
+                assert_eq!(change.after, Some(to_value(&serde_json::json!(ERASED))));
+            }
+            if change.path == "kind" {
+                assert_eq!(
+                    change.after,
+                    Some(to_value(&serde_json::json!("ticketKinds/repair")))
+                );
+            }
+        }
+        assert!(!anonymise_entry(&mut entry), "once is enough");
     }
 
     #[test]
