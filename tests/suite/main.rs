@@ -24,3 +24,4 @@ mod row_security;
 mod stack;
 mod tenant_settings;
 mod tenants;
+mod tickets_assignment;

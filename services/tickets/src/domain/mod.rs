@@ -1,10 +1,11 @@
 //! The rules of tickets, complaints and dispatch: pure functions over the
 //! contract's messages, the time passed in.
-pub mod complaint;
-pub mod ticket;
-pub mod ticket_filter;
+pub mod assignment;
 pub mod business_time;
-pub mod sla;
+pub mod complaint;
 pub mod custom_fields;
+pub mod sla;
 pub mod taxonomy;
 pub mod taxonomy_filter;
+pub mod ticket;
+pub mod ticket_filter;

@@ -1,8 +1,9 @@
 //! Persistence through sea-orm. Every function takes the tenant; on
 //! PostgreSQL row-level security checks it again.
+pub mod assignment;
 pub mod audit;
 pub mod complaints;
 pub mod directory;
-pub mod tickets;
-pub mod taxonomy;
 pub mod sla;
+pub mod taxonomy;
+pub mod tickets;
