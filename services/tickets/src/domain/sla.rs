@@ -32,10 +32,13 @@ pub const DEFAULT_WARNING_PERCENT: i32 = 80;
 /// tenant's zone.
 #[derive(Debug, Clone)]
 pub struct SlaContext {
-    /// The policy named by the ticket's kind, if any.
+    /// The policy named by the ticket's kind, if any (and still known).
     pub policy: Option<SlaPolicy>,
     /// The tenant's working time.
     pub time: BusinessTime,
+    /// The policy the kind names (`slaPolicies/{id}`), empty for none: a
+    /// kind naming a deleted policy keeps running clocks as they are.
+    kind_policy: String,
 }
 
 impl SlaContext {
@@ -46,6 +49,10 @@ impl SlaContext {
         time_zone: &str,
     ) -> Self {
         Self {
+            kind_policy: policy
+                .as_ref()
+                .map(|policy| policy.name.clone())
+                .unwrap_or_default(),
             policy,
             time: BusinessTime::new(calendar, time_zone),
         }
@@ -64,7 +71,10 @@ impl SlaContext {
             .then(|| policies.iter().find(|policy| policy.name == kind_policy))
             .flatten()
             .cloned();
-        Self::new(policy, calendar, time_zone)
+        Self {
+            kind_policy: kind_policy.to_owned(),
+            ..Self::new(policy, calendar, time_zone)
+        }
     }
 
     /// Whether a breach escalates the ticket to the next tier.
@@ -430,17 +440,24 @@ fn follow(before: &Ticket, after: &mut Ticket, sla: &SlaContext, now: DateTime<U
     ) {
         stop(clock, time, replied.min(now));
     }
-    // Targets: the policy may have changed (kind, priority, the tenant's
-    // edit of the policy); clocks that stopped keep theirs.
+    // Targets are read again for a new priority and when the kind names
+    // another policy (a new kind, the kind's policy changed); an edit of
+    // the policy itself applies to new clocks only, and a deleted policy
+    // leaves running clocks as they are. Clocks that stopped keep theirs.
+    let new_priority = before.priority != after.priority;
     for kind in KINDS {
         let wanted = terms(sla, after.priority, kind);
         let first_response_given = after.first_response_time.is_some();
         let slot = clock_mut(after, kind);
         match (slot.as_mut(), wanted) {
-            (Some(clock), Some(wanted)) if is_live(clock) && terms_of(clock) != wanted => {
+            (Some(clock), Some(wanted))
+                if is_live(clock)
+                    && (new_priority || clock.sla_policy != wanted.policy)
+                    && terms_of(clock) != wanted =>
+            {
                 retarget(clock, time, &wanted, now);
             }
-            (Some(clock), None) if is_live(clock) => *slot = None,
+            (Some(clock), None) if is_live(clock) && sla.kind_policy.is_empty() => *slot = None,
             (None, Some(wanted)) => {
                 let needed = kind == TicketSlaClockKind::Resolution || !first_response_given;
                 if needed {

@@ -47,17 +47,21 @@ pub async fn context_of_kind<C: ConnectionTrait>(
     tenant: TenantId,
     kind: Option<&TicketKind>,
 ) -> Result<SlaContext> {
-    let time = business_time(db, tenant).await?;
-    let policy_name = kind.map_or("", |kind| kind.sla_policy.as_str());
-    let policy = if policy_name.is_empty() {
-        None
+    let profile = directory::tenant(db, tenant).await?;
+    let policy = kind.map_or("", |kind| kind.sla_policy.as_str());
+    let policies = if policy.is_empty() {
+        Vec::new()
     } else {
-        directory::sla_policies(db, tenant)
-            .await?
-            .into_iter()
-            .find(|policy| policy.name == policy_name)
+        directory::sla_policies(db, tenant).await?
     };
-    Ok(SlaContext { policy, time })
+    Ok(SlaContext::for_kind(
+        policy,
+        &policies,
+        profile.as_ref().and_then(|tenant| tenant.calendar.as_ref()),
+        profile
+            .as_ref()
+            .map_or("", |tenant| tenant.time_zone.as_str()),
+    ))
 }
 
 /// The clocks' context of a ticket of kind `kind` (`ticketKinds/{kind}`).

@@ -552,3 +552,60 @@ fn durations_round_trip() {
         }
     );
 }
+
+#[test]
+fn an_edited_policy_applies_to_new_clocks_and_a_new_priority_only() {
+    let sla = context(Some(policy()));
+    let ticket = created(&sla, shanghai(FRIDAY_FIVE));
+    let mut edited = policy();
+    edited.targets = vec![
+        row(Priority::Unspecified, 2, 20),
+        row(Priority::High, 1, 10),
+    ];
+    let edited = context(Some(edited));
+    let now = shanghai("2026-12-07 09:30");
+    let same = changed(&ticket, &edited, now, |ticket| ticket.subject = "x".into());
+    assert_eq!(same.first_response_sla, ticket.first_response_sla);
+    assert_eq!(same.resolution_sla, ticket.resolution_sla);
+    let high = changed(&ticket, &edited, now, |ticket| {
+        ticket.priority = Priority::High as i32;
+    });
+    assert_eq!(resolution(&high).target, hours(10));
+}
+
+#[test]
+fn a_deleted_policy_keeps_running_clocks() {
+    let sla = context(Some(policy()));
+    let ticket = created(&sla, shanghai(FRIDAY_FIVE));
+    let deleted = SlaContext::for_kind(
+        "slaPolicies/repair-standard",
+        &[],
+        Some(&calendar()),
+        "Asia/Shanghai",
+    );
+    let after = changed(&ticket, &deleted, shanghai("2026-12-07 09:30"), |ticket| {
+        ticket.priority = Priority::High as i32;
+    });
+    assert_eq!(after.first_response_sla, ticket.first_response_sla);
+    assert_eq!(after.resolution_sla, ticket.resolution_sla);
+}
+
+#[test]
+fn a_kind_naming_another_policy_retargets_at_the_next_evaluation() {
+    let sla = context(Some(policy()));
+    let ticket = created(&sla, shanghai(FRIDAY_FIVE));
+    let mut other = policy();
+    other.name = "slaPolicies/express".into();
+    other.targets = vec![row(Priority::Unspecified, 2, 8)];
+    let other = context(Some(other));
+    let now = shanghai("2026-12-07 09:00");
+    let after = changed(&ticket, &other, now, |_| {});
+    let clock = first(&after);
+    assert_eq!(clock.sla_policy, "slaPolicies/express");
+    // 1 h counted (Friday 17:00–18:00) of 2 h: due Monday 10:00.
+    assert_eq!(
+        at(clock.due_time.as_ref()),
+        Some(shanghai("2026-12-07 10:00"))
+    );
+    assert_eq!(at(clock.start_time.as_ref()), Some(shanghai(FRIDAY_FIVE)));
+}
