@@ -12,8 +12,10 @@ use sea_orm::{ConnectionTrait, Database};
 use uuid::Uuid;
 
 pub mod customers;
+pub mod drive;
 pub mod rls;
 pub mod stack;
+pub mod tickets;
 
 /// The benchmarks.
 #[derive(Debug, Subcommand)]
@@ -25,6 +27,9 @@ pub enum BenchCommand {
     /// latency by phone and name prefix, with 1,000,000 customers in one
     /// tenant beside 50 others.
     Customers(customers::CustomersOptions),
+    /// Ticket creation and the agents' reads through the gateway with N
+    /// concurrent clients, beside pgbench's ceiling for the same insert.
+    Tickets(tickets::TicketsOptions),
 }
 
 /// Runs `command` and prints its report.
@@ -37,6 +42,11 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         }
         BenchCommand::Customers(options) => {
             let report = customers::run(&options).await?;
+            print!("{}", report.render());
+            Ok(())
+        }
+        BenchCommand::Tickets(options) => {
+            let report = tickets::run(&options).await?;
             print!("{}", report.render());
             Ok(())
         }
