@@ -25,3 +25,4 @@ mod stack;
 mod tenant_settings;
 mod tenants;
 mod tickets_assignment;
+mod tickets_lifecycle;
