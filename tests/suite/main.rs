@@ -26,3 +26,4 @@ mod tenant_settings;
 mod tenants;
 mod tickets_assignment;
 mod tickets_lifecycle;
+mod tickets_taxonomy;
