@@ -398,4 +398,186 @@ mod tests {
             }
         }
     }
+
+    mod on_a_database {
+        use std::sync::Arc;
+
+        use kefu_kit::{
+            clock::SystemClock,
+            db::begin_for_tenant,
+            error::ServiceError,
+            events::new_event,
+            testing::{Backend, TestDatabase},
+        };
+        use kefu_proto::v1::{Industry, Tenant, TenantCreated};
+
+        use super::super::*;
+
+        fn created(tenant: TenantId, industry: Industry) -> TenantCreated {
+            let template = kefu_tenants::templates::catalogue()
+                .for_industry(industry)
+                .expect("template");
+            TenantCreated {
+                tenant: Some(Tenant {
+                    name: format!("tenants/{}", tenant.0),
+                    industry: industry as i32,
+                    ..Tenant::default()
+                }),
+                template: template.name.clone(),
+                template_version: template.version,
+                industry: industry as i32,
+                ..TenantCreated::default()
+            }
+        }
+
+        async fn scenario(backend: Backend) {
+            let Some(database) = TestDatabase::new(backend, "tickets").await else {
+                return;
+            };
+            let seeder = Seeder {
+                db: database.db.clone(),
+                clock: Arc::new(SystemClock),
+            };
+            let tenant = TenantId::new();
+            let other = TenantId::new();
+            let now = Utc::now();
+            let event = new_event(
+                "tenants",
+                Some(tenant),
+                format!("tenants/{}", tenant.0),
+                &created(tenant, Industry::PropertyManagement),
+                now,
+            );
+            seeder.apply(&event).await.expect("seeded");
+
+            // An admin's change survives the event delivered again and a
+            // second seeding of the same template.
+            let txn = begin_for_tenant(&database.db, tenant).await.expect("begin");
+            let stored = store::get_kind(&txn, tenant, "repair", true)
+                .await
+                .expect("read")
+                .expect("repair seeded");
+            let mut edited = stored.resource.clone();
+            edited.display_order = 42;
+            assert!(
+                store::replace_kind(&txn, tenant, &edited, stored.revision)
+                    .await
+                    .expect("edit")
+            );
+            txn.commit().await.expect("commit");
+            seeder.apply(&event).await.expect("again");
+            let txn = begin_for_tenant(&database.db, tenant).await.expect("begin");
+            let template = kefu_tenants::templates::catalogue()
+                .for_industry(Industry::PropertyManagement)
+                .expect("template");
+            assert_eq!(seed(&txn, tenant, template, now).await.expect("reseed"), 0);
+            let repair = store::kind(&txn, tenant, "ticketKinds/repair")
+                .await
+                .expect("read")
+                .expect("repair");
+            assert_eq!(repair.display_order, 42);
+            assert_eq!(
+                store::categories(&txn, tenant)
+                    .await
+                    .expect("categories")
+                    .len(),
+                from_template(template, now).categories.len()
+            );
+            assert!(
+                store::field_definitions(&txn, tenant)
+                    .await
+                    .expect("fields")
+                    .iter()
+                    .any(|field| field.key == "unit_number")
+            );
+
+            // The look-ups CreateTicket uses.
+            let (kind, category) = store::check_kind_and_category(
+                &txn,
+                tenant,
+                "ticketKinds/repair",
+                "ticketCategories/repair-leak",
+                "ticket.kind",
+                "ticket.category",
+            )
+            .await
+            .expect("repair in 漏水");
+            assert_eq!(kind.key, "repair");
+            assert_eq!(category.map(|c| c.key), Some("repair-leak".to_owned()));
+            let mismatch = store::check_kind_and_category(
+                &txn,
+                tenant,
+                "ticketKinds/inquiry",
+                "ticketCategories/repair-leak",
+                "ticket.kind",
+                "ticket.category",
+            )
+            .await
+            .unwrap_err();
+            assert_eq!(mismatch.specific_reason(), Some("CATEGORY_KIND_MISMATCH"));
+            let unknown = store::check_kind_and_category(
+                &txn,
+                tenant,
+                "ticketKinds/nope",
+                "",
+                "ticket.kind",
+                "ticket.category",
+            )
+            .await
+            .unwrap_err();
+            assert_eq!(unknown.specific_reason(), Some("UNKNOWN_REFERENCE"));
+            let mut inactive = store::get_kind(&txn, tenant, "notice", true)
+                .await
+                .expect("read")
+                .expect("notice");
+            inactive.resource.active = false;
+            store::replace_kind(&txn, tenant, &inactive.resource, inactive.revision)
+                .await
+                .expect("deactivate");
+            let refused = store::check_kind_and_category(
+                &txn,
+                tenant,
+                "ticketKinds/notice",
+                "",
+                "ticket.kind",
+                "ticket.category",
+            )
+            .await
+            .unwrap_err();
+            assert_eq!(refused.specific_reason(), Some("KIND_INACTIVE"));
+            txn.commit().await.expect("commit");
+
+            // Another tenant has none of it.
+            let txn = begin_for_tenant(&database.db, other).await.expect("begin");
+            assert!(
+                store::kind(&txn, other, "ticketKinds/repair")
+                    .await
+                    .expect("read")
+                    .is_none()
+            );
+            assert!(
+                store::categories(&txn, other)
+                    .await
+                    .expect("read")
+                    .is_empty()
+            );
+            assert!(
+                store::field_definitions(&txn, other)
+                    .await
+                    .expect("read")
+                    .is_empty()
+            );
+            txn.commit().await.expect("commit");
+        }
+
+        #[tokio::test]
+        async fn seeding_is_idempotent_and_per_tenant_on_sqlite() {
+            scenario(Backend::Sqlite).await;
+        }
+
+        #[tokio::test]
+        async fn seeding_is_idempotent_and_per_tenant_on_postgres() {
+            scenario(Backend::Postgres).await;
+        }
+    }
 }
