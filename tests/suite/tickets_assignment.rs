@@ -16,11 +16,12 @@ use std::time::Duration;
 use kefu_kit::{context::TenantId, db::begin_read_for_tenant, testing::Backend};
 use kefu_proto::v1::{
     AssignTicketRequest, Channel, CloseTicketRequest, CreateCustomerRequest, CreateTicketRequest,
-    Customer, CustomerPhone, EscalateTicketRequest, Industry, InviteUserRequest, Priority,
-    ResolveTicketRequest, Role, SetTicketPriorityRequest, Ticket, TicketAssigned,
-    TicketAssignmentStrategy, TicketEscalated, TicketEscalationTrigger, TicketPriorityChanged,
-    TicketResolutionCode, TicketSupportTier, TriageClass, TriageTicketRequest, UpdateUserRequest,
-    User, UserAvailability, UserSkill, ticket_service_client::TicketServiceClient,
+    Customer, CustomerPhone, DeactivateUserRequest, EscalateTicketRequest, GetTicketRequest,
+    Industry, InviteUserRequest, Priority, ResolveTicketRequest, Role, SetTicketPriorityRequest,
+    Ticket, TicketAssigned, TicketAssignmentStrategy, TicketEscalated, TicketEscalationTrigger,
+    TicketPriorityChanged, TicketResolutionCode, TicketSupportTier, TriageClass,
+    TriageTicketRequest, UpdateUserRequest, User, UserAvailability, UserSkill,
+    ticket_service_client::TicketServiceClient,
 };
 use prost_types::FieldMask;
 use sea_orm::{ConnectionTrait, Statement};
@@ -453,6 +454,7 @@ async fn assignment(backend: Backend) {
     // An absent agent is passed over.
     set_availability(&stack, &admin, &wang, UserAvailability::Away).await;
     wait_for_user(&stack, tenant, &wang, UserAvailability::Away, &[]).await;
+    let mut lins = Vec::new();
     for subject in ["咨询五", "咨询六"] {
         let ticket = create(&mut supervisor, &customer, "inquiry", subject).await;
         let ticket = assigned(
@@ -462,6 +464,7 @@ async fn assignment(backend: Backend) {
         .await
         .expect("round robin");
         assert_eq!(ticket.assignee, lin);
+        lins.push(ticket.name);
     }
     // Nobody in the front line handles complaints: the ticket stays as it was.
     let complaint = create(&mut supervisor, &customer, "complaint", "投诉服务态度").await;
@@ -479,7 +482,7 @@ async fn assignment(backend: Backend) {
     assert_eq!(none.code(), Code::FailedPrecondition);
     assert_eq!(reason(&none), "NO_ELIGIBLE_AGENT");
     let unchanged = supervisor
-        .get_ticket(kefu_proto::v1::GetTicketRequest {
+        .get_ticket(GetTicketRequest {
             name: complaint.name.clone(),
         })
         .await
@@ -636,6 +639,32 @@ async fn assignment(backend: Backend) {
         .await
         .expect_err("other tenant");
     assert_eq!(status.code(), Code::NotFound);
+
+    // A deactivated agent's open tickets go to the successor named.
+    stack
+        .identity(Some(&admin))
+        .deactivate_user(DeactivateUserRequest {
+            name: lin.clone(),
+            successor: wang.clone(),
+            reason: "离职".into(),
+        })
+        .await
+        .expect("deactivate");
+    for name in &lins {
+        let client = supervisor.clone();
+        eventually(&format!("{name} moves to the successor"), WAIT, || {
+            let mut client = client.clone();
+            let name = name.clone();
+            let wang = wang.clone();
+            async move {
+                client
+                    .get_ticket(GetTicketRequest { name })
+                    .await
+                    .is_ok_and(|ticket| ticket.into_inner().assignee == wang)
+            }
+        })
+        .await;
+    }
 
     // The events.
     let assigned_events = events_of::<TicketAssigned>(&stack, tenant).await;

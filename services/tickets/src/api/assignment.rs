@@ -18,7 +18,7 @@ use tonic::{Request, Response, Status};
 use super::{Shared, actor_of, append_event, caller};
 use crate::{
     domain::{
-        assignment::{self as rules, EscalationRefusal, Strategy},
+        assignment::{self as rules, EscalationRefusal},
         sla,
         ticket::event_context,
     },
@@ -232,46 +232,6 @@ async fn team_for_tier(
     })
 }
 
-/// The agent `strategy` picks in `team` for `ticket`, the turn recorded;
-/// None when nobody is eligible.
-async fn pick_agent(
-    txn: &DatabaseTransaction,
-    tenant: TenantId,
-    ticket: &Ticket,
-    team: &Team,
-    strategy: Strategy,
-    now: DateTime<Utc>,
-) -> Result<Option<String>> {
-    let users = store::directory::users(txn, tenant).await?;
-    let members: Vec<String> = users
-        .iter()
-        .filter(|user| rules::is_member(team, user))
-        .map(|user| user.name.clone())
-        .collect();
-    let open = store::assignment::open_counts(txn, tenant, &members).await?;
-    let candidates = rules::candidates(
-        team,
-        &users,
-        &ticket.required_skills,
-        &open,
-        rules::is_urgent(ticket.priority),
-    );
-    let last = store::directory::last_turn(txn, tenant, &team.name).await?;
-    let Some(picked) = rules::pick(strategy, &candidates, last.as_deref()) else {
-        return Ok(None);
-    };
-    store::directory::record_turn(txn, tenant, &team.name, &picked, now).await?;
-    Ok(Some(picked))
-}
-
-/// Puts `ticket` in `team` (its department follows the team's).
-fn move_to_team(ticket: &mut Ticket, team: &Team) {
-    ticket.team = team.name.clone();
-    if !team.department.is_empty() {
-        ticket.department = team.department.clone();
-    }
-}
-
 /// The SLA context of `ticket`'s kind from the copies this service keeps.
 async fn sla_context(
     txn: &DatabaseTransaction,
@@ -424,7 +384,7 @@ async fn assign(shared: &Shared, request: Request<AssignTicketRequest>) -> Resul
         }
         after.assignee = user.name.clone();
         if let Some(team) = &team {
-            move_to_team(&mut after, team);
+            rules::move_to_team(&mut after, team);
         }
         (
             TicketAssignmentReason::Manual,
@@ -446,12 +406,13 @@ async fn assign(shared: &Shared, request: Request<AssignTicketRequest>) -> Resul
             ));
         }
         let team = known_team(&txn, tenant, &team_name, "team").await?;
-        move_to_team(&mut after, &team);
+        rules::move_to_team(&mut after, &team);
         match rules::strategy_for(strategy_asked, &team) {
             Some(strategy) => {
-                let picked = pick_agent(&txn, tenant, &after, &team, strategy, now)
-                    .await?
-                    .ok_or_else(|| no_eligible_agent(&team.name))?;
+                let picked =
+                    store::assignment::pick_agent(&txn, tenant, &after, &team, strategy, now)
+                        .await?
+                        .ok_or_else(|| no_eligible_agent(&team.name))?;
                 after.assignee = picked;
                 (TicketAssignmentReason::Strategy, strategy.as_contract())
             }
@@ -626,7 +587,7 @@ async fn escalate(shared: &Shared, request: Request<EscalateTicketRequest>) -> R
         )
     };
     if let Some(team) = &team {
-        move_to_team(&mut after, team);
+        rules::move_to_team(&mut after, team);
     }
     let mut strategy_used = TicketAssignmentStrategy::Unspecified;
     after.assignee = match (&named_user, &team) {
@@ -635,7 +596,9 @@ async fn escalate(shared: &Shared, request: Request<EscalateTicketRequest>) -> R
             // The receiving team's own strategy; nobody present: its queue.
             match rules::strategy_for(TicketAssignmentStrategy::TeamDefault, team) {
                 Some(strategy) => {
-                    let picked = pick_agent(&txn, tenant, &after, team, strategy, now).await?;
+                    let picked =
+                        store::assignment::pick_agent(&txn, tenant, &after, team, strategy, now)
+                            .await?;
                     if picked.is_some() {
                         strategy_used = strategy.as_contract();
                     }
@@ -840,11 +803,13 @@ async fn triage(shared: &Shared, request: Request<TriageTicketRequest>) -> Resul
             })?;
         after.tier = tier as i32;
         if after.team != team.name || after.assignee.is_empty() {
-            move_to_team(&mut after, &team);
+            rules::move_to_team(&mut after, &team);
             after.assignee = match rules::strategy_for(TicketAssignmentStrategy::TeamDefault, &team)
             {
                 Some(strategy) => {
-                    match pick_agent(&txn, tenant, &after, &team, strategy, now).await? {
+                    match store::assignment::pick_agent(&txn, tenant, &after, &team, strategy, now)
+                        .await?
+                    {
                         Some(picked) => {
                             strategy_used = strategy.as_contract();
                             picked

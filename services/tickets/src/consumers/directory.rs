@@ -20,6 +20,7 @@ use kefu_kit::{
     db::begin_for_event,
     events::{from_timestamp, payload_as, to_timestamp},
     inbox,
+    outbox::OutboxSignal,
     service::ServiceContext,
 };
 use kefu_proto::v1::{
@@ -32,6 +33,7 @@ use kefu_proto::v1::{
 use prost::Name;
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
 
+use super::reassign;
 use crate::{
     error::{Result, TicketsError},
     store::directory::{self as store, KnownCustomer, KnownCustomerState},
@@ -41,6 +43,7 @@ use crate::{
 pub struct Directory {
     group: String,
     db: DatabaseConnection,
+    outbox: OutboxSignal,
     clock: SharedClock,
 }
 
@@ -77,6 +80,7 @@ impl Directory {
         Self {
             group,
             db: context.db.clone(),
+            outbox: context.outbox.clone(),
             clock: context.clock.clone(),
         }
     }
@@ -94,9 +98,12 @@ impl Directory {
             return Ok(());
         }
         let at = occurred(event, now);
-        apply_tenants(&txn, tenant, event, at).await?;
+        let moved = apply_tenants(&txn, tenant, event, at, now).await?;
         apply_customers(&txn, tenant, event, at).await?;
         txn.commit().await?;
+        if moved {
+            self.outbox.notify();
+        }
         Ok(())
     }
 }
@@ -117,13 +124,16 @@ fn occurred(event: &EventEnvelope, fallback: DateTime<Utc>) -> DateTime<Utc> {
         .unwrap_or(fallback)
 }
 
-/// Applies a tenants service event, if `event` is one.
+/// Applies a tenants service event, if `event` is one; true when tickets
+/// moved (events were written).
 async fn apply_tenants(
     txn: &DatabaseTransaction,
     tenant: TenantId,
     event: &EventEnvelope,
     at: DateTime<Utc>,
-) -> Result<()> {
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let mut moved = false;
     if let Some(created) = payload_as::<TenantCreated>(event) {
         tenant_created(txn, tenant, &created, at).await?;
     } else if let Some(updated) = payload_as::<TenantUpdated>(event) {
@@ -140,9 +150,14 @@ async fn apply_tenants(
         save_user(txn, tenant, reactivated.user).await?;
     } else if let Some(deactivated) = payload_as::<UserDeactivated>(event) {
         deactivate(txn, tenant, &deactivated, at).await?;
+        moved = reassign::user_deactivated(txn, tenant, &deactivated, now).await?;
     } else if let Some(changed) = payload_as::<TeamChanged>(event) {
+        let known = store::team(txn, tenant, &changed.name).await?;
         let team = changed.team.filter(|_| !changed.deleted);
         store::save_team(txn, tenant, &changed.name, team.as_ref(), Some(at)).await?;
+        if changed.deleted {
+            moved = reassign::team_deleted(txn, tenant, &changed.name, known.as_ref(), now).await?;
+        }
     } else if let Some(changed) = payload_as::<TeamMembershipChanged>(event) {
         store::save_members(txn, tenant, &changed.team, &changed.members, Some(at)).await?;
     } else if let Some(changed) = payload_as::<DepartmentChanged>(event) {
@@ -156,7 +171,7 @@ async fn apply_tenants(
     {
         store::save_approval_matrix(txn, tenant, &matrix, Some(at)).await?;
     }
-    Ok(())
+    Ok(moved)
 }
 
 /// The new tenant's profile, and what its template seeded in the tenants
@@ -352,7 +367,7 @@ mod tests {
     ) {
         let event = new_event("tenants", Some(tenant), subject, payload, when);
         let txn = begin_for_tenant(&database.db, tenant).await.expect("begin");
-        apply_tenants(&txn, tenant, &event, when)
+        apply_tenants(&txn, tenant, &event, when, when)
             .await
             .expect("tenants");
         apply_customers(&txn, tenant, &event, when)

@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 
 use kefu_proto::v1::{
-    Priority, Team, TeamAssignmentStrategy, TeamTier, TicketAssignmentStrategy, TicketRouting,
-    TicketSupportTier, TriageClass, User, UserAvailability, UserState,
+    Priority, Team, TeamAssignmentStrategy, TeamTier, Ticket, TicketAssignmentStrategy,
+    TicketRouting, TicketSupportTier, TriageClass, User, UserAvailability, UserState,
 };
 
 /// How an agent is picked within a team.
@@ -295,6 +295,15 @@ pub fn triaged_priority(class: TriageClass, given: Priority, current: i32) -> i3
 /// Whether a ticket of `priority` is urgent (it jumps the queue).
 pub fn is_urgent(priority: i32) -> bool {
     priority == Priority::Urgent as i32
+}
+
+/// Puts `ticket` in `team`'s queue or hands; its department follows the
+/// team's.
+pub fn move_to_team(ticket: &mut Ticket, team: &Team) {
+    ticket.team = team.name.clone();
+    if !team.department.is_empty() {
+        ticket.department = team.department.clone();
+    }
 }
 
 /// The team `user` works in for a hand-off without a named team: `current`

@@ -1,23 +1,29 @@
 //! What the assignment strategies read besides the directory copy: how many
-//! open tickets each agent holds (least loaded, max open items).
+//! open tickets each agent holds (least loaded, max open items); and the
+//! pick itself, shared by the API and the event handlers.
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use kefu_kit::context::TenantId;
-use kefu_proto::v1::TicketState;
+use kefu_proto::v1::{Team, Ticket, TicketState};
 use sea_orm::{
-    ConnectionTrait,
+    ConnectionTrait, DatabaseTransaction,
     sea_query::{Alias, Expr, ExprTrait, Func, Query},
 };
 
-use crate::error::Result;
+use super::directory;
+use crate::{
+    domain::assignment::{self as rules, Strategy},
+    error::Result,
+};
 
 fn ident(name: &'static str) -> Alias {
     Alias::new(name)
 }
 
 /// The states in which a ticket counts as an agent's open work.
-const OPEN: [TicketState; 4] = [
+pub const OPEN: [TicketState; 4] = [
     TicketState::New,
     TicketState::Open,
     TicketState::Pending,
@@ -49,4 +55,37 @@ pub async fn open_counts<C: ConnectionTrait>(
         }
     }
     Ok(counts)
+}
+
+/// The agent `strategy` picks in `team` for `ticket` (present members with
+/// the ticket's required skills, their open tickets counted), the turn
+/// recorded for round robin; None when nobody is eligible.
+pub async fn pick_agent(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    ticket: &Ticket,
+    team: &Team,
+    strategy: Strategy,
+    now: DateTime<Utc>,
+) -> Result<Option<String>> {
+    let users = directory::users(txn, tenant).await?;
+    let members: Vec<String> = users
+        .iter()
+        .filter(|user| rules::is_member(team, user))
+        .map(|user| user.name.clone())
+        .collect();
+    let open = open_counts(txn, tenant, &members).await?;
+    let candidates = rules::candidates(
+        team,
+        &users,
+        &ticket.required_skills,
+        &open,
+        rules::is_urgent(ticket.priority),
+    );
+    let last = directory::last_turn(txn, tenant, &team.name).await?;
+    let Some(picked) = rules::pick(strategy, &candidates, last.as_deref()) else {
+        return Ok(None);
+    };
+    directory::record_turn(txn, tenant, &team.name, &picked, now).await?;
+    Ok(Some(picked))
 }
