@@ -27,3 +27,4 @@ mod tenants;
 mod tickets_assignment;
 mod tickets_lifecycle;
 mod tickets_taxonomy;
+mod tickets_conversation;

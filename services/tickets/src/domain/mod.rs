@@ -9,3 +9,7 @@ pub mod taxonomy;
 pub mod taxonomy_filter;
 pub mod ticket;
 pub mod ticket_filter;
+pub mod comment;
+pub mod handover;
+pub mod incident;
+pub mod record_filter;

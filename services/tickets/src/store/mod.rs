@@ -7,3 +7,6 @@ pub mod directory;
 pub mod sla;
 pub mod taxonomy;
 pub mod tickets;
+pub mod comments;
+pub mod handovers;
+pub mod incidents;

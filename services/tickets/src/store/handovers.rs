@@ -1,0 +1,135 @@
+//! Shift handovers (`handovers`): the encoded `kefu.v1.Handover` with its
+//! state, revision and the users and team the lists look up.
+
+use chrono::{DateTime, Utc};
+use kefu_kit::{context::TenantId, resource};
+use kefu_proto::v1::Handover;
+use prost::Message;
+use sea_orm::{
+    ConnectionTrait, DbBackend, DbErr, QueryResult,
+    sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement},
+};
+use uuid::Uuid;
+
+use crate::error::{Result, TicketsError};
+
+fn ident(name: &'static str) -> Alias {
+    Alias::new(name)
+}
+
+fn select(tenant: TenantId) -> SelectStatement {
+    Query::select()
+        .columns([ident("resource"), ident("revision")])
+        .from(ident("handovers"))
+        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
+        .to_owned()
+}
+
+fn from_row(row: &QueryResult) -> Result<(Handover, i64)> {
+    let bytes: Vec<u8> = row.try_get("", "resource")?;
+    let revision: i64 = row.try_get("", "revision")?;
+    let mut handover = Handover::decode(bytes.as_slice())?;
+    handover.etag = resource::etag(revision);
+    Ok((handover, revision))
+}
+
+fn encoded(handover: &Handover) -> Vec<u8> {
+    let mut stored = handover.clone();
+    stored.etag.clear();
+    stored.encode_to_vec()
+}
+
+/// Stores a new handover `id` at revision 1.
+pub async fn insert<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    id: Uuid,
+    handover: &Handover,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let statement = Query::insert()
+        .into_table(ident("handovers"))
+        .columns([
+            ident("tenant_id"),
+            ident("id"),
+            ident("state"),
+            ident("from_user"),
+            ident("to_user"),
+            ident("to_team"),
+            ident("revision"),
+            ident("resource"),
+            ident("create_time"),
+        ])
+        .values([
+            tenant.0.into(),
+            id.into(),
+            handover.state.into(),
+            handover.from_user.clone().into(),
+            handover.to_user.clone().into(),
+            handover.to_team.clone().into(),
+            1i64.into(),
+            encoded(handover).into(),
+            now.into(),
+        ])
+        .map_err(|error| DbErr::Custom(error.to_string()))?
+        .to_owned();
+    db.execute(&statement).await?;
+    Ok(())
+}
+
+/// The handover `id` with its revision, if it exists; with `lock` the row
+/// stays locked until the transaction ends (PostgreSQL).
+pub async fn get<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    id: Uuid,
+    lock: bool,
+) -> Result<Option<(Handover, i64)>> {
+    let mut statement = select(tenant)
+        .and_where(Expr::col(ident("id")).eq(id))
+        .to_owned();
+    if lock && db.get_database_backend() == DbBackend::Postgres {
+        statement.lock_exclusive();
+    }
+    db.query_one(&statement)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+/// Stores `handover` over revision `expected`; ABORTED when someone changed
+/// it since. Fills the new etag.
+pub async fn update<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    id: Uuid,
+    handover: &mut Handover,
+    expected: i64,
+) -> Result<()> {
+    let statement = Query::update()
+        .table(ident("handovers"))
+        .value(ident("state"), handover.state)
+        .value(ident("to_user"), handover.to_user.clone())
+        .value(ident("to_team"), handover.to_team.clone())
+        .value(ident("revision"), expected + 1)
+        .value(ident("resource"), encoded(handover))
+        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
+        .and_where(Expr::col(ident("id")).eq(id))
+        .and_where(Expr::col(ident("revision")).eq(expected))
+        .to_owned();
+    if db.execute(&statement).await?.rows_affected() != 1 {
+        return Err(TicketsError::StaleEtag(handover.name.clone()));
+    }
+    handover.etag = resource::etag(expected + 1);
+    Ok(())
+}
+
+/// Every handover of `tenant`, in no particular order.
+pub async fn all<C: ConnectionTrait>(db: &C, tenant: TenantId) -> Result<Vec<Handover>> {
+    db.query_all(&select(tenant))
+        .await?
+        .iter()
+        .map(|row| from_row(row).map(|(handover, _)| handover))
+        .collect()
+}
