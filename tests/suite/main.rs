@@ -26,5 +26,5 @@ mod tenant_settings;
 mod tenants;
 mod tickets_assignment;
 mod tickets_lifecycle;
+mod tickets_sla;
 mod tickets_taxonomy;
-mod tickets_conversation;

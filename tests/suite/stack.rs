@@ -9,8 +9,9 @@ use std::{net::SocketAddr, path::PathBuf};
 
 use bytes::{Buf, BufMut};
 use futures::StreamExt;
-use kefu::processes::{Embedded, start_embedded};
+use kefu::processes::{Embedded, start_embedded_with_clock};
 use kefu_kit::{
+    clock::{SharedClock, SystemClock},
     config::KefuConfig,
     credential::CredentialKey,
     testing::{Backend, TestDatabase, redis_url},
@@ -84,6 +85,16 @@ impl Stack {
     /// configuration; `None` when the backend's servers are not configured
     /// (and not required).
     pub async fn start(backend: Backend, configure: impl FnOnce(&mut KefuConfig)) -> Option<Self> {
+        Self::start_with_clock(backend, std::sync::Arc::new(SystemClock), configure).await
+    }
+
+    /// [`Stack::start`] with every service and the gateway reading `clock`
+    /// (a `ManualClock` moves the whole stack's time).
+    pub async fn start_with_clock(
+        backend: Backend,
+        clock: SharedClock,
+        configure: impl FnOnce(&mut KefuConfig),
+    ) -> Option<Self> {
         let data_dir = tempfile::tempdir().expect("data dir");
         let mut config = KefuConfig::default();
         config.storage.data_dir = data_dir.path().to_path_buf();
@@ -108,7 +119,7 @@ impl Stack {
         };
         configure(&mut config);
         let shutdown = CancellationToken::new();
-        let embedded = start_embedded(&config, shutdown.clone())
+        let embedded = start_embedded_with_clock(&config, shutdown.clone(), clock)
             .await
             .expect("the stack starts");
         let gateway = embedded.gateway_addr();

@@ -101,7 +101,17 @@ pub async fn start_embedded(
     config: &KefuConfig,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Embedded> {
-    let clock: SharedClock = Arc::new(SystemClock);
+    start_embedded_with_clock(config, shutdown, Arc::new(SystemClock)).await
+}
+
+/// [`start_embedded`] with every part reading `clock`: tests of deadlines
+/// and SLA clocks stand the whole stack at the instant they choose
+/// (`kefu_kit::clock::ManualClock`).
+pub async fn start_embedded_with_clock(
+    config: &KefuConfig,
+    shutdown: CancellationToken,
+    clock: SharedClock,
+) -> anyhow::Result<Embedded> {
     // One process: a key generated per start is shared by all its parts.
     let key = config
         .auth
