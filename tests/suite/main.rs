@@ -28,3 +28,4 @@ mod tickets_assignment;
 mod tickets_lifecycle;
 mod tickets_sla;
 mod tickets_taxonomy;
+mod tickets_conversation;
