@@ -25,7 +25,7 @@ mod stack;
 mod tenant_settings;
 mod tenants;
 mod tickets_assignment;
+mod tickets_conversation;
 mod tickets_lifecycle;
 mod tickets_sla;
 mod tickets_taxonomy;
-mod tickets_conversation;

@@ -2,14 +2,14 @@
 //! contract's messages, the time passed in.
 pub mod assignment;
 pub mod business_time;
+pub mod comment;
 pub mod complaint;
 pub mod custom_fields;
+pub mod handover;
+pub mod incident;
+pub mod record_filter;
 pub mod sla;
 pub mod taxonomy;
 pub mod taxonomy_filter;
 pub mod ticket;
 pub mod ticket_filter;
-pub mod comment;
-pub mod handover;
-pub mod incident;
-pub mod record_filter;

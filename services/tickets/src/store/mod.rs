@@ -2,11 +2,11 @@
 //! PostgreSQL row-level security checks it again.
 pub mod assignment;
 pub mod audit;
+pub mod comments;
 pub mod complaints;
 pub mod directory;
+pub mod handovers;
+pub mod incidents;
 pub mod sla;
 pub mod taxonomy;
 pub mod tickets;
-pub mod comments;
-pub mod handovers;
-pub mod incidents;
