@@ -5,12 +5,13 @@
 //! assignee, team, customer, due time, resolve time); the rest of a filter
 //! is evaluated over the decoded tickets after an indexed prefilter.
 //! `ticket_numbers` holds each tenant's last number (`T-000123`), so numbers
-//! stay sequential per tenant. Audit entries are written once and never
+//! stay sequential per tenant; it is a platform table too, the list of
+//! tenants with tickets the scans walk. Audit entries are written once and never
 //! changed (the customer's erasure aside).
 
 use sea_orm_migration::prelude::*;
 
-use crate::tables;
+use crate::{rls, tables};
 
 /// Creates the tables.
 pub struct Migration;
@@ -100,7 +101,11 @@ const INDEXES: &[&str] = &[
 #[sea_orm_migration::async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        tables::create(manager, TABLES, INDEXES, TENANT_TABLES).await
+        tables::create(manager, TABLES, INDEXES, TENANT_TABLES).await?;
+        // The scans list the tenants with tickets here in one platform
+        // transaction (the row holds no more than the last number), then
+        // work each tenant in its own.
+        rls::platform_table(manager, "ticket_numbers", "tenant_id").await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -264,6 +264,22 @@ async fn ticket_lifecycle(backend: Backend) {
         ),
         (
             Ticket {
+                kind: "ticketKinds/service-request".into(),
+                ..inquiry(&zhang, "缺型号")
+            },
+            "ticket.custom_fields.product_model",
+            "REQUIRED_FIELD_MISSING",
+        ),
+        (
+            Ticket {
+                assignee: "users/nobody".into(),
+                ..inquiry(&zhang, "没有这个人")
+            },
+            "ticket.assignee",
+            "UNKNOWN_REFERENCE",
+        ),
+        (
+            Ticket {
                 flags: vec![TicketFlag {
                     color: TicketFlagColor::Red as i32,
                     content: "换37码".into(),
@@ -574,15 +590,15 @@ async fn ticket_lifecycle(backend: Backend) {
     )
     .await
     .expect("low");
-    let mine = create(
+    // The assignee must be an active user in the copy of users.
+    let mine = first_ticket(
         &mut client,
         Ticket {
             assignee: a.admin_user.clone(),
             ..inquiry(&zhang, "我的工单")
         },
     )
-    .await
-    .expect("mine");
+    .await;
     let waiting = create(&mut client, inquiry(&zhang, "等顾客回复"))
         .await
         .expect("waiting");
@@ -679,6 +695,132 @@ async fn ticket_lifecycle(backend: Backend) {
         .expect_err("another tenant's");
     assert_eq!(hidden.code(), Code::NotFound);
     assert!(list(&mut other, "", "").await.is_empty());
+}
+
+/// Creates `ticket` once the taxonomy and customer copies have arrived.
+async fn first_ticket(client: &mut TicketServiceClient<Bearer>, ticket: Ticket) -> Ticket {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match create(client, ticket.clone()).await {
+            Ok(ticket) => return ticket,
+            Err(status) => {
+                assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the taxonomy and customer copies never arrived: {status:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// The automatic parts: a RESOLVED ticket is closed by the system after the
+/// tenant's auto-close delay (3 days by default), and an erased customer's
+/// tickets are anonymised, keeping what the statistics need.
+async fn automatic_parts(backend: Backend) {
+    let Some(stack) = Stack::start(backend, |config| config.limits.enabled = false).await else {
+        return;
+    };
+    let a = stack.onboard("tkt-auto", Industry::Generic).await;
+    let zhang = new_customer(&stack, &a.admin_session, "张三", "13800138000").await;
+    let mut client = stack.tickets(Some(&a.admin_session));
+    let done = first_ticket(&mut client, inquiry(&zhang, "物业费咨询")).await;
+    client
+        .resolve_ticket(ResolveTicketRequest {
+            name: done.name.clone(),
+            code: TicketResolutionCode::Solved as i32,
+            summary: "已解答".into(),
+            ..ResolveTicketRequest::default()
+        })
+        .await
+        .expect("resolve");
+    let db = stack.service_connection("tickets").await;
+    let closed = kefu_tickets::consumers::lifecycle::scan_auto_close(&db, Utc::now())
+        .await
+        .expect("scan");
+    assert_eq!(closed, 0, "the delay has not passed");
+    let closed = kefu_tickets::consumers::lifecycle::scan_auto_close(
+        &db,
+        Utc::now() + chrono::Duration::days(4),
+    )
+    .await
+    .expect("scan");
+    assert_eq!(closed, 1);
+    let read = client
+        .get_ticket(GetTicketRequest {
+            name: done.name.clone(),
+        })
+        .await
+        .expect("get")
+        .into_inner();
+    assert_eq!(read.state, TicketState::Closed as i32);
+    assert!(read.close_time.is_some());
+
+    // The customer's erasure anonymises their tickets.
+    let personal = create(
+        &mut client,
+        Ticket {
+            description: "张三 13800138000 家里漏水".into(),
+            flags: vec![TicketFlag {
+                color: TicketFlagColor::Red as i32,
+                content: "张三要求上午来".into(),
+                handling: "已约".into(),
+                ..TicketFlag::default()
+            }],
+            ..inquiry(&zhang, "张三家漏水")
+        },
+    )
+    .await
+    .expect("create");
+    let erased = stack
+        .customers(Some(&a.admin_session))
+        .erase_customer(kefu_proto::v1::EraseCustomerRequest {
+            name: zhang.clone(),
+            reason: "PIPL 删除请求".into(),
+            requested_by: kefu_proto::v1::ErasureRequester::DataSubject as i32,
+            ..kefu_proto::v1::EraseCustomerRequest::default()
+        })
+        .await;
+    if let Err(status) = erased {
+        assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
+        return;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let anonymised = loop {
+        let read = client
+            .get_ticket(GetTicketRequest {
+                name: personal.name.clone(),
+            })
+            .await
+            .expect("get")
+            .into_inner();
+        if read.customer_erased {
+            break read;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the ticket was never anonymised"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(anonymised.customer.is_empty());
+    assert_eq!(anonymised.subject, "[erased]");
+    assert_eq!(anonymised.description, "[erased]");
+    assert_eq!(anonymised.flags[0].content, "[erased]");
+    assert_eq!(anonymised.kind, personal.kind, "kept for the statistics");
+    assert_eq!(anonymised.state, personal.state);
+    assert_eq!(anonymised.ticket_number, personal.ticket_number);
+}
+
+#[tokio::test]
+async fn sqlite_ticket_automatic_parts() {
+    automatic_parts(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_ticket_automatic_parts() {
+    automatic_parts(Backend::Postgres).await;
 }
 
 #[tokio::test]

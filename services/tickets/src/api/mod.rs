@@ -4,9 +4,6 @@
 //! in the same transaction. One module per part of the contract; the trait
 //! implementations below only route.
 
-// The shared helpers are used as the areas are built.
-#![allow(dead_code)]
-
 mod assignment;
 mod comments;
 mod complaints;

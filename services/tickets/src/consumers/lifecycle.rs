@@ -11,7 +11,7 @@ use kefu_kit::{
     bus::{EventHandler, HandlerError},
     clock::SharedClock,
     context::TenantId,
-    db::{begin_for_event, begin_for_tenant, begin_read_platform},
+    db::{begin_for_event, begin_for_tenant, begin_read_for_tenant, begin_read_platform},
     events::payload_as,
     inbox,
     service::ServiceContext,
@@ -20,7 +20,7 @@ use kefu_proto::v1::{CustomerErased, EventEnvelope, TicketAuditAction, TicketSta
 use prost::Name;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    sea_query::{Alias, Expr, ExprTrait, Query},
+    sea_query::{Alias, Query},
 };
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -42,14 +42,12 @@ const SCAN_INTERVAL: StdDuration = StdDuration::from_secs(60);
 /// Tickets closed per tenant and run.
 const BATCH: u64 = 500;
 
-/// The tenants with RESOLVED tickets.
-async fn tenants_with_resolved(db: &DatabaseConnection) -> Result<Vec<TenantId>> {
+/// The tenants with tickets (from the platform-readable numbers table).
+async fn tenants_with_tickets(db: &DatabaseConnection) -> Result<Vec<TenantId>> {
     let txn = begin_read_platform(db).await?;
     let statement = Query::select()
-        .distinct()
         .column(Alias::new("tenant_id"))
-        .from(Alias::new("tickets"))
-        .and_where(Expr::col(Alias::new("state")).eq(TicketState::Resolved as i32))
+        .from(Alias::new("ticket_numbers"))
         .to_owned();
     let tenants = txn
         .query_all(&statement)
@@ -66,8 +64,10 @@ async fn tenants_with_resolved(db: &DatabaseConnection) -> Result<Vec<TenantId>>
 /// (the caller wakes the relay). Tests call it with the time they choose.
 pub async fn scan_auto_close(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<usize> {
     let mut closed = 0;
-    for tenant in tenants_with_resolved(db).await? {
-        let txn = begin_for_tenant(db, tenant).await?;
+    for tenant in tenants_with_tickets(db).await? {
+        // Read first: most tenants have nothing to close, and a read does
+        // not queue behind writers on SQLite.
+        let txn = begin_read_for_tenant(db, tenant).await?;
         let delay = directory::tenant(&txn, tenant)
             .await?
             .and_then(|tenant| tenant.settings)
@@ -84,8 +84,23 @@ pub async fn scan_auto_close(db: &DatabaseConnection, now: DateTime<Utc>) -> Res
             BATCH,
         )
         .await?;
+        txn.commit().await?;
+        if due.is_empty() {
+            continue;
+        }
+        let txn = begin_for_tenant(db, tenant).await?;
         for ticket in &due {
-            auto_close(&txn, tenant, ticket, &system_actor(), now).await?;
+            // Changed since it was read (reopened, closed by hand): skip it;
+            // the next run sees it as it is.
+            let before =
+                match tickets::load_for_change(&txn, tenant, &ticket.name, "name", &ticket.etag)
+                    .await
+                {
+                    Ok(before) => before,
+                    Err(TicketsError::StaleEtag(_) | TicketsError::NotFound(..)) => continue,
+                    Err(error) => return Err(error),
+                };
+            auto_close(&txn, tenant, &before, &system_actor(), now).await?;
             closed += 1;
         }
         txn.commit().await?;

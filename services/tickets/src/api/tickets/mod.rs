@@ -155,14 +155,6 @@ fn apply_defaults(ticket: &mut Ticket, kind: Option<&TicketKind>) {
         if ticket.triage_class == 0 {
             ticket.triage_class = kind.default_triage_class;
         }
-        if let Some(routing) = &kind.routing {
-            if ticket.team.is_empty() && ticket.assignee.is_empty() {
-                ticket.team = routing.front_line_team.clone();
-            }
-            if ticket.required_skills.is_empty() {
-                ticket.required_skills = routing.required_skills.clone();
-            }
-        }
     }
     if ticket.priority == 0 {
         ticket.priority = Priority::Normal as i32;
@@ -236,7 +228,8 @@ pub(crate) async fn insert_ticket(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Ticket> {
-    let kind = refs::check_kind_and_category(txn, tenant, &ticket.kind, &ticket.category).await?;
+    let (kind, category) =
+        refs::check_kind_and_category(txn, tenant, &ticket.kind, &ticket.category).await?;
     ticket.customer =
         refs::check_customer(txn, tenant, &ticket.customer, "ticket.customer").await?;
     refs::check_custom_fields(
@@ -269,6 +262,7 @@ pub(crate) async fn insert_ticket(
         .map(|flag| checks::stamped_flag(flag, actor, now))
         .collect();
     apply_defaults(&mut ticket, kind.as_ref());
+    refs::route(txn, tenant, &mut ticket, kind.as_ref(), category.as_ref()).await?;
     let id = Uuid::now_v7();
     ticket.name = name_of(id);
     ticket.ticket_number = tickets::next_number(txn, tenant).await?;
@@ -367,7 +361,7 @@ pub(super) async fn update_ticket(
         if after.kind.is_empty() {
             return Err(TicketsError::invalid("ticket.kind", "ticket.kind is required").into());
         }
-        let kind =
+        let (kind, _) =
             refs::check_kind_and_category(&txn, tenant, &after.kind, &after.category).await?;
         if let Some(kind) = &kind {
             after.base_kind = kind.base_kind;

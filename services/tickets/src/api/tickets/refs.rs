@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use kefu_kit::{context::TenantId, resource};
-use kefu_proto::v1::{Ticket, TicketKind};
+use kefu_proto::v1::{Ticket, TicketCategory, TicketKind, UserState};
 use sea_orm::DatabaseTransaction;
 
 use crate::{
@@ -34,14 +34,13 @@ pub(super) enum FieldsWhen {
 
 /// The kind `kind` and category `category` of a ticket, checked: unknown or
 /// inactive kind, unknown category or one not allowed for the kind.
-/// Returns the kind.
 pub(super) async fn check_kind_and_category(
     txn: &DatabaseTransaction,
     tenant: TenantId,
     kind: &str,
     category: &str,
-) -> Result<Option<TicketKind>> {
-    let (kind, _) = taxonomy::check_kind_and_category(
+) -> Result<(Option<TicketKind>, Option<TicketCategory>)> {
+    let (kind, category) = taxonomy::check_kind_and_category(
         txn,
         tenant,
         kind,
@@ -50,7 +49,75 @@ pub(super) async fn check_kind_and_category(
         "ticket.category",
     )
     .await?;
-    Ok(Some(kind))
+    Ok((Some(kind), category))
+}
+
+/// Routes a new ticket: the given assignee must be an active user of the
+/// tenant and the given team one of its teams (the assignee a member of it
+/// when both are given); the team defaults to the assignee's team, else the
+/// category's (else the kind's) front-line team; the required skills to the
+/// category's (else the kind's); the department to the team's.
+pub(super) async fn route(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    ticket: &mut Ticket,
+    kind: Option<&TicketKind>,
+    category: Option<&TicketCategory>,
+) -> Result<()> {
+    let unknown = |field: &str, name: &str, what: &str| {
+        TicketsError::invalid_because(
+            field,
+            format!("{field} {name:?} is not {what} of the tenant"),
+            "UNKNOWN_REFERENCE",
+        )
+    };
+    let routing = category
+        .and_then(|category| category.routing.as_ref())
+        .filter(|routing| {
+            !routing.front_line_team.is_empty() || !routing.required_skills.is_empty()
+        });
+    let kind_routing = kind.and_then(|kind| kind.routing.as_ref());
+    let mut assignee_teams = Vec::new();
+    if !ticket.assignee.is_empty() {
+        let user = directory::user(txn, tenant, &ticket.assignee)
+            .await?
+            .filter(|user| user.state == UserState::Active as i32)
+            .ok_or_else(|| unknown("ticket.assignee", &ticket.assignee, "an active user"))?;
+        assignee_teams = user.teams;
+    }
+    if !ticket.team.is_empty() {
+        let team = directory::team(txn, tenant, &ticket.team)
+            .await?
+            .ok_or_else(|| unknown("ticket.team", &ticket.team, "a team"))?;
+        if !ticket.assignee.is_empty()
+            && !team.members.contains(&ticket.assignee)
+            && !assignee_teams.contains(&ticket.team)
+        {
+            return Err(TicketsError::invalid(
+                "ticket.assignee",
+                format!("{} is not a member of {}", ticket.assignee, ticket.team),
+            ));
+        }
+    } else if let Some(team) = assignee_teams.first() {
+        ticket.team = team.clone();
+    } else if let Some(team) = routing
+        .or(kind_routing)
+        .map(|routing| routing.front_line_team.clone())
+    {
+        ticket.team = team;
+    }
+    if ticket.required_skills.is_empty()
+        && let Some(routing) = routing.or(kind_routing)
+    {
+        ticket.required_skills = routing.required_skills.clone();
+    }
+    if ticket.department.is_empty()
+        && !ticket.team.is_empty()
+        && let Some(team) = directory::team(txn, tenant, &ticket.team).await?
+    {
+        ticket.department = team.department;
+    }
+    Ok(())
 }
 
 /// The custom-field values of `after` (they were `before`) checked against
