@@ -6,7 +6,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::tables;
+use crate::{rls, tables};
 
 /// Creates the tables.
 pub struct Migration;
@@ -23,7 +23,7 @@ const TABLES: &[(&str, &str)] = &[
         "CREATE TABLE complaints (
             tenant_id {uuid} NOT NULL,
             id {uuid} NOT NULL,
-            complaint_number INTEGER NOT NULL,
+            complaint_number BIGINT NOT NULL,
             ticket_id VARCHAR(63) NOT NULL,
             customer_id VARCHAR(63) NOT NULL,
             stage INTEGER NOT NULL,
@@ -56,7 +56,7 @@ const TABLES: &[(&str, &str)] = &[
         "complaint_numbers",
         "CREATE TABLE complaint_numbers (
             tenant_id {uuid} NOT NULL,
-            last_number INTEGER NOT NULL,
+            last_number BIGINT NOT NULL,
             PRIMARY KEY (tenant_id)
         )",
     ),
@@ -76,7 +76,11 @@ const INDEXES: &[&str] = &[
 #[sea_orm_migration::async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        tables::create(manager, TABLES, INDEXES, TENANT_TABLES).await
+        tables::create(manager, TABLES, INDEXES, TENANT_TABLES).await?;
+        // The overdue scan lists the tenants with complaints here in one
+        // platform transaction (the row holds no more than the last
+        // number), then works each tenant in its own.
+        rls::platform_table(manager, "complaint_numbers", "tenant_id").await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
