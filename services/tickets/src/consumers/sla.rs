@@ -15,8 +15,8 @@ use kefu_kit::{
     outbox,
 };
 use kefu_proto::v1::{
-    Priority, Ticket, TicketAuditAction, TicketEscalated, TicketEscalation,
-    TicketEscalationTrigger, TicketPriorityChanged, TicketRouting, TicketSlaBreached,
+    Priority, Team, Ticket, TicketAssignmentStrategy, TicketAuditAction, TicketEscalated,
+    TicketEscalation, TicketEscalationTrigger, TicketPriorityChanged, TicketSlaBreached,
     TicketSlaClockKind, TicketSlaWarning, TicketSupportTier,
 };
 use prost::{Message, Name};
@@ -27,6 +27,7 @@ use crate::{
     NAME,
     api::system_actor,
     domain::{
+        assignment,
         sla::{self, Crossing, SlaContext, Threshold},
         ticket::{event_context, name_of},
     },
@@ -255,20 +256,48 @@ async fn raise_priority(
     Ok(1)
 }
 
-/// The team of `routing` for `tier`, if set.
-fn team_for(routing: Option<&TicketRouting>, tier: TicketSupportTier) -> Option<String> {
-    let routing = routing?;
-    let team = match tier {
-        TicketSupportTier::Specialist => &routing.specialist_team,
-        TicketSupportTier::Management => &routing.management_team,
-        _ => &routing.front_line_team,
+/// The team handling `tier` for `ticket`: its category's routing, else
+/// its kind's, else the tenant's team of that tier (as `EscalateTicket`
+/// without a target).
+async fn team_for_tier(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    ticket: &Ticket,
+    tier: TicketSupportTier,
+) -> Result<Option<Team>> {
+    let category = if ticket.category.is_empty() {
+        None
+    } else {
+        taxonomy::category(txn, tenant, &ticket.category).await?
     };
-    (!team.is_empty()).then(|| team.clone())
+    let kind = taxonomy::kind(txn, tenant, &ticket.kind).await?;
+    let teams = store::directory::teams(txn, tenant).await?;
+    let Some(name) = assignment::team_for_tier(
+        tier,
+        category
+            .as_ref()
+            .and_then(|category| category.routing.as_ref()),
+        kind.as_ref().and_then(|kind| kind.routing.as_ref()),
+        &ticket.department,
+        &teams,
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some(
+        teams
+            .into_iter()
+            .find(|team| team.name == name)
+            // Routing may name a team the copy has not heard of yet.
+            .unwrap_or(Team {
+                name,
+                ..Team::default()
+            }),
+    ))
 }
 
-/// Escalates `ticket` to the next tier (MANAGEMENT stays), to that tier's
-/// team of the category's (else the kind's) routing, in the team's queue;
-/// returns the events written.
+/// Escalates `ticket` to the next tier (none above MANAGEMENT), to that
+/// tier's team, assigned by the team's strategy (else in its queue), as
+/// `EscalateTicket` without a target does; returns the events written.
 async fn escalate(
     txn: &DatabaseTransaction,
     tenant: TenantId,
@@ -276,42 +305,38 @@ async fn escalate(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<usize> {
-    let from_tier = TicketSupportTier::try_from(ticket.tier).unwrap_or_default();
-    let Some(to_tier) = sla::next_tier(ticket.tier) else {
+    let from_tier = assignment::tier_of(ticket.tier);
+    let Some(to_tier) = assignment::next_tier(from_tier) else {
         return Ok(0);
     };
-    let category = if ticket.category.is_empty() {
-        None
-    } else {
-        taxonomy::category(txn, tenant, &ticket.category).await?
-    };
-    let kind = taxonomy::kind(txn, tenant, &ticket.kind).await?;
-    let to_team = team_for(category.as_ref().and_then(|c| c.routing.as_ref()), to_tier)
-        .or_else(|| team_for(kind.as_ref().and_then(|k| k.routing.as_ref()), to_tier))
-        .unwrap_or_else(|| ticket.team.clone());
-    let to_assignee = if to_team == ticket.team {
-        ticket.assignee.clone()
-    } else {
-        String::new()
-    };
+    let before = ticket.clone();
+    ticket.tier = to_tier as i32;
+    if let Some(team) = team_for_tier(txn, tenant, &before, to_tier).await? {
+        assignment::move_to_team(ticket, &team);
+        ticket.assignee =
+            match assignment::strategy_for(TicketAssignmentStrategy::TeamDefault, &team) {
+                Some(strategy) => {
+                    store::assignment::pick_agent(txn, tenant, ticket, &team, strategy, now)
+                        .await?
+                        .unwrap_or_default()
+                }
+                None => String::new(),
+            };
+    }
     let actor = system_actor();
     let escalation = TicketEscalation {
         from_tier: from_tier as i32,
         to_tier: to_tier as i32,
-        from_team: ticket.team.clone(),
-        to_team: to_team.clone(),
-        from_assignee: ticket.assignee.clone(),
-        to_assignee: to_assignee.clone(),
+        from_team: before.team.clone(),
+        to_team: ticket.team.clone(),
+        from_assignee: before.assignee.clone(),
+        to_assignee: ticket.assignee.clone(),
         reason: reason.to_owned(),
         handling: String::new(),
         trigger: TicketEscalationTrigger::SlaBreach as i32,
         actor: Some(actor.clone()),
         escalate_time: Some(to_timestamp(now)),
     };
-    let before = ticket.clone();
-    ticket.tier = to_tier as i32;
-    ticket.team = to_team;
-    ticket.assignee = to_assignee;
     ticket.escalations.push(escalation.clone());
     tickets::save_change(
         txn,

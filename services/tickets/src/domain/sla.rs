@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use kefu_kit::events::{from_timestamp, to_timestamp};
 use kefu_proto::v1::{
     BusinessCalendar, Priority, SlaPolicy, SlaTarget, SlaTimeBasis, Ticket, TicketSlaClock,
-    TicketSlaClockKind, TicketSlaClockState, TicketSlaTimeBasis, TicketState, TicketSupportTier,
+    TicketSlaClockKind, TicketSlaClockState, TicketSlaTimeBasis, TicketState,
 };
 
 use super::business_time::{Basis, BusinessTime};
@@ -597,17 +597,6 @@ pub fn raised(priority: i32) -> Priority {
         Priority::Low => Priority::Normal,
         Priority::Unspecified | Priority::Normal => Priority::High,
         Priority::High | Priority::Urgent => Priority::Urgent,
-    }
-}
-
-/// The tier above `tier` (MANAGEMENT stays); none when there is none.
-pub fn next_tier(tier: i32) -> Option<TicketSupportTier> {
-    match TicketSupportTier::try_from(tier).unwrap_or_default() {
-        TicketSupportTier::Unspecified | TicketSupportTier::FrontLine => {
-            Some(TicketSupportTier::Specialist)
-        }
-        TicketSupportTier::Specialist => Some(TicketSupportTier::Management),
-        TicketSupportTier::Management => None,
     }
 }
 

@@ -3,7 +3,7 @@
 //! to resolution for NORMAL tickets.
 
 use chrono::{Duration, NaiveDateTime, TimeZone};
-use kefu_proto::v1::{DayHours, TimeOfDay, TimeSpan, WeeklySchedule};
+use kefu_proto::v1::{DayHours, TicketSupportTier, TimeOfDay, TimeSpan, WeeklySchedule};
 
 use super::*;
 
@@ -524,20 +524,11 @@ fn present_fills_the_elapsed_time_of_counting_clocks() {
 }
 
 #[test]
-fn priorities_and_tiers_step_up() {
+fn priorities_step_up() {
     assert_eq!(raised(Priority::Low as i32), Priority::Normal);
     assert_eq!(raised(Priority::Normal as i32), Priority::High);
     assert_eq!(raised(Priority::High as i32), Priority::Urgent);
     assert_eq!(raised(Priority::Urgent as i32), Priority::Urgent);
-    assert_eq!(
-        next_tier(TicketSupportTier::FrontLine as i32),
-        Some(TicketSupportTier::Specialist)
-    );
-    assert_eq!(
-        next_tier(TicketSupportTier::Specialist as i32),
-        Some(TicketSupportTier::Management)
-    );
-    assert_eq!(next_tier(TicketSupportTier::Management as i32), None);
 }
 
 #[test]
