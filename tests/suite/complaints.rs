@@ -28,8 +28,8 @@ use kefu_proto::v1::{
     ListComplaintsRequest, ListDepartmentsRequest, ListOverdueComplaintsRequest,
     ListProposalsRequest, Money, Proposal, ProposalState, RecordExecutionRequest,
     RecordInvestigationRequest, RegisterComplaintRequest, RejectProposalRequest, Role,
-    StartNewRoundRequest, SubmitProposalRequest, SummarizeComplaintRequest, Ticket, User,
-    complaint_service_client::ComplaintServiceClient,
+    StartNewRoundRequest, SubmitProposalRequest, SummarizeComplaintRequest, Ticket, TicketBaseKind,
+    User, complaint_service_client::ComplaintServiceClient,
 };
 use tonic::{Code, Status};
 
@@ -718,25 +718,30 @@ async fn complaint_workflow(backend: Backend) {
     assert_eq!(after.code(), Code::FailedPrecondition);
     assert_eq!(reason_of(&after), "ILLEGAL_TRANSITION");
 
-    // A severe complaint escalates at once; past its deadline the scan
+    // A severe complaint registered without a ticket opens one of the
+    // complaint kind and escalates at once; past its deadline the scan
     // escalates it again, once, and lists it as overdue.
-    let ticket3 = new_ticket(
-        &stack,
-        &admin,
-        "ticketKinds/complaint",
-        &zhang,
-        "燃气灶漏气",
-    )
-    .await;
     let severe = register(
         &mut client,
-        &ticket3.name,
+        "",
         registration(&zhang, "燃气灶漏气"),
         ComplaintSeverity::Severe,
         "",
     )
     .await
     .expect("registered");
+    let opened = stack
+        .tickets(Some(&lead))
+        .get_ticket(GetTicketRequest {
+            name: severe.ticket.clone(),
+        })
+        .await
+        .expect("the ticket opened for it")
+        .into_inner();
+    assert_eq!(opened.base_kind, TicketBaseKind::Complaint as i32);
+    assert_eq!(opened.complaint, severe.name);
+    assert_eq!(opened.customer, zhang);
+    assert_eq!(severe.subject, "燃气灶漏气");
     assert_eq!(severe.escalations.len(), 1);
     assert_eq!(
         severe.escalations[0].trigger,

@@ -15,22 +15,22 @@ use kefu_kit::{
 };
 use kefu_proto::v1::{
     Actor, ApprovalLevel, Complaint, ComplaintEscalationTrigger, ComplaintSeverity, ComplaintStage,
-    EscalateComplaintRequest, GetComplaintRequest, RegisterComplaintRequest, Role,
-    TicketAuditAction, TicketBaseKind, UpdateComplaintRequest,
+    EscalateComplaintRequest, GetComplaintRequest, RegisterComplaintRequest, Role, Ticket,
+    TicketAuditAction, TicketBaseKind, TicketKind, UpdateComplaintRequest,
 };
 use sea_orm::DatabaseTransaction;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 pub(super) use self::{listing::*, proposals::*, stages::*};
-use super::{Shared, actor_of, caller, system_actor};
+use super::{Shared, actor_of, caller, system_actor, tickets::insert_ticket};
 use crate::{
     domain::{
         complaint::{self as rules, ComplaintError, Result, Settings},
         ticket,
     },
     error::TicketsError,
-    store::{complaints as store, directory, tickets},
+    store::{complaints as store, directory, taxonomy, tickets},
 };
 
 /// The method names of the idempotency keys.
@@ -159,21 +159,6 @@ async fn register(
         let stored = store::load(&txn, tenant, &remembered.resource_name, "name", false).await?;
         return Ok(stored);
     }
-    if complaint.ticket.is_empty() {
-        return Err(TicketsError::invalid(
-            "complaint.ticket",
-            "the ticket is required (opening a ticket for the complaint is not offered yet)",
-        )
-        .into());
-    }
-    let ticket = tickets::load_for_change(&txn, tenant, &complaint.ticket, "complaint.ticket", "")
-        .await
-        .map_err(|error| match error {
-            TicketsError::NotFound(..) | TicketsError::Invalid(..) => {
-                unknown_reference("complaint.ticket", &complaint.ticket)
-            }
-            other => other.into(),
-        })?;
     let customer = &registration.customer;
     match directory::customer(&txn, tenant, customer).await? {
         Some(known) if known.state != directory::KnownCustomerState::Erased => {}
@@ -184,6 +169,19 @@ async fn register(
             ));
         }
     }
+    let actor = actor_of(&txn, tenant, &context).await?;
+    let ticket = if complaint.ticket.is_empty() {
+        open_ticket(&txn, tenant, &complaint, &actor, now).await?
+    } else {
+        tickets::load_for_change(&txn, tenant, &complaint.ticket, "complaint.ticket", "")
+            .await
+            .map_err(|error| match error {
+                TicketsError::NotFound(..) | TicketsError::Invalid(..) => {
+                    unknown_reference("complaint.ticket", &complaint.ticket)
+                }
+                other => other.into(),
+            })?
+    };
     if ticket.base_kind != TicketBaseKind::Complaint as i32 {
         return Err(TicketsError::FailedPrecondition(
             format!("{} is not of a complaint kind", ticket.name),
@@ -207,7 +205,6 @@ async fn register(
     if complaint.subject.is_empty() {
         complaint.subject = ticket.subject.chars().take(200).collect();
     }
-    let actor = actor_of(&txn, tenant, &context).await?;
     let settings = settings(&txn, tenant).await?;
     let id = Uuid::now_v7();
     let (number, number_text) = store::next_number(&txn, tenant).await?;
@@ -271,6 +268,54 @@ async fn register(
     }
     shared.commit(txn).await?;
     Ok(complaint)
+}
+
+/// Opens the ticket of a complaint registered without one: the tenant's
+/// default complaint kind (the active kind based on COMPLAINT keyed
+/// `complaint`, else the first by display order) for the customer, through
+/// the channel, about the content.
+async fn open_ticket(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    complaint: &Complaint,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Ticket> {
+    let mut kinds: Vec<TicketKind> = taxonomy::list_kinds(txn, tenant)
+        .await?
+        .into_iter()
+        .map(|stored| stored.resource)
+        .filter(|kind| kind.active && kind.base_kind == TicketBaseKind::Complaint as i32)
+        .collect();
+    kinds.sort_by_key(|kind| {
+        (
+            kind.key != "complaint",
+            kind.display_order,
+            kind.key.clone(),
+        )
+    });
+    let Some(kind) = kinds.first() else {
+        return Err(TicketsError::invalid(
+            "complaint.ticket",
+            "the tenant has no complaint kind to open a ticket of; name the ticket",
+        )
+        .into());
+    };
+    let registration = complaint.registration.clone().unwrap_or_default();
+    let subject = if complaint.subject.trim().is_empty() {
+        registration.content.trim()
+    } else {
+        complaint.subject.trim()
+    };
+    let ticket = Ticket {
+        kind: kind.name.clone(),
+        channel: registration.channel,
+        customer: registration.customer.clone(),
+        subject: subject.chars().take(200).collect(),
+        description: registration.content.clone(),
+        ..Ticket::default()
+    };
+    Ok(insert_ticket(txn, tenant, ticket, actor, now).await?)
 }
 
 /// `GetComplaint`.
