@@ -8,6 +8,8 @@
 //! reason. `directory_customers` keeps the routing facts of a customer
 //! (never personal data: the customers events carry none). `assignment_turns`
 //! remembers, per team, whom round robin served last.
+//! `ticket_customer_repoints` names the tickets a customer merge repointed
+//! to the survivor, so that undoing the merge moves back exactly those.
 
 use sea_orm_migration::prelude::*;
 
@@ -59,9 +61,24 @@ const TABLES: &[(&str, &str)] = &[
             PRIMARY KEY (tenant_id, team)
         )",
     ),
+    (
+        "ticket_customer_repoints",
+        "CREATE TABLE ticket_customer_repoints (
+            tenant_id {uuid} NOT NULL,
+            customer_merge VARCHAR(100) NOT NULL,
+            ticket_id {uuid} NOT NULL,
+            merged VARCHAR(100) NOT NULL,
+            PRIMARY KEY (tenant_id, customer_merge, ticket_id)
+        )",
+    ),
 ];
 
-const TENANT_TABLES: &[&str] = &["directory_entries", "directory_customers", "assignment_turns"];
+const TENANT_TABLES: &[&str] = &[
+    "directory_entries",
+    "directory_customers",
+    "assignment_turns",
+    "ticket_customer_repoints",
+];
 
 const INDEXES: &[&str] = &[
     "CREATE INDEX directory_customers_by_merged_into ON directory_customers (tenant_id, merged_into)",

@@ -17,11 +17,11 @@ use kefu_kit::{context::TenantId, db::begin_read_for_tenant, testing::Backend};
 use kefu_proto::v1::{
     AssignTicketRequest, Channel, CloseTicketRequest, CreateCustomerRequest, CreateTicketRequest,
     Customer, CustomerPhone, DeactivateUserRequest, EscalateTicketRequest, GetTicketRequest,
-    Industry, InviteUserRequest, Priority, ResolveTicketRequest, Role, SetTicketPriorityRequest,
-    Ticket, TicketAssigned, TicketAssignmentStrategy, TicketEscalated, TicketEscalationTrigger,
-    TicketPriorityChanged, TicketResolutionCode, TicketSupportTier, TriageClass,
-    TriageTicketRequest, UpdateUserRequest, User, UserAvailability, UserSkill,
-    ticket_service_client::TicketServiceClient,
+    Industry, InviteUserRequest, MergeCustomersRequest, Priority, ResolveTicketRequest, Role,
+    SetTicketPriorityRequest, Ticket, TicketAssigned, TicketAssignmentStrategy, TicketEscalated,
+    TicketEscalationTrigger, TicketPriorityChanged, TicketResolutionCode, TicketSupportTier,
+    TriageClass, TriageTicketRequest, UndoCustomerMergeRequest, UpdateUserRequest, User,
+    UserAvailability, UserSkill, ticket_service_client::TicketServiceClient,
 };
 use prost_types::FieldMask;
 use sea_orm::{ConnectionTrait, Statement};
@@ -135,13 +135,17 @@ async fn wait_for_user(
 }
 
 async fn new_customer(stack: &Stack, session: &str) -> String {
+    named_customer(stack, session, "刘女士", "13800138000").await
+}
+
+async fn named_customer(stack: &Stack, session: &str, name: &str, phone: &str) -> String {
     stack
         .customers(Some(session))
         .create_customer(CreateCustomerRequest {
             customer: Some(Customer {
-                display_name: "刘女士".into(),
+                display_name: name.into(),
                 phones: vec![CustomerPhone {
-                    raw: "13800138000".into(),
+                    raw: phone.into(),
                     ..CustomerPhone::default()
                 }],
                 ..Customer::default()
@@ -152,6 +156,22 @@ async fn new_customer(stack: &Stack, session: &str) -> String {
         .expect("customer")
         .into_inner()
         .name
+}
+
+/// Waits until ticket `name` belongs to `customer`.
+async fn wait_for_customer(client: &TicketServiceClient<Bearer>, name: &str, customer: &str) {
+    eventually(&format!("{name} belongs to {customer}"), WAIT, || {
+        let mut client = client.clone();
+        let name = name.to_owned();
+        let customer = customer.to_owned();
+        async move {
+            client
+                .get_ticket(GetTicketRequest { name })
+                .await
+                .is_ok_and(|ticket| ticket.into_inner().customer == customer)
+        }
+    })
+    .await;
 }
 
 async fn create(
@@ -665,6 +685,34 @@ async fn assignment(backend: Backend) {
         })
         .await;
     }
+
+    // Tickets follow a customer merge, and only those go back on undo.
+    let merged = named_customer(&stack, &admin, "陈先生", "13900139001").await;
+    let survivor = named_customer(&stack, &admin, "陈生", "13900139002").await;
+    let of_merged = create(&mut supervisor, &merged, "inquiry", "陈先生的咨询").await;
+    let merge = stack
+        .customers(Some(&sun_session))
+        .merge_customers(MergeCustomersRequest {
+            survivor: survivor.clone(),
+            merged: merged.clone(),
+            reason: "同一客户".into(),
+            ..MergeCustomersRequest::default()
+        })
+        .await
+        .expect("merge")
+        .into_inner();
+    wait_for_customer(&supervisor, &of_merged.name, &survivor).await;
+    let of_survivor = create(&mut supervisor, &survivor, "inquiry", "合并后的咨询").await;
+    stack
+        .customers(Some(&sun_session))
+        .undo_customer_merge(UndoCustomerMergeRequest {
+            name: merge.name.clone(),
+            reason: "合并有误".into(),
+        })
+        .await
+        .expect("undo");
+    wait_for_customer(&supervisor, &of_merged.name, &merged).await;
+    wait_for_customer(&supervisor, &of_survivor.name, &survivor).await;
 
     // The events.
     let assigned_events = events_of::<TicketAssigned>(&stack, tenant).await;

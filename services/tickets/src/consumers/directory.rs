@@ -33,7 +33,7 @@ use kefu_proto::v1::{
 use prost::Name;
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
 
-use super::reassign;
+use super::{merges, reassign};
 use crate::{
     error::{Result, TicketsError},
     store::directory::{self as store, KnownCustomer, KnownCustomerState},
@@ -99,7 +99,7 @@ impl Directory {
         }
         let at = occurred(event, now);
         let moved = apply_tenants(&txn, tenant, event, at, now).await?;
-        apply_customers(&txn, tenant, event, at).await?;
+        apply_customers(&txn, tenant, event, at, now).await?;
         txn.commit().await?;
         if moved {
             self.outbox.notify();
@@ -283,6 +283,7 @@ async fn apply_customers(
     tenant: TenantId,
     event: &EventEnvelope,
     at: DateTime<Utc>,
+    now: DateTime<Utc>,
 ) -> Result<()> {
     let time = Some(at);
     if let Some(created) = payload_as::<CustomerCreated>(event) {
@@ -306,6 +307,7 @@ async fn apply_customers(
         customer.tier = changed.new_tier;
         store::save_customer(txn, tenant, &customer, time).await?;
     } else if let Some(merged) = payload_as::<CustomersMerged>(event) {
+        merges::customers_merged(txn, tenant, &merged, now).await?;
         let mut gone = known(txn, tenant, &merged.merged).await?;
         gone.state = KnownCustomerState::Merged {
             into: merged.survivor.clone(),
@@ -316,6 +318,7 @@ async fn apply_customers(
         survivor.owner = merged.survivor_owner;
         store::save_customer(txn, tenant, &survivor, time).await?;
     } else if let Some(undone) = payload_as::<CustomerMergeUndone>(event) {
+        merges::merge_undone(txn, tenant, &undone, now).await?;
         let mut restored = known(txn, tenant, &undone.merged).await?;
         if restored.state
             == (KnownCustomerState::Merged {
@@ -370,7 +373,7 @@ mod tests {
         apply_tenants(&txn, tenant, &event, when, when)
             .await
             .expect("tenants");
-        apply_customers(&txn, tenant, &event, when)
+        apply_customers(&txn, tenant, &event, when, when)
             .await
             .expect("customers");
         txn.commit().await.expect("commit");

@@ -4,6 +4,7 @@
 pub mod complaints;
 mod directory;
 pub mod lifecycle;
+mod merges;
 mod reassign;
 mod seed;
 pub mod sla;

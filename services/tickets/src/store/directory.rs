@@ -17,6 +17,8 @@ use sea_orm::{
     sea_query::{Alias, Expr, ExprTrait, OnConflict, Order, Query},
 };
 
+use uuid::Uuid;
+
 use crate::error::Result;
 
 /// The kinds of copied resources, as stored in `directory_entries.kind`.
@@ -635,6 +637,80 @@ pub async fn record_turn<C: ConnectionTrait>(
                 .update_columns([ident("last_user"), ident("update_time")])
                 .to_owned(),
         )
+        .to_owned();
+    db.execute(&statement).await?;
+    Ok(())
+}
+
+/// Records that the merge `customer_merge` repointed ticket `ticket` from
+/// the customer `merged` to the survivor.
+pub async fn record_repoint<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    customer_merge: &str,
+    ticket: Uuid,
+    merged: &str,
+) -> Result<()> {
+    let statement = Query::insert()
+        .into_table(ident("ticket_customer_repoints"))
+        .columns([
+            ident("tenant_id"),
+            ident("customer_merge"),
+            ident("ticket_id"),
+            ident("merged"),
+        ])
+        .values([
+            tenant.0.into(),
+            customer_merge.into(),
+            ticket.into(),
+            merged.into(),
+        ])
+        .map_err(|error| DbErr::Custom(error.to_string()))?
+        .on_conflict(
+            OnConflict::columns([
+                ident("tenant_id"),
+                ident("customer_merge"),
+                ident("ticket_id"),
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .to_owned();
+    db.execute(&statement).await?;
+    Ok(())
+}
+
+/// The tickets the merge `customer_merge` repointed, with the customer
+/// each pointed to before.
+pub async fn repointed<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    customer_merge: &str,
+) -> Result<Vec<(Uuid, String)>> {
+    let statement = Query::select()
+        .columns([ident("ticket_id"), ident("merged")])
+        .from(ident("ticket_customer_repoints"))
+        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
+        .and_where(Expr::col(ident("customer_merge")).eq(customer_merge))
+        .order_by(ident("ticket_id"), Order::Asc)
+        .to_owned();
+    db.query_all(&statement)
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get("", "ticket_id")?, row.try_get("", "merged")?)))
+        .collect()
+}
+
+/// Forgets what the merge `customer_merge` repointed (it was undone).
+pub async fn forget_repoints<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    customer_merge: &str,
+) -> Result<()> {
+    let statement = Query::delete()
+        .from_table(ident("ticket_customer_repoints"))
+        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
+        .and_where(Expr::col(ident("customer_merge")).eq(customer_merge))
         .to_owned();
     db.execute(&statement).await?;
     Ok(())
