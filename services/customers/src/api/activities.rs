@@ -54,18 +54,55 @@ pub(crate) async fn record(
 ) -> Result<()> {
     let locale = agents::profile(txn, tenant.0).await?.locale;
     let id = Uuid::now_v7().to_string();
-    let activity = CustomerActivity {
+    let activity = activity(customer_id, &id, entry, &locale, now);
+    store::insert(txn, tenant.0, customer_id, &id, &activity, producer).await?;
+    Ok(())
+}
+
+/// Adds many entries `(customer id, entry)` at once, as [`record`] does
+/// one: the tenant's locale read once, the rows written with multi-row
+/// INSERTs.
+pub(crate) async fn record_many(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    entries: Vec<(String, Entry)>,
+    producer: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let locale = agents::profile(txn, tenant.0).await?.locale;
+    let rows: Vec<_> = entries
+        .into_iter()
+        .map(|(customer_id, entry)| {
+            let id = Uuid::now_v7().to_string();
+            let activity = activity(&customer_id, &id, entry, &locale, now);
+            (customer_id, id, activity)
+        })
+        .collect();
+    store::insert_many(txn, tenant.0, &rows, producer).await?;
+    Ok(())
+}
+
+/// The stored form of `entry`, entry `id` of customer `customer_id`.
+fn activity(
+    customer_id: &str,
+    id: &str,
+    entry: Entry,
+    locale: &str,
+    now: DateTime<Utc>,
+) -> CustomerActivity {
+    CustomerActivity {
         name: format!("customers/{customer_id}/activities/{id}"),
         kind: entry.kind as i32,
-        summary: entry.happening.summary(&locale),
+        summary: entry.happening.summary(locale),
         source: entry.source.chars().take(200).collect(),
         channel: entry.channel,
         actor: entry.actor,
         occur_time: Some(to_timestamp(micros(entry.occur_time))),
         create_time: Some(to_timestamp(micros(now))),
-    };
-    store::insert(txn, tenant.0, customer_id, &id, &activity, producer).await?;
-    Ok(())
+    }
 }
 
 /// ListCustomerActivities.

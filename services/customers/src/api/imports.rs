@@ -36,9 +36,9 @@ use kefu_kit::{
     outbox, resource,
 };
 use kefu_proto::v1::{
-    CancelCustomerImportRequest, CreateCustomerImportRequest, Customer, CustomerCreated,
-    CustomerImport, CustomerImportCompleted, CustomerImportError, CustomerImportState,
-    CustomerState, GetCustomerImportRequest, ListCustomerImportErrorsRequest,
+    CancelCustomerImportRequest, CreateCustomerImportRequest, Customer, CustomerActivityKind,
+    CustomerCreated, CustomerImport, CustomerImportCompleted, CustomerImportError,
+    CustomerImportState, CustomerState, GetCustomerImportRequest, ListCustomerImportErrorsRequest,
     ListCustomerImportErrorsResponse, ListCustomerImportsRequest, ListCustomerImportsResponse,
     OwnershipChangeKind, create_customer_import_request::Part,
 };
@@ -49,7 +49,9 @@ use tonic::{Request, Response, Status, Streaming};
 use uuid::Uuid;
 
 use super::{
-    Shared, caller,
+    Shared,
+    activities::{self, Entry, OWN},
+    caller,
     classify::{self, Classifier},
     ownership::{self, Attribution},
     page_size,
@@ -66,6 +68,7 @@ use crate::{
         customer::{date_of, lookup_keys, normalise},
         import_filter,
         ownership::is_active_agent,
+        timeline::Happening,
     },
     error::{CustomersError, Result},
     store::{
@@ -1430,6 +1433,27 @@ async fn insert_created(
         })
         .collect();
     outbox::append_many(txn, &events).await?;
+    // Each new customer's timeline entry is written here, in the batch's
+    // transaction, rather than by the timeline consumer from the event (which
+    // skips imported CustomerCreated events): one multi-row INSERT instead of
+    // a transaction per customer, and the entry exists as soon as the
+    // customer does. The entry is the one the consumer would write.
+    let entries = creates
+        .iter()
+        .map(|create| {
+            let customer = &create.customer;
+            let entry = Entry {
+                kind: CustomerActivityKind::CustomerCreated,
+                happening: Happening::Created { imported: true },
+                source: run.name.clone(),
+                channel: customer.source_channel,
+                actor: None,
+                occur_time: now,
+            };
+            (create.id.clone(), entry)
+        })
+        .collect();
+    activities::record_many(txn, tenant, entries, OWN, now).await?;
     let mut days = None;
     for create in creates {
         let Some(owner) = &create.owner else {

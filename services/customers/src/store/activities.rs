@@ -30,14 +30,7 @@ pub async fn insert<C: ConnectionTrait>(
     activity: &CustomerActivity,
     producer: &str,
 ) -> Result<(), DbErr> {
-    let time = |timestamp: &Option<prost_types::Timestamp>| -> Result<DateTime<Utc>, DbErr> {
-        timestamp
-            .as_ref()
-            .and_then(kefu_kit::events::from_timestamp)
-            .ok_or_else(|| DbErr::Custom("an activity needs its times".into()))
-    };
-    let occur_time = time(&activity.occur_time)?;
-    let create_time = time(&activity.create_time)?;
+    let (occur_time, create_time) = times(activity)?;
     let statement = Query::insert()
         .into_table(ident("customer_activities"))
         .columns([
@@ -65,6 +58,64 @@ pub async fn insert<C: ConnectionTrait>(
         .map_err(|error| DbErr::Custom(error.to_string()))?
         .to_owned();
     db.execute(&statement).await.map(|_| ())
+}
+
+/// Stores many entries `(customer id, entry id, activity)` from
+/// `producer`'s events with multi-row INSERTs (a bulk import records one
+/// entry per new customer in its batch transaction).
+pub async fn insert_many<C: ConnectionTrait>(
+    db: &C,
+    tenant: Uuid,
+    rows: &[(String, String, CustomerActivity)],
+    producer: &str,
+) -> Result<(), DbErr> {
+    // 9 values a row: far below the bind-parameter limits of PostgreSQL
+    // (65,535) and SQLite (32,766).
+    const ROWS_PER_INSERT: usize = 1000;
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let mut statement = Query::insert();
+        statement.into_table(ident("customer_activities")).columns([
+            ident("tenant_id"),
+            ident("id"),
+            ident("customer_id"),
+            ident("kind"),
+            ident("occur_time"),
+            ident("source"),
+            ident("producer"),
+            ident("resource"),
+            ident("create_time"),
+        ]);
+        for (customer_id, id, activity) in chunk {
+            let (occur_time, create_time) = times(activity)?;
+            statement
+                .values([
+                    tenant.into(),
+                    id.as_str().into(),
+                    customer_id.as_str().into(),
+                    activity.kind.into(),
+                    occur_time.into(),
+                    activity.source.as_str().into(),
+                    producer.into(),
+                    activity.encode_to_vec().into(),
+                    create_time.into(),
+                ])
+                .map_err(|error| DbErr::Custom(error.to_string()))?;
+        }
+        db.execute(&statement).await?;
+    }
+    Ok(())
+}
+
+/// An activity's `occur_time` and `create_time`, which every stored entry
+/// has.
+fn times(activity: &CustomerActivity) -> Result<(DateTime<Utc>, DateTime<Utc>), DbErr> {
+    let time = |timestamp: &Option<prost_types::Timestamp>| -> Result<DateTime<Utc>, DbErr> {
+        timestamp
+            .as_ref()
+            .and_then(kefu_kit::events::from_timestamp)
+            .ok_or_else(|| DbErr::Custom("an activity needs its times".into()))
+    };
+    Ok((time(&activity.occur_time)?, time(&activity.create_time)?))
 }
 
 /// One page of customer `customer_id`'s entries (every customer's with

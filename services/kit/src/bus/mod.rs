@@ -121,6 +121,20 @@ pub trait EventBus: Send + Sync + 'static {
     /// subscriber (in-process), so the relay may mark it published.
     async fn publish(&self, event: &EventEnvelope) -> Result<(), BusError>;
 
+    /// Publishes `events` in their order, stopping at the first failure:
+    /// how many leading events are durable (as [`EventBus::publish`] says),
+    /// and the error of the next one, if any. A bus that can send many
+    /// events in one round trip (Redis pipelines) overrides it; the relay
+    /// hands it a whole round of the outbox.
+    async fn publish_many(&self, events: &[EventEnvelope]) -> (usize, Option<BusError>) {
+        for (index, event) in events.iter().enumerate() {
+            if let Err(error) = self.publish(event).await {
+                return (index, Some(error));
+            }
+        }
+        (events.len(), None)
+    }
+
     /// Starts delivering the subscription's events to `handler`.
     async fn subscribe(
         &self,
