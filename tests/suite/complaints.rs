@@ -22,15 +22,17 @@ use kefu_proto::v1::{
     ComplaintClassification, ComplaintCustomerAcceptance, ComplaintEscalationTrigger,
     ComplaintExecution, ComplaintInvestigation, ComplaintNonQualitySubcategory,
     ComplaintRegistration, ComplaintRemedy, ComplaintRemedyType, ComplaintRootCauseCategory,
-    ComplaintSeverity, ComplaintStage, ComplaintSummary, CreateCustomerRequest,
-    CreateProposalRequest, CreateTicketRequest, Customer, CustomerPhone, GetComplaintRequest,
-    GetProposalRequest, GetTicketRequest, Industry, InviteUserRequest, JudgeComplaintRequest,
-    ListComplaintsRequest, ListDepartmentsRequest, ListOverdueComplaintsRequest,
-    ListProposalsRequest, Money, Proposal, ProposalState, RecordExecutionRequest,
-    RecordInvestigationRequest, RegisterComplaintRequest, RejectProposalRequest, Role,
-    StartNewRoundRequest, SubmitProposalRequest, SummarizeComplaintRequest, Ticket, TicketBaseKind,
-    User, complaint_service_client::ComplaintServiceClient,
+    ComplaintSeverity, ComplaintStage, ComplaintSummary, CompletePreventiveActionRequest,
+    CreateCustomerRequest, CreateProposalRequest, CreateTicketRequest, Customer, CustomerPhone,
+    EscalateComplaintRequest, GetComplaintRequest, GetProposalRequest, GetTicketRequest, Industry,
+    InviteUserRequest, JudgeComplaintRequest, ListComplaintsRequest, ListDepartmentsRequest,
+    ListOverdueComplaintsRequest, ListProposalsRequest, Money, Proposal, ProposalState,
+    RecordExecutionRequest, RecordInvestigationRequest, RegisterComplaintRequest,
+    RejectProposalRequest, Role, StartNewRoundRequest, SubmitProposalRequest,
+    SummarizeComplaintRequest, Ticket, TicketBaseKind, UpdateComplaintRequest, User,
+    complaint_service_client::ComplaintServiceClient,
 };
+use prost_types::FieldMask;
 use tonic::{Code, Status};
 
 use crate::stack::{Bearer, Stack};
@@ -455,6 +457,54 @@ async fn complaint_workflow(backend: Backend) {
         .into_inner();
     assert_eq!(linked.complaint, complaint.name);
 
+    // Raising the severity escalates to the vice president at once; a
+    // supervisor escalates by hand; a stale etag changes nothing.
+    let raised = client
+        .update_complaint(UpdateComplaintRequest {
+            complaint: Some(Complaint {
+                name: complaint.name.clone(),
+                etag: complaint.etag.clone(),
+                severity: ComplaintSeverity::Severe as i32,
+                ..Complaint::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["severity".into()],
+            }),
+        })
+        .await
+        .expect("severity raised")
+        .into_inner();
+    assert_eq!(raised.escalations.len(), 1);
+    assert_eq!(
+        raised.escalations[0].trigger,
+        ComplaintEscalationTrigger::Severe as i32
+    );
+    let stale = client
+        .judge_complaint(JudgeComplaintRequest {
+            etag: complaint.etag.clone(),
+            ..judge_valid(&complaint.name, &department)
+        })
+        .await
+        .expect_err("stale etag");
+    assert_eq!(stale.code(), Code::Aborted);
+    let by_hand = client
+        .escalate_complaint(EscalateComplaintRequest {
+            name: complaint.name.clone(),
+            level: ApprovalLevel::GeneralManager as i32,
+            reason: "顾客要求总经理回复".into(),
+        })
+        .await
+        .expect("escalated by hand")
+        .into_inner();
+    assert_eq!(
+        by_hand.escalations.last().map(|e| (e.trigger, e.level)),
+        Some((
+            ComplaintEscalationTrigger::Manual as i32,
+            ApprovalLevel::GeneralManager as i32
+        ))
+    );
+    assert_eq!(by_hand.stage, ComplaintStage::Registered as i32);
+
     // Judgement: an agent may not judge; a valid judgement needs its department.
     let denied = stack
         .complaints(Some(&agent))
@@ -472,6 +522,16 @@ async fn complaint_workflow(backend: Backend) {
         ComplaintStage::Registered as i32
     );
     let judged = judge(&client, &complaint.name, &department).await;
+    let agent_refused = stack
+        .complaints(Some(&agent))
+        .record_investigation(RecordInvestigationRequest {
+            name: complaint.name.clone(),
+            investigation: Some(report()),
+            ..RecordInvestigationRequest::default()
+        })
+        .await
+        .expect_err("an agent investigates nothing");
+    assert_eq!(agent_refused.code(), Code::PermissionDenied);
     assert_eq!(judged.stage, ComplaintStage::Judged as i32);
 
     // Investigation: the report names its first missing field.
@@ -672,6 +732,29 @@ async fn complaint_workflow(backend: Backend) {
         .into_inner();
     assert_eq!(closed.stage, ComplaintStage::Closed as i32);
     assert!(closed.closed_within_deadline);
+    let done = client
+        .complete_preventive_action(CompletePreventiveActionRequest {
+            name: complaint.name.clone(),
+            preventive_action_result: "已更换承运商，大件加装护角".into(),
+            ..CompletePreventiveActionRequest::default()
+        })
+        .await
+        .expect("preventive action done")
+        .into_inner();
+    assert!(
+        done.summary
+            .as_ref()
+            .is_some_and(|summary| summary.preventive_action_done_time.is_some())
+    );
+    let twice = client
+        .complete_preventive_action(CompletePreventiveActionRequest {
+            name: complaint.name.clone(),
+            preventive_action_result: "again".into(),
+            ..CompletePreventiveActionRequest::default()
+        })
+        .await
+        .expect_err("recorded already");
+    assert_eq!(reason_of(&twice), "ILLEGAL_TRANSITION");
 
     // An invalid complaint is rejected with its reason, for good.
     let ticket2 = new_ticket(
