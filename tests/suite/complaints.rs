@@ -16,7 +16,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use kefu_kit::{events::from_timestamp, testing::Backend};
+use kefu_kit::{db::begin_read_platform, events::from_timestamp, outbox, testing::Backend};
 use kefu_proto::v1::{
     ApprovalLevel, ApproveProposalRequest, Channel, CloseComplaintRequest, Complaint,
     ComplaintClassification, ComplaintCustomerAcceptance, ComplaintEscalationTrigger,
@@ -33,6 +33,7 @@ use kefu_proto::v1::{
     complaint_service_client::ComplaintServiceClient,
 };
 use prost_types::FieldMask;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use tonic::{Code, Status};
 
 use crate::stack::{Bearer, Stack};
@@ -66,6 +67,24 @@ fn assert_missing(status: &Status, field: &str) {
         .map(|info| info.metadata)
         .unwrap_or_default();
     assert_eq!(metadata.get("field").map(String::as_str), Some(field));
+}
+
+/// How many events of each type the tickets service wrote about `subject`.
+async fn events_of(stack: &Stack, subject: &str) -> std::collections::BTreeMap<String, usize> {
+    let db = stack.service_connection("tickets").await;
+    let txn = begin_read_platform(&db).await.expect("begin");
+    let rows = outbox::entity::Entity::find()
+        .filter(outbox::entity::Column::Subject.eq(subject))
+        .all(&txn)
+        .await
+        .expect("outbox");
+    txn.commit().await.expect("commit");
+    let mut counts = std::collections::BTreeMap::new();
+    for row in rows {
+        let short = row.event_type.trim_start_matches("kefu.v1.").to_owned();
+        *counts.entry(short).or_insert(0) += 1;
+    }
+    counts
 }
 
 async fn member(
@@ -755,6 +774,24 @@ async fn complaint_workflow(backend: Backend) {
         .await
         .expect_err("recorded already");
     assert_eq!(reason_of(&twice), "ILLEGAL_TRANSITION");
+
+    // Every change was published through the outbox, in the transaction.
+    let published = events_of(&stack, &complaint.name).await;
+    let expected: std::collections::BTreeMap<String, usize> = [
+        ("ComplaintRegistered", 1),
+        ("ComplaintEscalated", 2),
+        ("ComplaintStageChanged", 12),
+        ("ProposalSubmitted", 3),
+        ("ProposalRejected", 1),
+        ("ProposalApproved", 2),
+        ("ComplaintExecutionRecorded", 2),
+        ("ComplaintClosed", 1),
+        ("ComplaintPreventiveActionCompleted", 1),
+    ]
+    .into_iter()
+    .map(|(name, count)| (name.to_owned(), count))
+    .collect();
+    assert_eq!(published, expected);
 
     // An invalid complaint is rejected with its reason, for good.
     let ticket2 = new_ticket(
