@@ -23,8 +23,10 @@ use kefu_proto::v1::{
     PendTicketRequest, PostIncidentResponseRequest, ResolveIncidentRequest, Role,
     SubmitHandoverRequest, Ticket, TicketAttachment, TicketAuditAction, TicketAuditEntry,
     TicketComment, TicketCommentVisibility, TicketResolutionCode, TicketState,
-    UnlinkTicketFromIncidentRequest, User, ticket_service_client::TicketServiceClient,
+    UnlinkTicketFromIncidentRequest, UpdateIncidentRequest, User,
+    ticket_service_client::TicketServiceClient,
 };
+use prost_types::FieldMask;
 use tonic::{Code, Status};
 
 use crate::stack::{Bearer, Stack};
@@ -640,6 +642,67 @@ async fn conversation(backend: Backend) {
         ]
     );
 
+    // With reply_to_new_links, a ticket linked later gets the latest response.
+    let posted = client
+        .post_incident_response(PostIncidentResponseRequest {
+            name: mistaken.name.clone(),
+            body: "电梯维修中,预计明早恢复。".into(),
+            ..PostIncidentResponseRequest::default()
+        })
+        .await
+        .expect("response to no ticket yet")
+        .into_inner();
+    assert_eq!(posted.responses[0].reached_ticket_count, 0);
+    let updated = client
+        .update_incident(UpdateIncidentRequest {
+            incident: Some(Incident {
+                name: mistaken.name.clone(),
+                reply_to_new_links: true,
+                etag: posted.etag.clone(),
+                ..Incident::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["reply_to_new_links".into()],
+            }),
+        })
+        .await
+        .expect("updated")
+        .into_inner();
+    assert!(updated.reply_to_new_links);
+    assert_eq!(updated.title, "电梯故障", "only the masked field changes");
+    let status = client
+        .update_incident(UpdateIncidentRequest {
+            incident: Some(Incident {
+                name: mistaken.name.clone(),
+                title: "x".into(),
+                etag: posted.etag.clone(),
+                ..Incident::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["title".into()],
+            }),
+        })
+        .await
+        .expect_err("stale etag");
+    assert_eq!(status.code(), Code::Aborted, "{status:?}");
+    let relinked = client
+        .link_tickets_to_incident(LinkTicketsToIncidentRequest {
+            incident: mistaken.name.clone(),
+            tickets: vec![ticket.name.clone()],
+        })
+        .await
+        .expect("linked again")
+        .into_inner();
+    assert_eq!(relinked.responses[0].reached_ticket_count, 1);
+    let latest = comments(
+        &mut client,
+        &ticket.name,
+        &format!(r#"incident = "{}""#, mistaken.name),
+    )
+    .await;
+    assert_eq!(latest.len(), 1);
+    assert_eq!(latest[0].body, "电梯维修中,预计明早恢复。");
+
     // A shift handover to the night shift's agent.
     let slug = &a.tenant.slug;
     let (night, night_session) =
@@ -705,6 +768,15 @@ async fn conversation(backend: Backend) {
         "{stranger}: {status:?}"
     );
     let mut night_client = stack.tickets(Some(&night_session));
+    let status = night_client
+        .post_incident_response(PostIncidentResponseRequest {
+            name: mistaken.name.clone(),
+            body: "x".into(),
+            ..PostIncidentResponseRequest::default()
+        })
+        .await
+        .expect_err("agents do not run incidents");
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
     let mine = night_client
         .list_handovers(ListHandoversRequest {
             filter: r#"to_user = "users/me" AND state = SUBMITTED"#.into(),
@@ -743,6 +815,39 @@ async fn conversation(backend: Backend) {
         .await
         .expect_err("acknowledged once");
     assert_eq!(reason_of(&status), "ILLEGAL_TRANSITION");
+
+    // The night shift hands its open tickets back, notes to fill in first.
+    let back = night_client
+        .create_handover(CreateHandoverRequest {
+            handover: Some(Handover {
+                to_user: a.admin_user.clone(),
+                ..Handover::default()
+            }),
+            include_open_tickets: true,
+            request_id: String::new(),
+        })
+        .await
+        .expect("handover with the open tickets")
+        .into_inner();
+    assert_eq!(back.from_user, night);
+    assert_eq!(
+        back.items
+            .iter()
+            .map(|item| item.ticket.as_str())
+            .collect::<Vec<_>>(),
+        [ticket.name.as_str()]
+    );
+    let status = night_client
+        .submit_handover(SubmitHandoverRequest {
+            name: back.name.clone(),
+            etag: String::new(),
+        })
+        .await
+        .expect_err("the item's note is empty");
+    assert_eq!(
+        (status.code(), field_of(&status).as_str()),
+        (Code::InvalidArgument, "handover.items[0].note")
+    );
 
     // Another tenant finds none of it.
     let foreign_incident = other

@@ -175,6 +175,29 @@ pub fn effect(
     })
 }
 
+/// What an erased customer's comment reads in place of its text.
+pub const ERASED: &str = "[erased]";
+
+/// Replaces the text of `comment` (body, attachments' names, locations and
+/// checksums) by `[erased]`; false when it already read so.
+pub fn anonymise(comment: &mut TicketComment) -> bool {
+    let erased = comment.body == ERASED
+        && comment
+            .attachments
+            .iter()
+            .all(|attachment| attachment.uri == ERASED && attachment.file_name == ERASED);
+    if erased {
+        return false;
+    }
+    comment.body = ERASED.to_owned();
+    for attachment in &mut comment.attachments {
+        attachment.uri = ERASED.to_owned();
+        attachment.file_name = ERASED.to_owned();
+        attachment.sha256.clear();
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use kefu_proto::v1::Actor;
@@ -187,6 +210,29 @@ mod tests {
             body: body.into(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn erasure_keeps_who_and_when_but_not_the_text() {
+        let mut comment = TicketComment {
+            body: "我家住3号楼1单元".into(),
+            channel: Channel::Phone as i32,
+            attachments: vec![TicketAttachment {
+                uri: "s3://kefu/id-card.jpg".into(),
+                file_name: "身份证.jpg".into(),
+                sha256: "a".repeat(64),
+                size_bytes: 10,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        assert!(anonymise(&mut comment));
+        assert_eq!(comment.body, ERASED);
+        assert_eq!(comment.attachments[0].file_name, ERASED);
+        assert!(comment.attachments[0].sha256.is_empty());
+        assert_eq!(comment.attachments[0].size_bytes, 10);
+        assert_eq!(comment.channel, Channel::Phone as i32);
+        assert!(!anonymise(&mut comment), "already erased");
     }
 
     #[test]

@@ -97,3 +97,34 @@ pub async fn list<C: ConnectionTrait>(
         .map(from_row)
         .collect()
 }
+
+/// The one exception to immutability: the customer's erasure
+/// (CustomerErased). Every comment of ticket `ticket` then reads
+/// `[erased]` in its body and its attachments' names and locations;
+/// who wrote it, when, by which channel and for which incident stay for
+/// the statistics. Returns how many comments were rewritten.
+pub async fn anonymise<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    ticket: Uuid,
+) -> Result<usize> {
+    let mut rewritten = 0;
+    for mut comment in list(db, tenant, ticket).await? {
+        let Some((_, id)) = crate::domain::comment::ids_of(&comment.name) else {
+            continue;
+        };
+        if !crate::domain::comment::anonymise(&mut comment) {
+            continue;
+        }
+        let statement = Query::update()
+            .table(ident("ticket_comments"))
+            .value(ident("resource"), comment.encode_to_vec())
+            .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
+            .and_where(Expr::col(ident("ticket_id")).eq(ticket))
+            .and_where(Expr::col(ident("id")).eq(id))
+            .to_owned();
+        db.execute(&statement).await?;
+        rewritten += 1;
+    }
+    Ok(rewritten)
+}

@@ -13,16 +13,16 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use kefu_kit::{
-    context::TenantId,
+    context::{CallContext, PrincipalKind, TenantId},
     events::{from_timestamp, to_timestamp},
     idempotency,
 };
 use kefu_proto::v1::{
     Actor, CreateIncidentRequest, GetIncidentRequest, Incident, IncidentOpened, IncidentResolved,
     IncidentResponse, IncidentState, LinkTicketsToIncidentRequest, ListIncidentsRequest,
-    ListIncidentsResponse, PostIncidentResponseRequest, Priority, ResolveIncidentRequest, Ticket,
-    TicketAttachment, TicketAuditAction, TicketComment, TicketCommentVisibility, TicketResolution,
-    TicketResolutionCode, UnlinkTicketFromIncidentRequest, UpdateIncidentRequest,
+    ListIncidentsResponse, PostIncidentResponseRequest, Priority, ResolveIncidentRequest, Role,
+    Ticket, TicketAttachment, TicketAuditAction, TicketComment, TicketCommentVisibility,
+    TicketResolution, TicketResolutionCode, UnlinkTicketFromIncidentRequest, UpdateIncidentRequest,
 };
 use sea_orm::DatabaseTransaction;
 use tonic::{Request, Response, Status};
@@ -43,6 +43,28 @@ use crate::{
     error::{Result, TicketsError},
     store::{incidents, tickets},
 };
+
+/// Supervisors and managers (and admins) run incidents; a partner's key
+/// passes (the gateway checked its scope). PERMISSION_DENIED for other
+/// users.
+fn ensure_runs_incidents(context: &CallContext) -> Result<()> {
+    if context.principal.kind != PrincipalKind::User {
+        return Ok(());
+    }
+    let allowed = [Role::Supervisor, Role::Manager, Role::Admin];
+    let holds = context
+        .principal
+        .roles
+        .iter()
+        .any(|held| allowed.iter().any(|role| role.as_str_name() == held));
+    if holds {
+        Ok(())
+    } else {
+        Err(TicketsError::PermissionDenied(
+            "incidents are run by supervisors and managers".into(),
+        ))
+    }
+}
 
 /// The tickets linked to incident `name`, in name order (the order rows
 /// are locked in).
@@ -201,6 +223,7 @@ pub(super) async fn create_incident(
     request: Request<CreateIncidentRequest>,
 ) -> Result<Response<Incident>, Status> {
     let (context, tenant) = caller(&request)?;
+    ensure_runs_incidents(&context)?;
     let request = request.into_inner();
     check_request_id(&request.request_id)?;
     let mut incident = required(request.incident, "incident")?;
@@ -398,7 +421,8 @@ pub(super) async fn update_incident(
     shared: &Shared,
     request: Request<UpdateIncidentRequest>,
 ) -> Result<Response<Incident>, Status> {
-    let (_, tenant) = caller(&request)?;
+    let (context, tenant) = caller(&request)?;
+    ensure_runs_incidents(&context)?;
     let request = request.into_inner();
     let input = required(request.incident, "incident")?;
     let mask = required(request.update_mask, "update_mask")?;
@@ -423,6 +447,7 @@ pub(super) async fn link_tickets_to_incident(
     request: Request<LinkTicketsToIncidentRequest>,
 ) -> Result<Response<Incident>, Status> {
     let (context, tenant) = caller(&request)?;
+    ensure_runs_incidents(&context)?;
     let request = request.into_inner();
     rules::ticket_ids("tickets", &request.tickets, false)?;
     let now = shared.now();
@@ -454,6 +479,7 @@ pub(super) async fn unlink_ticket_from_incident(
     request: Request<UnlinkTicketFromIncidentRequest>,
 ) -> Result<Response<Incident>, Status> {
     let (context, tenant) = caller(&request)?;
+    ensure_runs_incidents(&context)?;
     let request = request.into_inner();
     check_length("reason", &request.reason, 500)?;
     let now = shared.now();
@@ -494,6 +520,7 @@ pub(super) async fn post_incident_response(
     request: Request<PostIncidentResponseRequest>,
 ) -> Result<Response<Incident>, Status> {
     let (context, tenant) = caller(&request)?;
+    ensure_runs_incidents(&context)?;
     let request = request.into_inner();
     check_request_id(&request.request_id)?;
     check_body("body", &request.body)?;
@@ -563,6 +590,7 @@ pub(super) async fn resolve_incident(
     request: Request<ResolveIncidentRequest>,
 ) -> Result<Response<Incident>, Status> {
     let (context, tenant) = caller(&request)?;
+    ensure_runs_incidents(&context)?;
     let request = request.into_inner();
     comment_rules::check_required_text("summary", &request.summary, 2_000)?;
     check_length(
