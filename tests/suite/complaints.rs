@@ -914,6 +914,40 @@ async fn complaint_workflow(backend: Backend) {
         .expect("list")
         .into_inner();
     assert_eq!(all.total_size, 3);
+    let first_page = client
+        .list_complaints(ListComplaintsRequest {
+            page_size: 2,
+            order_by: "create_time".into(),
+            ..ListComplaintsRequest::default()
+        })
+        .await
+        .expect("first page")
+        .into_inner();
+    assert_eq!(first_page.complaints.len(), 2);
+    assert_eq!(
+        first_page.complaints[0].name, complaint.name,
+        "oldest first"
+    );
+    let second_page = client
+        .list_complaints(ListComplaintsRequest {
+            page_size: 2,
+            order_by: "create_time".into(),
+            page_token: first_page.next_page_token.clone(),
+            ..ListComplaintsRequest::default()
+        })
+        .await
+        .expect("second page")
+        .into_inner();
+    assert_eq!(second_page.complaints.len(), 1);
+    assert_eq!(second_page.complaints[0].name, severe.name);
+    assert!(second_page.next_page_token.is_empty());
+    let severe_events = events_of(&stack, &severe.name).await;
+    assert_eq!(severe_events.get("ComplaintOverdue"), Some(&1));
+    assert_eq!(
+        severe_events.get("ComplaintEscalated"),
+        Some(&2),
+        "SEVERE at once, OVERDUE once"
+    );
 
     // Another tenant sees none of it: NOT_FOUND like a missing complaint.
     let mut other = stack.complaints(Some(&b.admin_session));
