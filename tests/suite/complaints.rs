@@ -720,6 +720,18 @@ async fn complaint_workflow(backend: Backend) {
         ]
     );
 
+    let accepted_anywhere = client
+        .list_proposals(ListProposalsRequest {
+            parent: "complaints/-".into(),
+            filter: "state = ACCEPTED AND remedies.type = COMPENSATION".into(),
+            ..ListProposalsRequest::default()
+        })
+        .await
+        .expect("proposals across complaints")
+        .into_inner();
+    assert_eq!(accepted_anywhere.total_size, 1);
+    assert_eq!(accepted_anywhere.proposals[0].name, second.name);
+
     // Summary and close: the close needs the summary's category and measure.
     let unsummarized = client
         .close_complaint(CloseComplaintRequest {
