@@ -731,10 +731,27 @@ async fn automatic_parts(backend: Backend) {
             name: done.name.clone(),
             code: TicketResolutionCode::Solved as i32,
             summary: "已解答".into(),
+            public_reply: "您好,物业费按季度收取,详见缴费通知。".into(),
             ..ResolveTicketRequest::default()
         })
         .await
-        .expect("resolve");
+        .expect("resolve with a public reply");
+    // The reply went out in the same transaction: the conversation holds
+    // it, and it was the first response.
+    let conversation = client
+        .list_ticket_comments(kefu_proto::v1::ListTicketCommentsRequest {
+            parent: done.name.clone(),
+            ..kefu_proto::v1::ListTicketCommentsRequest::default()
+        })
+        .await
+        .expect("comments")
+        .into_inner()
+        .comments;
+    assert_eq!(conversation.len(), 1);
+    assert_eq!(
+        conversation[0].visibility,
+        kefu_proto::v1::TicketCommentVisibility::Public as i32
+    );
     let db = stack.service_connection("tickets").await;
     let closed = kefu_tickets::consumers::lifecycle::scan_auto_close(&db, Utc::now())
         .await

@@ -183,9 +183,15 @@ pub async fn load_for_change(
             format!("{name_field} is required"),
         ));
     }
-    let id = id_of(name).ok_or_else(|| {
-        TicketsError::invalid(name_field, format!("{name_field} must be tickets/{{id}}"))
-    })?;
+    if resource::id_in(name, "tickets").is_none() {
+        return Err(TicketsError::invalid(
+            name_field,
+            format!("{name_field} must be tickets/{{id}}"),
+        ));
+    }
+    // An id that is no ticket id of ours names no ticket: NOT_FOUND, as a
+    // missing one.
+    let id = id_of(name).ok_or_else(|| TicketsError::not_found(name))?;
     let ticket = get(txn, tenant, id, true)
         .await?
         .ok_or_else(|| TicketsError::not_found(name))?;

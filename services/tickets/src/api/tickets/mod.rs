@@ -70,6 +70,9 @@ async fn read(
     if name.is_empty() {
         return Err(TicketsError::invalid("name", "name is required"));
     }
+    if resource::id_in(name, "tickets").is_none() {
+        return Err(TicketsError::invalid("name", "name must be tickets/{id}"));
+    }
     let id = id_of(name).ok_or_else(|| TicketsError::not_found(name))?;
     tickets::find(txn, tenant, id)
         .await?

@@ -12,16 +12,20 @@ use kefu_kit::{
 use kefu_proto::v1::{
     Actor, CloseTicketRequest, HoldTicketRequest, OpenTicketRequest, PendTicketRequest,
     ReopenTicketRequest, ResolveTicketRequest, ResumeTicketRequest, Ticket, TicketAuditAction,
-    TicketClosed, TicketPromiseState, TicketReopened, TicketResolution, TicketResolutionCode,
-    TicketResolved, TicketSlaClockState, TicketStateChanged, TicketWait,
+    TicketClosed, TicketComment, TicketCommentVisibility, TicketPromiseState, TicketReopened,
+    TicketResolution, TicketResolutionCode, TicketResolved, TicketSlaClockState,
+    TicketStateChanged, TicketWait,
 };
 use sea_orm::DatabaseTransaction;
 use tonic::{Request, Response, Status};
 
 use super::{checks, refs};
 use crate::{
-    api::{Shared, actor_of, append_event, caller},
-    domain::ticket::{Transition, event_context, state_of},
+    api::{Shared, actor_of, append_event, caller, comments},
+    domain::{
+        comment as comment_rules,
+        ticket::{Transition, event_context, state_of},
+    },
     error::{Result, TicketsError},
     store::tickets,
 };
@@ -33,6 +37,7 @@ struct Details {
     expected_time: Option<prost_types::Timestamp>,
     code: i32,
     summary: String,
+    public_reply: String,
 }
 
 /// The audit action of a transition.
@@ -167,7 +172,29 @@ async fn change_state(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Ticket> {
-    let before = tickets::load_for_change(txn, tenant, name, "name", etag).await?;
+    let mut before = tickets::load_for_change(txn, tenant, name, "name", etag).await?;
+    if !details.public_reply.is_empty() {
+        // The reply goes out in the same transaction, before the ticket
+        // moves (an illegal move sends nothing: the transaction rolls back).
+        let from = state_of(&before);
+        if !transition.allowed_from(from) {
+            return Err(TicketsError::illegal_transition(format!(
+                "{} cannot move {} from {}",
+                transition.method(),
+                before.name,
+                from.as_str_name()
+            )));
+        }
+        let mut comment = TicketComment {
+            visibility: TicketCommentVisibility::Public as i32,
+            body: details.public_reply.clone(),
+            ..TicketComment::default()
+        };
+        let author = comment_rules::prepare(&mut comment, before.channel)?;
+        let (_, replied) =
+            comments::add_comment(txn, tenant, before, comment, author, actor, "", now).await?;
+        before = replied;
+    }
     let mut after = before.clone();
     apply(txn, tenant, transition, &mut after, &details, actor, now).await?;
     refs::follow_clocks(txn, tenant, &before, &mut after, now).await?;
@@ -453,6 +480,7 @@ pub(crate) async fn resolve_ticket(
         Details {
             code: request.code,
             summary: request.summary,
+            public_reply: request.public_reply,
             ..Details::default()
         },
     )
