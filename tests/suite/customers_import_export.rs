@@ -15,9 +15,10 @@ use kefu_kit::testing::Backend;
 use kefu_proto::v1::{
     CancelCustomerImportRequest, CreateCustomerImportRequest, Customer, CustomerExportFormat,
     CustomerImport, CustomerImportState, EraseCustomerRequest, ErasureRequester,
-    ExportCustomersRequest, GetCustomerImportRequest, Industry, ListCustomerImportErrorsRequest,
-    ListCustomerImportsRequest, ListCustomersRequest, SearchCustomersRequest,
-    create_customer_import_request::Part, customer_service_client::CustomerServiceClient,
+    ExportCustomersRequest, GetCustomerImportRequest, Industry, ListCustomerActivitiesRequest,
+    ListCustomerImportErrorsRequest, ListCustomerImportsRequest, ListCustomersRequest,
+    SearchCustomersRequest, create_customer_import_request::Part,
+    customer_service_client::CustomerServiceClient,
 };
 use prost::Message;
 use prost_reflect::{DescriptorPool, DynamicMessage};
@@ -31,6 +32,9 @@ use crate::{
 };
 
 type Client = CustomerServiceClient<Bearer>;
+
+/// Longest wait for events to be delivered.
+const WAIT: Duration = Duration::from_secs(30);
 
 /// Seven data rows: line 4 has a bad phone, line 7 repeats line 3's
 /// external id; the other five are good.
@@ -134,6 +138,49 @@ async fn all_customers(client: &mut Client) -> Vec<Customer> {
         .customers;
     customers.sort_by(|a, b| a.external_id.cmp(&b.external_id));
     customers
+}
+
+/// Waits until the customers service has published every event it wrote.
+async fn outbox_delivered(stack: &Stack) {
+    let database = stack.service_connection("customers").await;
+    eventually("the customers outbox delivered", WAIT, || {
+        let database = database.clone();
+        async move {
+            use sea_orm::ConnectionTrait;
+            // The outbox holds every tenant's events: a platform read.
+            let txn = kefu_kit::db::begin_read_platform(&database)
+                .await
+                .expect("begin");
+            let row = txn
+                .query_one_raw(sea_orm::Statement::from_string(
+                    txn.get_database_backend(),
+                    "SELECT COUNT(*) AS waiting FROM outbox WHERE published_at IS NULL",
+                ))
+                .await
+                .expect("count")
+                .expect("a row");
+            row.try_get::<i64>("", "waiting").expect("count") == 0
+        }
+    })
+    .await;
+}
+
+/// The CUSTOMER_CREATED entries of `customer`'s timeline: summary and
+/// source.
+async fn created_entries(client: &mut Client, customer: &str) -> Vec<(String, String)> {
+    client
+        .list_customer_activities(ListCustomerActivitiesRequest {
+            parent: customer.into(),
+            filter: "kind = CUSTOMER_CREATED".into(),
+            ..ListCustomerActivitiesRequest::default()
+        })
+        .await
+        .expect("timeline")
+        .into_inner()
+        .activities
+        .into_iter()
+        .map(|activity| (activity.summary, activity.source))
+        .collect()
 }
 
 async fn search_phone(client: &mut Client, phone: &str) -> Vec<String> {
@@ -257,6 +304,12 @@ async fn import_export(backend: Backend) {
         zhang.addresses[0].address_lines,
         vec!["浦东新区, 世纪大道 1 号"]
     );
+    // Its timeline tells it was imported, and by which import, as soon as
+    // the import has ended (the batch writes the entry with the customer).
+    assert_eq!(
+        created_entries(&mut client, &zhang.name).await,
+        vec![("客户档案由导入创建".to_owned(), first.name.clone())]
+    );
 
     // The same file again: nothing new, nothing duplicated.
     let again = import(&mut client, FILE.as_bytes(), "imp-2").await;
@@ -265,6 +318,17 @@ async fn import_export(backend: Backend) {
         (CustomerImportState::Succeeded, 7, 0, 0, 5, 2)
     );
     assert_eq!(all_customers(&mut client).await, imported);
+    // Still one creation entry once the first import's events were
+    // delivered too (the timeline consumer adds none for imported ones).
+    outbox_delivered(&stack).await;
+    for customer in &imported {
+        assert_eq!(
+            created_entries(&mut client, &customer.name).await.len(),
+            1,
+            "{}",
+            customer.display_name
+        );
+    }
     // The same request id answers the first import with that id.
     let repeated = start_import(&mut client, FILE.as_bytes(), "imp-2", false)
         .await
