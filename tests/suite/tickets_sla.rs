@@ -21,12 +21,13 @@ use kefu_kit::{
     testing::Backend,
 };
 use kefu_proto::v1::{
-    Channel, CreateCustomerRequest, CreateTicketRequest, Customer, CustomerPhone, EventEnvelope,
-    GetSlaPolicyRequest, GetTicketRequest, Industry, PendTicketRequest, Priority,
-    ResolveTicketRequest, ResumeTicketRequest, Ticket, TicketEscalated, TicketEscalationTrigger,
-    TicketPriorityChanged, TicketResolutionCode, TicketSlaBreached, TicketSlaClock,
-    TicketSlaClockKind, TicketSlaClockState, TicketSlaTimeBasis, TicketSlaWarning,
-    TicketSupportTier, UpdateSlaPolicyRequest, ticket_service_client::TicketServiceClient,
+    Channel, CreateCustomerRequest, CreateTicketCommentRequest, CreateTicketRequest, Customer,
+    CustomerPhone, EventEnvelope, GetSlaPolicyRequest, GetTicketRequest, Industry,
+    PendTicketRequest, Priority, ResolveTicketRequest, ResumeTicketRequest, Ticket, TicketComment,
+    TicketCommentVisibility, TicketEscalated, TicketEscalationTrigger, TicketPriorityChanged,
+    TicketResolutionCode, TicketSlaBreached, TicketSlaClock, TicketSlaClockKind,
+    TicketSlaClockState, TicketSlaTimeBasis, TicketSlaWarning, TicketSupportTier,
+    UpdateSlaPolicyRequest, ticket_service_client::TicketServiceClient,
 };
 use prost::{Message, Name};
 use prost_types::FieldMask;
@@ -38,6 +39,8 @@ use crate::{
 };
 
 const WAIT: Duration = Duration::from_secs(20);
+
+const INQUIRY: &str = "ticketKinds/inquiry";
 
 /// A wall time in Shanghai (UTC+8 all year) as UTC.
 fn shanghai(text: &str) -> DateTime<Utc> {
@@ -72,12 +75,17 @@ async fn get(client: &mut TicketServiceClient<Bearer>, name: &str) -> Ticket {
         .into_inner()
 }
 
-/// Creates an inquiry for `customer`, once the copies of the taxonomy and
-/// the customer have arrived.
-async fn create(client: &TicketServiceClient<Bearer>, customer: &str, subject: &str) -> Ticket {
+/// Creates a ticket of `kind` for `customer`, once the copies of the
+/// taxonomy and the customer have arrived.
+async fn create(
+    client: &TicketServiceClient<Bearer>,
+    kind: &str,
+    customer: &str,
+    subject: &str,
+) -> Ticket {
     let request = CreateTicketRequest {
         ticket: Some(Ticket {
-            kind: "ticketKinds/inquiry".into(),
+            kind: kind.into(),
             channel: Channel::Phone as i32,
             customer: customer.into(),
             subject: subject.into(),
@@ -205,7 +213,7 @@ async fn sla_clocks(backend: Backend) {
     let mut client = stack.tickets(Some(&a.admin_session));
 
     // Friday 17:00: half an hour of business left, then Monday from 08:30.
-    let ticket = create(&client, &customer, "热水器不出热水").await;
+    let ticket = create(&client, INQUIRY, &customer, "热水器不出热水").await;
     assert_eq!(ticket.priority, Priority::Normal as i32);
     let first = ticket
         .first_response_sla
@@ -292,7 +300,7 @@ async fn sla_clocks(backend: Backend) {
 
     // A second ticket, resolved at once: both clocks stop MET and the scan
     // never looks at it again.
-    let quick = create(&client, &customer, "发票抬头查询").await;
+    let quick = create(&client, INQUIRY, &customer, "发票抬头查询").await;
     clock.advance(chrono::Duration::minutes(5));
     let solved = client
         .resolve_ticket(ResolveTicketRequest {
@@ -313,6 +321,59 @@ async fn sla_clocks(backend: Backend) {
         );
         assert_eq!(minutes(clock.elapsed.as_ref()), 5);
     }
+
+    // A complaint counts calendar time (the template's 6-day policy): 24 h
+    // to the first reply, 6 days to resolution, warning at 80 %; the first
+    // public reply stops the first-response clock MET.
+    let complaint = create(
+        &client,
+        "ticketKinds/complaint",
+        &customer,
+        "安装师傅迟到两小时",
+    )
+    .await;
+    let first = complaint.first_response_sla.clone().expect("clock");
+    assert_eq!(first.basis, TicketSlaTimeBasis::Calendar as i32);
+    assert_eq!(
+        at(first.due_time.as_ref()),
+        Some(shanghai("2026-11-28 17:25"))
+    );
+    assert_eq!(
+        at(first.warning_time.as_ref()),
+        Some(shanghai("2026-11-28 12:37"))
+    );
+    assert_eq!(
+        at(complaint
+            .resolution_sla
+            .as_ref()
+            .and_then(|clock| clock.due_time.as_ref())),
+        Some(shanghai("2026-12-03 17:25"))
+    );
+    clock.advance(chrono::Duration::minutes(1));
+    client
+        .create_ticket_comment(CreateTicketCommentRequest {
+            parent: complaint.name.clone(),
+            comment: Some(TicketComment {
+                visibility: TicketCommentVisibility::Public as i32,
+                body: "您好,已安排主管今天回电致歉。".into(),
+                ..TicketComment::default()
+            }),
+            request_id: uuid::Uuid::now_v7().to_string(),
+        })
+        .await
+        .expect("first reply");
+    let replied = get(&mut client, &complaint.name).await;
+    let first = replied.first_response_sla.clone().expect("clock");
+    assert_eq!(state(Some(&first)), TicketSlaClockState::Met);
+    assert_eq!(
+        at(first.stop_time.as_ref()),
+        Some(shanghai("2026-11-27 17:26"))
+    );
+    assert_eq!(minutes(first.elapsed.as_ref()), 1);
+    assert_eq!(
+        state(replied.resolution_sla.as_ref()),
+        TicketSlaClockState::Running
+    );
 
     // Monday: nothing before 11:12; the warning once at 11:12.
     assert_eq!(scan(&db, shanghai("2026-11-30 11:11")).await, 0);
@@ -406,6 +467,17 @@ async fn sla_clocks(backend: Backend) {
     );
     assert!(
         events::<TicketSlaWarning>(&db, &quick.name)
+            .await
+            .is_empty()
+    );
+    // The complaint's first reply came in time: nothing about it.
+    assert!(
+        events::<TicketSlaWarning>(&db, &complaint.name)
+            .await
+            .is_empty()
+    );
+    assert!(
+        events::<TicketSlaBreached>(&db, &complaint.name)
             .await
             .is_empty()
     );
