@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use kefu_kit::testing::Backend;
+use kefu_kit::{db::begin_read_platform, outbox, testing::Backend};
 use kefu_proto::v1::{
     AcknowledgeHandoverRequest, ActorKind, Channel, CreateCustomerRequest, CreateHandoverRequest,
     CreateIncidentRequest, CreateTicketCommentRequest, CreateTicketRequest, Customer,
@@ -27,6 +27,7 @@ use kefu_proto::v1::{
     ticket_service_client::TicketServiceClient,
 };
 use prost_types::FieldMask;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use tonic::{Code, Status};
 
 use crate::stack::{Bearer, Stack};
@@ -181,6 +182,22 @@ fn actions(entries: &[TicketAuditEntry]) -> Vec<TicketAuditAction> {
         .iter()
         .map(|entry| TicketAuditAction::try_from(entry.action).expect("known action"))
         .collect()
+}
+
+/// How many events of `event_type` (`TicketReplied`) the tickets service
+/// wrote about `subject`, in the transactions of the changes.
+async fn events(stack: &Stack, subject: &str, event_type: &str) -> usize {
+    let db = stack.service_connection("tickets").await;
+    let txn = begin_read_platform(&db).await.expect("begin");
+    let rows = outbox::entity::Entity::find()
+        .filter(outbox::entity::Column::Subject.eq(subject))
+        .all(&txn)
+        .await
+        .expect("outbox");
+    txn.commit().await.expect("commit");
+    rows.iter()
+        .filter(|row| row.event_type == format!("kefu.v1.{event_type}"))
+        .count()
 }
 
 /// Invites `who` with `roles` into the tenant `slug` and signs them in.
@@ -421,6 +438,18 @@ async fn conversation(backend: Backend) {
         assert_eq!(status.code(), Code::Unimplemented, "{method}: {status:?}");
     }
 
+    // Each comment was published with its change.
+    assert_eq!(
+        events(&stack, &ticket.name, "TicketInternalNoteAdded").await,
+        1
+    );
+    assert_eq!(events(&stack, &ticket.name, "TicketReplied").await, 2);
+    assert_eq!(
+        events(&stack, &ticket.name, "TicketStateChanged").await,
+        3,
+        "opened by the reply, pended, resumed by the customer"
+    );
+
     // An incident of three tickets: one response, one resolution.
     let leaks = [
         new_ticket(&client, &zhang, "停水:1单元").await,
@@ -553,6 +582,12 @@ async fn conversation(backend: Backend) {
             2
         );
     }
+    for leak in &leaks {
+        assert_eq!(events(&stack, &leak.name, "TicketReplied").await, 2);
+        assert_eq!(events(&stack, &leak.name, "TicketResolved").await, 1);
+    }
+    assert_eq!(events(&stack, &incident.name, "IncidentOpened").await, 1);
+    assert_eq!(events(&stack, &incident.name, "IncidentResolved").await, 1);
     let status = client
         .post_incident_response(PostIncidentResponseRequest {
             name: incident.name.clone(),
@@ -786,6 +821,7 @@ async fn conversation(backend: Backend) {
         .expect("what I must acknowledge")
         .into_inner();
     assert_eq!(mine.handovers.len(), 1);
+    let assigned_before = events(&stack, &ticket.name, "TicketAssigned").await;
     let acknowledged = night_client
         .acknowledge_handover(AcknowledgeHandoverRequest {
             name: draft.name.clone(),
@@ -804,6 +840,11 @@ async fn conversation(backend: Backend) {
         Some(night.as_str())
     );
     assert_eq!(get(&mut client, &ticket.name).await.assignee, night);
+    assert_eq!(
+        events(&stack, &ticket.name, "TicketAssigned").await,
+        assigned_before + 1
+    );
+    assert_eq!(events(&stack, &draft.name, "HandoverAcknowledged").await, 1);
     let handed = trail(&mut client, &ticket.name, "action = HANDED_OVER").await;
     assert_eq!(handed.len(), 1);
     assert_eq!(handed[0].related_resource, draft.name);
