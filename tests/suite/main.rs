@@ -11,6 +11,7 @@ mod customers_import_export;
 mod customers_merges;
 mod customers_ownership;
 mod customers_records;
+mod dispatch;
 mod e2e;
 mod eventually;
 mod export_download;

@@ -3,6 +3,7 @@
 
 pub mod complaints;
 mod directory;
+pub mod dispatch;
 pub mod lifecycle;
 mod merges;
 mod reassign;
@@ -42,6 +43,7 @@ pub fn subscriptions(context: &ServiceContext) -> Vec<ServiceSubscription> {
 pub fn background(context: &ServiceContext, shutdown: CancellationToken) -> Vec<JoinHandle<()>> {
     vec![
         complaints::spawn(context, shutdown.clone()),
+        dispatch::spawn(context, shutdown.clone()),
         sla::spawn(context, shutdown.clone()),
         lifecycle::spawn(context, shutdown),
     ]

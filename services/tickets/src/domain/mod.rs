@@ -5,6 +5,8 @@ pub mod business_time;
 pub mod comment;
 pub mod complaint;
 pub mod custom_fields;
+pub mod dispatch;
+pub mod dispatch_filter;
 pub mod handover;
 pub mod incident;
 pub mod record_filter;

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod comments;
 pub mod complaints;
 pub mod directory;
+pub mod dispatch;
 pub mod handovers;
 pub mod incidents;
 pub mod sla;
