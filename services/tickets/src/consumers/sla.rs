@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 use kefu_kit::{
     context::TenantId,
-    db::begin_for_tenant,
+    db::{begin_for_tenant, begin_read_for_tenant},
     events::{new_event, to_timestamp},
     outbox,
 };
@@ -60,7 +60,7 @@ async fn scan_tenant(
 ) -> Result<usize> {
     let mut published = 0;
     for _ in 0..MAX_PAGES {
-        let txn = begin_for_tenant(db, tenant).await?;
+        let txn = begin_read_for_tenant(db, tenant).await?;
         let due = store::sla::due(&txn, tenant, now, PAGE).await?;
         txn.commit().await?;
         for &id in &due {

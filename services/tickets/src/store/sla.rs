@@ -16,7 +16,6 @@ use uuid::Uuid;
 use super::{directory, taxonomy};
 use crate::{
     domain::{
-        business_time::BusinessTime,
         sla::{self, SlaContext},
         ticket::id_of,
     },
@@ -26,18 +25,6 @@ use crate::{
 /// A table or column name.
 fn ident(name: &'static str) -> Alias {
     Alias::new(name)
-}
-
-/// The tenant's working time (calendar and zone from the directory copy;
-/// the template's hours in Shanghai until the copy knows the tenant).
-pub async fn business_time<C: ConnectionTrait>(db: &C, tenant: TenantId) -> Result<BusinessTime> {
-    let profile = directory::tenant(db, tenant).await?;
-    Ok(BusinessTime::new(
-        profile.as_ref().and_then(|tenant| tenant.calendar.as_ref()),
-        profile
-            .as_ref()
-            .map_or("", |tenant| tenant.time_zone.as_str()),
-    ))
 }
 
 /// The clocks' context of a ticket of `kind` (already read, when the
@@ -88,29 +75,6 @@ pub async fn apply<C: ConnectionTrait>(
     match before {
         None => sla::start_clocks(after, &context, now),
         Some(before) => sla::on_change(before, after, &context, now),
-    }
-    Ok(())
-}
-
-/// Fills the clocks' `elapsed` of `tickets` being read, as of `now`.
-pub async fn present<C: ConnectionTrait>(
-    db: &C,
-    tenant: TenantId,
-    tickets: &mut [Ticket],
-    now: DateTime<Utc>,
-) -> Result<()> {
-    let counting = |ticket: &Ticket| {
-        [&ticket.first_response_sla, &ticket.resolution_sla]
-            .into_iter()
-            .flatten()
-            .any(sla::is_counting)
-    };
-    if !tickets.iter().any(counting) {
-        return Ok(());
-    }
-    let time = business_time(db, tenant).await?;
-    for ticket in tickets {
-        sla::present(ticket, &time, now);
     }
     Ok(())
 }
