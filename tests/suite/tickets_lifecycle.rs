@@ -828,6 +828,18 @@ async fn automatic_parts(backend: Backend) {
     assert_eq!(anonymised.kind, personal.kind, "kept for the statistics");
     assert_eq!(anonymised.state, personal.state);
     assert_eq!(anonymised.ticket_number, personal.ticket_number);
+    // The conversation of the customer's other ticket reads [erased] too.
+    let conversation = client
+        .list_ticket_comments(kefu_proto::v1::ListTicketCommentsRequest {
+            parent: done.name.clone(),
+            ..kefu_proto::v1::ListTicketCommentsRequest::default()
+        })
+        .await
+        .expect("comments")
+        .into_inner()
+        .comments;
+    assert_eq!(conversation.len(), 1);
+    assert_eq!(conversation[0].body, "[erased]");
 }
 
 #[tokio::test]

@@ -31,7 +31,7 @@ use crate::{
     domain::ticket::{anonymise, anonymise_entry, id_of},
     error::{Result, TicketsError},
     store::{
-        audit, directory,
+        audit, comments, directory,
         tickets::{self, Prefilter},
     },
 };
@@ -176,8 +176,8 @@ impl EventHandler for Erasure {
     }
 }
 
-/// Anonymises every ticket of `customer` and its audit trail; returns how
-/// many tickets.
+/// Anonymises every ticket of `customer`, its comments and its audit
+/// trail; returns how many tickets.
 pub async fn anonymise_customer(
     txn: &DatabaseTransaction,
     tenant: TenantId,
@@ -206,6 +206,7 @@ pub async fn anonymise_customer(
         let Some(id) = id_of(&before.name) else {
             continue;
         };
+        comments::anonymise(txn, tenant, id).await?;
         for mut entry in audit::list(txn, tenant, id).await? {
             if anonymise_entry(&mut entry) {
                 audit::overwrite(txn, tenant, &entry).await?;
