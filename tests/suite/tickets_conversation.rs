@@ -15,14 +15,16 @@ use std::time::{Duration, Instant};
 use kefu_kit::{db::begin_read_platform, outbox, testing::Backend};
 use kefu_proto::v1::{
     AcknowledgeHandoverRequest, ActorKind, Channel, CreateCustomerRequest, CreateHandoverRequest,
-    CreateIncidentRequest, CreateTicketCommentRequest, CreateTicketRequest, Customer,
-    CustomerPhone, GetHandoverRequest, GetIncidentRequest, GetTicketAuditEntryRequest,
-    GetTicketCommentRequest, GetTicketRequest, Handover, HandoverItem, HandoverState, Incident,
-    IncidentState, Industry, InviteUserRequest, LinkTicketsToIncidentRequest, ListHandoversRequest,
-    ListIncidentsRequest, ListTicketAuditEntriesRequest, ListTicketCommentsRequest,
-    PendTicketRequest, PostIncidentResponseRequest, ResolveIncidentRequest, Role,
-    SubmitHandoverRequest, Ticket, TicketAttachment, TicketAuditAction, TicketAuditEntry,
-    TicketComment, TicketCommentVisibility, TicketResolutionCode, TicketState,
+    CreateIncidentRequest, CreateTicketCommentRequest, CreateTicketFieldDefinitionRequest,
+    CreateTicketKindRequest, CreateTicketRequest, Customer, CustomerPhone, GetHandoverRequest,
+    GetIncidentRequest, GetTicketAuditEntryRequest, GetTicketCommentRequest, GetTicketRequest,
+    Handover, HandoverItem, HandoverState, Incident, IncidentState, Industry, InviteUserRequest,
+    LinkTicketsToIncidentRequest, ListHandoversRequest, ListIncidentsRequest,
+    ListTicketAuditEntriesRequest, ListTicketCommentsRequest, LocalizedText, PendTicketRequest,
+    PostIncidentResponseRequest, ResolveIncidentRequest, Role, SubmitHandoverRequest, Ticket,
+    TicketAttachment, TicketAuditAction, TicketAuditEntry, TicketBaseKind, TicketComment,
+    TicketCommentVisibility, TicketFieldDefinition, TicketFieldRequirement, TicketFieldType,
+    TicketKind, TicketKindField, TicketResolutionCode, TicketState,
     UnlinkTicketFromIncidentRequest, UpdateIncidentRequest, User,
     ticket_service_client::TicketServiceClient,
 };
@@ -70,11 +72,21 @@ async fn new_customer(stack: &Stack, session: &str, name: &str, phone: &str) -> 
         .name
 }
 
-/// Creates a ticket once the copies it needs (taxonomy, customer) arrived.
+/// Creates an inquiry once the copies it needs (taxonomy, customer) arrived.
 async fn new_ticket(client: &TicketServiceClient<Bearer>, customer: &str, subject: &str) -> Ticket {
+    new_ticket_of(client, customer, subject, "ticketKinds/inquiry").await
+}
+
+/// Creates a ticket of `kind` once the copies it needs arrived.
+async fn new_ticket_of(
+    client: &TicketServiceClient<Bearer>,
+    customer: &str,
+    subject: &str,
+    kind: &str,
+) -> Ticket {
     let request = CreateTicketRequest {
         ticket: Some(Ticket {
-            kind: "ticketKinds/inquiry".into(),
+            kind: kind.into(),
             channel: Channel::Phone as i32,
             customer: customer.into(),
             subject: subject.into(),
@@ -889,6 +901,89 @@ async fn conversation(backend: Backend) {
         (status.code(), field_of(&status).as_str()),
         (Code::InvalidArgument, "handover.items[0].note")
     );
+
+    // A linked ticket whose kind requires a field on resolve holds the
+    // incident back: nothing is resolved.
+    let text = |zh: &str, en: &str| {
+        Some(LocalizedText {
+            values: [
+                ("zh-CN".to_owned(), zh.to_owned()),
+                ("en".to_owned(), en.to_owned()),
+            ]
+            .into_iter()
+            .collect(),
+        })
+    };
+    client
+        .create_ticket_field_definition(CreateTicketFieldDefinitionRequest {
+            ticket_field_definition: Some(TicketFieldDefinition {
+                key: "root_cause".into(),
+                r#type: TicketFieldType::Text as i32,
+                labels: text("故障原因", "Root cause"),
+                ..TicketFieldDefinition::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("field definition");
+    client
+        .create_ticket_kind(CreateTicketKindRequest {
+            ticket_kind: Some(TicketKind {
+                key: "outage".into(),
+                labels: text("停电", "Outage"),
+                base_kind: TicketBaseKind::Other as i32,
+                fields: vec![TicketKindField {
+                    field_definition: "ticketFieldDefinitions/root_cause".into(),
+                    requirement: TicketFieldRequirement::RequiredOnResolve as i32,
+                }],
+                ..TicketKind::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("kind");
+    let plain = new_ticket(&client, &zhang, "停电:1单元").await;
+    let strict = new_ticket_of(&client, &zhang, "停电:2单元", "ticketKinds/outage").await;
+    let blackout = client
+        .create_incident(CreateIncidentRequest {
+            incident: Some(Incident {
+                title: "3号楼停电".into(),
+                cause: "变压器故障".into(),
+                ..Incident::default()
+            }),
+            tickets: vec![plain.name.clone(), strict.name.clone()],
+            request_id: String::new(),
+        })
+        .await
+        .expect("blackout")
+        .into_inner();
+    let status = client
+        .resolve_incident(ResolveIncidentRequest {
+            name: blackout.name.clone(),
+            summary: "变压器已更换".into(),
+            ..ResolveIncidentRequest::default()
+        })
+        .await
+        .expect_err("a field is missing");
+    assert_eq!(
+        (status.code(), reason_of(&status).as_str()),
+        (Code::FailedPrecondition, "REQUIRED_FIELD_MISSING")
+    );
+    assert!(status.message().contains(&strict.name), "{status:?}");
+    for held in [&plain, &strict] {
+        assert_eq!(
+            get(&mut client, &held.name).await.state,
+            TicketState::New as i32
+        );
+    }
+    let still = client
+        .get_incident(GetIncidentRequest {
+            name: blackout.name.clone(),
+        })
+        .await
+        .expect("get")
+        .into_inner();
+    assert_eq!(still.state, IncidentState::Open as i32);
 
     // Another tenant finds none of it.
     let foreign_incident = other
