@@ -31,7 +31,7 @@ use crate::stack::{Onboarded, Stack};
 
 /// What the suite does with a method.
 #[derive(Debug, Clone, Copy)]
-enum Treatment {
+pub(crate) enum Treatment {
     /// Names resources: each probe is B's call naming A's resource, with the
     /// codes that count as refused. `{a.…}` and `{b.…}` placeholders are
     /// filled from the scene.
@@ -46,11 +46,11 @@ enum Treatment {
     OperatorOnly(&'static str),
 }
 
-const NOT_FOUND: &[Code] = &[Code::NotFound];
+pub(crate) const NOT_FOUND: &[Code] = &[Code::NotFound];
 /// A reference to another tenant's resource inside a request body may be
 /// answered as a bad field (the contract says INVALID_ARGUMENT for unknown
 /// references) as long as it never succeeds.
-const BAD_REFERENCE: &[Code] = &[Code::NotFound, Code::InvalidArgument];
+pub(crate) const BAD_REFERENCE: &[Code] = &[Code::NotFound, Code::InvalidArgument];
 
 /// Every served method of `kefu.v1`, and what the suite does with it.
 const TREATMENTS: &[(&str, Treatment)] = &[
@@ -951,6 +951,25 @@ impl Scene {
         values.insert("b.segment".into(), b_segment.name);
         values.insert("a.customer_import".into(), a_import);
         values.insert("b.customer_import".into(), b_import);
+        let b_customer = stack
+            .customers(Some(&b.admin_session))
+            .create_customer(kefu_proto::v1::CreateCustomerRequest {
+                customer: Some(kefu_proto::v1::Customer {
+                    display_name: "B 的买家".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .expect("B creates a customer")
+            .into_inner()
+            .name;
+        values.insert("b.customer".into(), b_customer.clone());
+        let a_customer = values["a.customer"].clone();
+        crate::isolation_tickets::set_up(&stack, &a.admin_session, &a_customer, "a", &mut values)
+            .await;
+        crate::isolation_tickets::set_up(&stack, &b.admin_session, &b_customer, "b", &mut values)
+            .await;
         Some(Self {
             stack,
             a,
@@ -966,8 +985,15 @@ impl Scene {
     /// shape that exists nowhere.
     fn absent(&self, text: &str) -> Absent {
         let mut swapped = text.to_owned();
-        let mut names = Vec::new();
-        for (key, name) in self.values.iter().filter(|(key, _)| key.starts_with("a.")) {
+        let mut names: Vec<(String, String)> = Vec::new();
+        let mut candidates: Vec<_> = self
+            .values
+            .iter()
+            .filter(|(key, _)| key.starts_with("a."))
+            .collect();
+        // Longest first: a nested name is swapped whole before its parent's.
+        candidates.sort_by_key(|(_, name)| std::cmp::Reverse(name.len()));
+        for (key, name) in candidates {
             if !swapped.contains(name.as_str()) {
                 continue;
             }
@@ -979,8 +1005,15 @@ impl Scene {
             };
             let replacement = format!("{prefix}/{fresh}");
             swapped = swapped.replace(name.as_str(), &replacement);
+            // A nested name (`serviceRequests/x/dispatches/y`) swapped
+            // earlier holds its parent's name: keep it as it now reads.
+            for (_, earlier) in &mut names {
+                *earlier = earlier.replace(name.as_str(), &replacement);
+            }
             names.push((key.clone(), replacement));
         }
+        // Longest first, so a nested name is never read as its parent's.
+        names.sort_by_key(|(_, name)| std::cmp::Reverse(name.len()));
         Absent {
             text: swapped,
             names,
@@ -989,8 +1022,15 @@ impl Scene {
 
     /// A refusal's message with A's names replaced by their keys.
     fn neutral(&self, message: &str) -> String {
+        let mut names: Vec<_> = self
+            .values
+            .iter()
+            .filter(|(key, _)| key.starts_with("a."))
+            .collect();
+        // Longest first, so a nested name is never read as its parent's.
+        names.sort_by_key(|(_, name)| std::cmp::Reverse(name.len()));
         let mut neutral = message.to_owned();
-        for (key, name) in self.values.iter().filter(|(key, _)| key.starts_with("a.")) {
+        for (key, name) in names {
             neutral = neutral.replace(name.as_str(), key);
         }
         neutral
@@ -999,7 +1039,9 @@ impl Scene {
     fn fill(&self, template: &str, tenant: &str, slug: &str) -> String {
         let mut text = template
             .replace("{tenant}", tenant)
-            .replace("{tenant_slug}", slug);
+            .replace("{tenant_slug}", slug)
+            .replace("{fresh_uuid}", &uuid::Uuid::now_v7().to_string())
+            .replace("{fresh}", &suffix());
         for (key, value) in &self.values {
             text = text.replace(&format!("{{{key}}}"), value);
         }
@@ -1023,6 +1065,14 @@ impl Scene {
         ids.push(self.a.tenant.slug.clone());
         ids
     }
+}
+
+/// Every service's treatments.
+fn all_treatments() -> impl Iterator<Item = (&'static str, Treatment)> {
+    TREATMENTS
+        .iter()
+        .chain(crate::isolation_tickets::TREATMENTS)
+        .copied()
 }
 
 fn pool() -> DescriptorPool {
@@ -1167,7 +1217,9 @@ async fn snapshot(scene: &Scene, pool: &DescriptorPool) -> BTreeMap<String, Dyna
         ),
     ];
     let mut state = BTreeMap::new();
-    for (method_name, text, as_session) in reads {
+    for (method_name, text, as_session) in
+        reads.iter().chain(crate::isolation_tickets::SNAPSHOT_READS)
+    {
         let method = methods(pool)
             .into_iter()
             .find(|method| short(method) == *method_name)
@@ -1208,7 +1260,7 @@ async fn tenant_b_cannot_reach_tenant_a(backend: Backend) {
         return;
     };
     let pool = pool();
-    let treatments: BTreeMap<&str, Treatment> = TREATMENTS.iter().copied().collect();
+    let treatments: BTreeMap<&str, Treatment> = all_treatments().collect();
     let before = snapshot(&scene, &pool).await;
     let a_ids = scene.a_ids();
     let b = scene.b_power.as_str();
@@ -1333,7 +1385,7 @@ async fn tenant_b_cannot_reach_tenant_a(backend: Backend) {
             },
         }
     }
-    for (name, _) in TREATMENTS {
+    for (name, _) in all_treatments() {
         assert!(
             methods(&pool).iter().any(|method| short(method) == *name),
             "TREATMENTS names {name}, which is not in kefu.v1"
@@ -1352,6 +1404,7 @@ async fn tenant_b_cannot_reach_tenant_a(backend: Backend) {
         }
         let text = LIST_REQUESTS
             .iter()
+            .chain(crate::isolation_tickets::LIST_REQUESTS)
             .find(|(list, _)| *list == name)
             .map_or_else(String::new, |(_, text)| {
                 scene.fill(text, &scene.a.tenant.name, &scene.a.tenant.slug)

@@ -18,6 +18,7 @@ mod export_download;
 mod gateway;
 mod identity;
 mod isolation;
+mod isolation_tickets;
 mod outbox;
 mod purge;
 mod quota;
