@@ -51,10 +51,11 @@ pub fn strategy_for(requested: TicketAssignmentStrategy, team: &Team) -> Option<
     }
 }
 
-/// Whether `user` is a member of `team` (the team's member list, or the
-/// user's own list of teams: the copy may have heard of either first).
+/// Whether `user` is a member of `team`. The team's member list decides:
+/// TeamMembershipChanged keeps it current, while a user snapshot's `teams`
+/// may predate a removal.
 pub fn is_member(team: &Team, user: &User) -> bool {
-    team.members.contains(&user.name) || user.teams.contains(&team.name)
+    team.members.contains(&user.name)
 }
 
 /// Whether `user` is an active user of the tenant.
@@ -584,26 +585,32 @@ mod tests {
     fn a_user_without_a_named_team_works_in_the_current_one_or_their_first() {
         let user = User {
             name: "users/a".into(),
-            teams: vec!["teams/z".into(), "teams/b".into()],
+            // Stale: the team's list says the user left teams/c.
+            teams: vec!["teams/c".into()],
             ..User::default()
         };
+        let team = |name: &str, members: &[&str]| Team {
+            name: name.into(),
+            members: members.iter().map(|m| (*m).to_owned()).collect(),
+            ..Team::default()
+        };
         let teams = vec![
-            Team {
-                name: "teams/z".into(),
-                ..Team::default()
-            },
-            Team {
-                name: "teams/b".into(),
-                ..Team::default()
-            },
+            team("teams/z", &["users/a"]),
+            team("teams/b", &["users/a"]),
+            team("teams/c", &[]),
         ];
         assert_eq!(
             team_of_user(&user, Some(&teams[0]), &teams).as_deref(),
             Some("teams/z")
         );
         assert_eq!(
+            team_of_user(&user, Some(&teams[2]), &teams).as_deref(),
+            Some("teams/b")
+        );
+        assert_eq!(
             team_of_user(&user, None, &teams).as_deref(),
             Some("teams/b")
         );
+        assert!(!is_member(&teams[2], &user));
     }
 }
