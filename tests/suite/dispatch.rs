@@ -26,15 +26,18 @@ use kefu_kit::{
     testing::Backend,
 };
 use kefu_proto::v1::{
-    ApproveOutOfTownDispatchRequest, CompleteDispatchRequest, CountersignDispatchRequest,
-    CreateCustomerRequest, CreateServiceRequestRequest, Customer, Dispatch,
-    DispatchAppointmentWindow, DispatchCustomerSignOff, DispatchState, DispatchTechnicianRequest,
-    GetDispatchRequest, GetServiceRequestRequest, Industry, InviteUserRequest,
-    ListDispatchQueueRequest, ListDispatchesRequest, ListServiceRequestsRequest, Money,
-    OutOfTownApproval, PostalAddress, RecordArrivalRequest, RecordCustomerSignOffRequest,
-    RecordWorkRequest, Role, ServiceRequest, ServiceRequestState, ServiceType, User,
+    ApproveOutOfTownDispatchRequest, CancelDispatchRequest, Channel, CompleteDispatchRequest,
+    CountersignDispatchRequest, CreateCustomerRequest, CreateDispatchRequest,
+    CreateServiceRequestRequest, CreateTicketRequest, Customer, DeleteServiceRequestRequest,
+    Dispatch, DispatchAppointmentWindow, DispatchCustomerSignOff, DispatchState,
+    DispatchTechnicianRequest, GetDispatchRequest, GetServiceRequestRequest, GetTicketRequest,
+    Industry, InviteUserRequest, ListDispatchQueueRequest, ListDispatchesRequest,
+    ListServiceRequestsRequest, Money, OutOfTownApproval, PostalAddress, RecordArrivalRequest,
+    RecordCustomerSignOffRequest, RecordWorkRequest, Role, ServiceRequest, ServiceRequestState,
+    ServiceType, Ticket, UpdateServiceRequestRequest, User,
     dispatch_service_client::DispatchServiceClient,
 };
+use prost_types::FieldMask;
 use sea_orm::{
     ConnectionTrait,
     sea_query::{Alias, Expr, ExprTrait, Query},
@@ -136,6 +139,35 @@ async fn create(client: &DispatchServiceClient<Bearer>, body: ServiceRequest) ->
     }
 }
 
+/// An inquiry ticket of `customer`, once the tickets service knows the
+/// customer and the template's kinds.
+async fn ticket_for(stack: &Stack, token: &str, customer: &str) -> String {
+    let request = CreateTicketRequest {
+        ticket: Some(Ticket {
+            kind: "ticketKinds/inquiry".into(),
+            channel: Channel::Phone as i32,
+            customer: customer.into(),
+            subject: "空调不制冷, 需上门".into(),
+            ..Ticket::default()
+        }),
+        request_id: uuid::Uuid::now_v7().to_string(),
+    };
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match stack
+            .tickets(Some(token))
+            .create_ticket(request.clone())
+            .await
+        {
+            Ok(ticket) => return ticket.into_inner().name,
+            Err(status) if status.code() == Code::InvalidArgument && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(status) => panic!("create ticket: {status:?}"),
+        }
+    }
+}
+
 async fn dispatches_of(client: &mut DispatchServiceClient<Bearer>, parent: &str) -> Vec<Dispatch> {
     client
         .list_dispatches(ListDispatchesRequest {
@@ -217,9 +249,7 @@ async fn dispatch_lifecycle(backend: Backend) {
     else {
         return;
     };
-    let a = stack
-        .onboard("dispatch", Industry::PropertyManagement)
-        .await;
+    let a = stack.onboard("dispatch", Industry::Generic).await;
     let slug = a.tenant.slug.clone();
     let tenant: TenantId = a
         .tenant
@@ -262,7 +292,22 @@ async fn dispatch_lifecycle(backend: Backend) {
         .expect_err("phone missing");
     assert_eq!(status.code(), Code::InvalidArgument);
     assert_eq!(field_of(&status), "service_request.phone");
-    let paid = create(&as_agent, request(&customer, ServiceType::APaid, false)).await;
+    // Registered on a ticket (once the tickets service knows the customer
+    // and the taxonomy): the ticket names the request.
+    let ticket = ticket_for(&stack, &agent, &customer).await;
+    let mut on_ticket = request(&customer, ServiceType::APaid, false);
+    on_ticket.ticket = ticket.clone();
+    let paid = create(&as_agent, on_ticket).await;
+    assert_eq!(paid.ticket, ticket);
+    let linked = stack
+        .tickets(Some(&agent))
+        .get_ticket(GetTicketRequest {
+            name: ticket.clone(),
+        })
+        .await
+        .expect("ticket")
+        .into_inner();
+    assert_eq!(linked.service_request, paid.name);
     let mut orphan = request(&customer, ServiceType::APaid, false);
     orphan.ticket = format!("tickets/{}", uuid::Uuid::now_v7());
     let status = as_agent
@@ -453,6 +498,78 @@ async fn dispatch_lifecycle(backend: Backend) {
         .into_inner();
     assert_eq!(done.state, ServiceRequestState::Completed as i32);
 
+    // A revisit reopens the request; cancelling it (with a reason) leaves
+    // the request completed. Updates follow the etag.
+    let revisit = as_manager
+        .create_dispatch(CreateDispatchRequest {
+            parent: paid.name.clone(),
+            dispatch: Some(Dispatch {
+                instructions: "复查冷媒压力".into(),
+                ..Dispatch::default()
+            }),
+            request_id: uuid::Uuid::now_v7().to_string(),
+        })
+        .await
+        .expect("revisit queued")
+        .into_inner();
+    assert_eq!(revisit.state, DispatchState::Queued as i32);
+    assert_eq!(revisit.ticket, ticket);
+    let reopened = as_manager
+        .get_service_request(GetServiceRequestRequest {
+            name: paid.name.clone(),
+        })
+        .await
+        .expect("get")
+        .into_inner();
+    assert_eq!(reopened.state, ServiceRequestState::Open as i32);
+    let status = as_manager
+        .cancel_dispatch(CancelDispatchRequest {
+            name: revisit.name.clone(),
+            ..CancelDispatchRequest::default()
+        })
+        .await
+        .expect_err("no reason");
+    assert_eq!(field_of(&status), "reason");
+    as_manager
+        .cancel_dispatch(CancelDispatchRequest {
+            name: revisit.name.clone(),
+            reason: "客户已自行处理".into(),
+            ..CancelDispatchRequest::default()
+        })
+        .await
+        .expect("cancelled");
+    let closed = as_manager
+        .get_service_request(GetServiceRequestRequest {
+            name: paid.name.clone(),
+        })
+        .await
+        .expect("get")
+        .into_inner();
+    assert_eq!(closed.state, ServiceRequestState::Completed as i32);
+    let status = as_agent
+        .clone()
+        .update_service_request(UpdateServiceRequestRequest {
+            service_request: Some(ServiceRequest {
+                phone: "+8613900000002".into(),
+                ..closed.clone()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["phone".into()],
+            }),
+        })
+        .await
+        .expect_err("a completed request no longer changes");
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    let status = as_agent
+        .clone()
+        .delete_service_request(DeleteServiceRequestRequest {
+            name: paid.name.clone(),
+            ..DeleteServiceRequestRequest::default()
+        })
+        .await
+        .expect_err("visits done: not deleted");
+    assert_eq!(status.code(), Code::FailedPrecondition);
+
     // Out-of-town work waits for approval; vouchers are unique.
     let far = create(&as_agent, request(&customer, ServiceType::CFree, true)).await;
     assert_eq!(far.out_of_town_approval, OutOfTownApproval::Pending as i32);
@@ -541,6 +658,58 @@ async fn dispatch_lifecycle(backend: Backend) {
         .expect("filtered queue")
         .into_inner();
     assert!(carried_only.dispatches.iter().all(|d| d.carried_over));
+
+    // A queued request is changed with its etag, and deleted while all its
+    // visits wait in the queue.
+    let mut update = UpdateServiceRequestRequest {
+        service_request: Some(ServiceRequest {
+            phone: "+8613900000003".into(),
+            ..today.clone()
+        }),
+        update_mask: Some(FieldMask {
+            paths: vec!["phone".into()],
+        }),
+    };
+    let updated = as_agent
+        .clone()
+        .update_service_request(update.clone())
+        .await
+        .expect("updated")
+        .into_inner();
+    assert_eq!(updated.phone, "+8613900000003");
+    assert_ne!(updated.etag, today.etag);
+    let status = as_agent
+        .clone()
+        .update_service_request(update.clone())
+        .await
+        .expect_err("stale etag");
+    assert_eq!(status.code(), Code::Aborted);
+    update.update_mask = Some(FieldMask {
+        paths: vec!["number".into()],
+    });
+    update.service_request = Some(updated.clone());
+    let status = as_agent
+        .clone()
+        .update_service_request(update)
+        .await
+        .expect_err("output only");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    as_agent
+        .clone()
+        .delete_service_request(DeleteServiceRequestRequest {
+            name: today.name.clone(),
+            etag: updated.etag.clone(),
+        })
+        .await
+        .expect("deleted while queued");
+    let status = as_agent
+        .clone()
+        .get_service_request(GetServiceRequestRequest {
+            name: today.name.clone(),
+        })
+        .await
+        .expect_err("gone");
+    assert_eq!(status.code(), Code::NotFound);
 
     // Another tenant sees none of it: NOT_FOUND like a missing one.
     let b = stack.onboard("other", Industry::Ecommerce).await;
