@@ -279,3 +279,54 @@ fn paginate<T>(items: Vec<T>, token: &str, requested: i32) -> Result<(Vec<T>, St
     let page = items.into_iter().skip(offset).take(size).collect();
     Ok((page, next, total))
 }
+
+#[cfg(test)]
+mod tests {
+    use kefu_kit::context::Principal;
+
+    use super::*;
+
+    fn user(id: &str, roles: &[Role]) -> CallContext {
+        CallContext {
+            tenant_id: Some(TenantId::new()),
+            principal: Principal {
+                kind: PrincipalKind::User,
+                id: id.into(),
+                roles: roles
+                    .iter()
+                    .map(|role| role.as_str_name().to_owned())
+                    .collect(),
+                session: None,
+                approval_level: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn a_technician_records_only_their_own_visits() {
+        let dispatch = Dispatch {
+            name: "serviceRequests/r/dispatches/d".into(),
+            technician: "users/t1".into(),
+            ..Dispatch::default()
+        };
+        assert!(check_field_caller(&user("t1", &[Role::Technician]), &dispatch).is_ok());
+        let error = check_field_caller(&user("t2", &[Role::Technician]), &dispatch)
+            .expect_err("another technician");
+        assert!(matches!(
+            error,
+            DispatchError::Tickets(TicketsError::PermissionDenied(_))
+        ));
+        assert!(check_field_caller(&user("m1", &[Role::Manager]), &dispatch).is_ok());
+        assert!(check_field_caller(&user("a1", &[Role::Agent]), &dispatch).is_ok());
+    }
+
+    #[test]
+    fn pages_are_offsets_into_the_filtered_list() {
+        let (page, next, total) = paginate((1..=5).collect::<Vec<_>>(), "", 2).expect("page");
+        assert_eq!((page, next.as_str(), total), (vec![1, 2], "2", 5));
+        let (page, next, _) = paginate((1..=5).collect::<Vec<_>>(), "4", 2).expect("page");
+        assert_eq!((page, next.as_str()), (vec![5], ""));
+        assert!(paginate(vec![1], "x", 2).is_err());
+        assert!(paginate(vec![1], "", -1).is_err());
+    }
+}

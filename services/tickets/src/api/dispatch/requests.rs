@@ -98,9 +98,14 @@ async fn create(
             load_request(&txn, tenant, &remembered.resource_name, "request_id", false).await?;
         return Ok(stored.resource);
     }
-    match directory::customer(&txn, tenant, &service_request.customer).await? {
-        Some(known) if known.state != KnownCustomerState::Erased => {}
-        _ => {
+    // A merged customer's work goes to the survivor, as tickets do.
+    match directory::customer(&txn, tenant, &service_request.customer)
+        .await?
+        .map(|known| known.state)
+    {
+        Some(KnownCustomerState::Active) => {}
+        Some(KnownCustomerState::Merged { into }) => service_request.customer = into,
+        Some(KnownCustomerState::Erased) | None => {
             return Err(unknown(
                 "service_request.customer",
                 &service_request.customer,
