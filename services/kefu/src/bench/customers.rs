@@ -11,8 +11,9 @@
 //! (upload, background worker, batches of 1,000, events through the
 //! outbox). It reports the import's rows/s (processing: from its start to
 //! end time; end to end: from the first byte sent to SUCCEEDED), waits for
-//! the events the import published to be delivered (the timeline writes
-//! one activity per new customer), and measures SearchCustomers by phone
+//! the events the import published to be delivered (every service that
+//! keeps a copy of customers, such as the tickets service, handles each
+//! CustomerCreated), and measures SearchCustomers by phone
 //! and by a two-character name prefix with each `--clients` count of
 //! concurrent clients for `--seconds`: p50, p99 and searches per second.
 
@@ -265,7 +266,7 @@ async fn measure(
     let waited = Instant::now();
     let backlog = drain(&stack, Duration::from_secs(options.drain_seconds)).await?;
     notes.push(format!(
-        "the import's events delivered {:.0} s after it ended (the timeline writes one activity each){}",
+        "the import's events delivered {:.0} s after it ended (each service's copy of customers handles each one){}",
         waited.elapsed().as_secs_f64(),
         if backlog > 0 {
             format!("; {backlog} still undelivered while searching")
