@@ -18,6 +18,7 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::schedule::every;
 use crate::{
     NAME,
     domain::complaint::{self as rules, Result, events},
@@ -98,23 +99,12 @@ async fn mark_overdue(
 
 /// The scan, every [`SCAN_INTERVAL`] until `shutdown`.
 pub fn spawn(context: &ServiceContext, shutdown: CancellationToken) -> JoinHandle<()> {
-    let context = context.clone();
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(SCAN_INTERVAL);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                _ = ticks.tick() => {}
-            }
-            match scan_overdue(&context.db, context.clock.now()).await {
-                Ok(0) => {}
-                Ok(marked) => {
-                    context.outbox.notify();
-                    tracing::info!(marked, "overdue complaints escalated");
-                }
-                Err(error) => tracing::warn!(error = %error, "overdue complaint scan failed"),
-            }
-        }
-    })
+    every(
+        context,
+        SCAN_INTERVAL,
+        shutdown,
+        |db, now| async move { scan_overdue(&db, now).await },
+        |marked| tracing::info!(marked, "overdue complaints escalated"),
+        |error| tracing::warn!(error = %error, "overdue complaint scan failed"),
+    )
 }

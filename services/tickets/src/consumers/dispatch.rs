@@ -109,23 +109,12 @@ pub fn spawn(
     context: &kefu_kit::service::ServiceContext,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
-    let context = context.clone();
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(SCAN_INTERVAL);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                _ = ticks.tick() => {}
-            }
-            match carry_over(&context.db, context.clock.now()).await {
-                Ok(0) => {}
-                Ok(published) => {
-                    context.outbox.notify();
-                    tracing::info!(published, "queued dispatches carried over");
-                }
-                Err(error) => tracing::warn!(error = %error, "dispatch carry-over scan failed"),
-            }
-        }
-    })
+    super::schedule::every(
+        context,
+        SCAN_INTERVAL,
+        shutdown,
+        |db, now| async move { carry_over(&db, now).await },
+        |published| tracing::info!(published, "queued dispatches carried over"),
+        |error| tracing::warn!(error = %error, "dispatch carry-over scan failed"),
+    )
 }

@@ -26,6 +26,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::schedule::every;
 use crate::{
     api::{system_actor, tickets::auto_close},
     domain::ticket::{anonymise, anonymise_entry, id_of},
@@ -110,25 +111,14 @@ pub async fn scan_auto_close(db: &DatabaseConnection, now: DateTime<Utc>) -> Res
 
 /// Runs the auto-close scan every minute until `shutdown`.
 pub fn spawn(context: &ServiceContext, shutdown: CancellationToken) -> JoinHandle<()> {
-    let context = context.clone();
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(SCAN_INTERVAL);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                _ = ticks.tick() => {}
-            }
-            match scan_auto_close(&context.db, context.clock.now()).await {
-                Ok(0) => {}
-                Ok(closed) => {
-                    context.outbox.notify();
-                    tracing::info!(closed, "resolved tickets auto-closed");
-                }
-                Err(error) => tracing::warn!(error = %error, "auto-close scan failed"),
-            }
-        }
-    })
+    every(
+        context,
+        SCAN_INTERVAL,
+        shutdown,
+        |db, now| async move { scan_auto_close(&db, now).await },
+        |closed| tracing::info!(closed, "resolved tickets auto-closed"),
+        |error| tracing::warn!(error = %error, "auto-close scan failed"),
+    )
 }
 
 /// Anonymises the tickets of erased customers.

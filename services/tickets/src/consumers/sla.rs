@@ -375,23 +375,12 @@ pub fn spawn(
     context: &kefu_kit::service::ServiceContext,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
-    let context = context.clone();
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(SCAN_INTERVAL);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                _ = ticks.tick() => {}
-            }
-            match scan_sla(&context.db, context.clock.now()).await {
-                Ok(0) => {}
-                Ok(published) => {
-                    context.outbox.notify();
-                    tracing::info!(published, "SLA warnings and breaches raised");
-                }
-                Err(error) => tracing::warn!(error = %error, "SLA scan failed"),
-            }
-        }
-    })
+    super::schedule::every(
+        context,
+        SCAN_INTERVAL,
+        shutdown,
+        |db, now| async move { scan_sla(&db, now).await },
+        |published| tracing::info!(published, "SLA warnings and breaches raised"),
+        |error| tracing::warn!(error = %error, "SLA scan failed"),
+    )
 }
