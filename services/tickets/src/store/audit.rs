@@ -6,20 +6,16 @@ use kefu_kit::{context::TenantId, events::from_timestamp};
 use kefu_proto::v1::TicketAuditEntry;
 use prost::Message;
 use sea_orm::{
-    ConnectionTrait, DbErr, QueryResult, Value,
-    sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement},
+    ConnectionTrait, DbErr, Value,
+    sea_query::{Expr, ExprTrait, Query, SelectStatement},
 };
 use uuid::Uuid;
 
+use super::rows::{self, ident};
 use crate::{
     domain::ticket::name_of,
     error::{Result, TicketsError},
 };
-
-/// A table or column name.
-fn ident(name: &'static str) -> Alias {
-    Alias::new(name)
-}
 
 /// `tickets/{ticket}/auditEntries/{entry}`.
 pub fn entry_name(ticket: Uuid, entry: Uuid) -> String {
@@ -69,17 +65,7 @@ pub async fn append<C: ConnectionTrait>(
 }
 
 fn select(tenant: TenantId, ticket: Uuid) -> SelectStatement {
-    Query::select()
-        .columns([ident("resource")])
-        .from(ident("ticket_audit_entries"))
-        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
-        .and_where(Expr::col(ident("ticket_id")).eq(ticket))
-        .to_owned()
-}
-
-fn from_row(row: &QueryResult) -> Result<TicketAuditEntry> {
-    let bytes: Vec<u8> = row.try_get("", "resource")?;
-    Ok(TicketAuditEntry::decode(bytes.as_slice())?)
+    rows::select_of_ticket("ticket_audit_entries", tenant, ticket)
 }
 
 /// The trail of ticket `ticket`, oldest first.
@@ -88,15 +74,7 @@ pub async fn list<C: ConnectionTrait>(
     tenant: TenantId,
     ticket: Uuid,
 ) -> Result<Vec<TicketAuditEntry>> {
-    let statement = select(tenant, ticket)
-        .order_by(ident("create_time"), Order::Asc)
-        .order_by(ident("id"), Order::Asc)
-        .to_owned();
-    db.query_all(&statement)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+    rows::oldest_first(db, select(tenant, ticket)).await
 }
 
 /// One entry of ticket `ticket`, if it exists.
@@ -109,11 +87,7 @@ pub async fn find<C: ConnectionTrait>(
     let statement = select(tenant, ticket)
         .and_where(Expr::col(ident("id")).eq(entry))
         .to_owned();
-    db.query_one(&statement)
-        .await?
-        .as_ref()
-        .map(from_row)
-        .transpose()
+    rows::fetch_one(db, statement, false, rows::decode_resource).await
 }
 
 /// Replaces the stored entry `entry.name` (only the customer's erasure
@@ -125,13 +99,12 @@ pub async fn overwrite<C: ConnectionTrait>(
 ) -> Result<()> {
     let (ticket, id) = ids_of(&entry.name)
         .ok_or_else(|| TicketsError::Internal(format!("audit entry named {}", entry.name)))?;
-    let statement = Query::update()
-        .table(ident("ticket_audit_entries"))
-        .value(ident("resource"), entry.encode_to_vec())
-        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
-        .and_where(Expr::col(ident("ticket_id")).eq(ticket))
-        .and_where(Expr::col(ident("id")).eq(id))
-        .to_owned();
-    db.execute(&statement).await?;
-    Ok(())
+    rows::overwrite_of_ticket(
+        db,
+        "ticket_audit_entries",
+        tenant,
+        (ticket, id),
+        entry.encode_to_vec(),
+    )
+    .await
 }

@@ -6,29 +6,16 @@ use kefu_kit::context::TenantId;
 use kefu_proto::v1::TicketComment;
 use prost::Message;
 use sea_orm::{
-    ConnectionTrait, DbErr, QueryResult,
-    sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement},
+    ConnectionTrait, DbErr,
+    sea_query::{Expr, ExprTrait, Query, SelectStatement},
 };
 use uuid::Uuid;
 
+use super::rows::{self, ident};
 use crate::error::Result;
 
-fn ident(name: &'static str) -> Alias {
-    Alias::new(name)
-}
-
 fn select(tenant: TenantId, ticket: Uuid) -> SelectStatement {
-    Query::select()
-        .columns([ident("resource")])
-        .from(ident("ticket_comments"))
-        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
-        .and_where(Expr::col(ident("ticket_id")).eq(ticket))
-        .to_owned()
-}
-
-fn from_row(row: &QueryResult) -> Result<TicketComment> {
-    let bytes: Vec<u8> = row.try_get("", "resource")?;
-    Ok(TicketComment::decode(bytes.as_slice())?)
+    rows::select_of_ticket("ticket_comments", tenant, ticket)
 }
 
 /// Stores the new `comment` (named, stamped) of ticket `ticket` as `id`.
@@ -74,11 +61,7 @@ pub async fn find<C: ConnectionTrait>(
     let statement = select(tenant, ticket)
         .and_where(Expr::col(ident("id")).eq(id))
         .to_owned();
-    db.query_one(&statement)
-        .await?
-        .as_ref()
-        .map(from_row)
-        .transpose()
+    rows::fetch_one(db, statement, false, rows::decode_resource).await
 }
 
 /// Every comment of ticket `ticket`, oldest first.
@@ -87,15 +70,7 @@ pub async fn list<C: ConnectionTrait>(
     tenant: TenantId,
     ticket: Uuid,
 ) -> Result<Vec<TicketComment>> {
-    let statement = select(tenant, ticket)
-        .order_by(ident("create_time"), Order::Asc)
-        .order_by(ident("id"), Order::Asc)
-        .to_owned();
-    db.query_all(&statement)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+    rows::oldest_first(db, select(tenant, ticket)).await
 }
 
 /// The one exception to immutability: the customer's erasure
@@ -116,14 +91,14 @@ pub async fn anonymise<C: ConnectionTrait>(
         if !crate::domain::comment::anonymise(&mut comment) {
             continue;
         }
-        let statement = Query::update()
-            .table(ident("ticket_comments"))
-            .value(ident("resource"), comment.encode_to_vec())
-            .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
-            .and_where(Expr::col(ident("ticket_id")).eq(ticket))
-            .and_where(Expr::col(ident("id")).eq(id))
-            .to_owned();
-        db.execute(&statement).await?;
+        rows::overwrite_of_ticket(
+            db,
+            "ticket_comments",
+            tenant,
+            (ticket, id),
+            comment.encode_to_vec(),
+        )
+        .await?;
         rewritten += 1;
     }
     Ok(rewritten)

@@ -185,24 +185,61 @@ pub async fn put<C: ConnectionTrait, M: Message>(
     Ok(true)
 }
 
+/// A directory resource as its owning service sends it: the etag is that
+/// service's (never stored here) and the update time orders the snapshots.
+trait Snapshot: Message + Clone {
+    fn etag_mut(&mut self) -> &mut String;
+    fn update_time(&self) -> Option<&prost_types::Timestamp>;
+}
+
+macro_rules! snapshot {
+    ($($resource:ty),*) => {$(
+        impl Snapshot for $resource {
+            fn etag_mut(&mut self) -> &mut String {
+                &mut self.etag
+            }
+            fn update_time(&self) -> Option<&prost_types::Timestamp> {
+                self.update_time.as_ref()
+            }
+        }
+    )*};
+}
+
+snapshot!(Tenant, User, Team, Department, SlaPolicy, ApprovalMatrix);
+
+/// Stores `snapshot` without its etag (None: deleted) as of its own update
+/// time, else `fallback_time`, unless a later one is stored.
+async fn put_snapshot<C: ConnectionTrait, M: Snapshot>(
+    db: &C,
+    tenant: TenantId,
+    kind: Kind,
+    name: &str,
+    snapshot: Option<&M>,
+    fallback_time: Option<DateTime<Utc>>,
+) -> Result<bool> {
+    let stored = snapshot.map(|snapshot| {
+        let mut stored = snapshot.clone();
+        stored.etag_mut().clear();
+        stored
+    });
+    let time = snapshot
+        .and_then(|snapshot| time_of(snapshot.update_time()))
+        .or(fallback_time);
+    put(db, tenant, kind, name, stored.as_ref(), time).await
+}
+
 /// Stores the tenant snapshot unless a later one is stored.
 pub async fn save_tenant<C: ConnectionTrait>(
     db: &C,
     tenant: TenantId,
     snapshot: &Tenant,
 ) -> Result<bool> {
-    let mut stored = snapshot.clone();
-    stored.etag.clear();
-    let time = time_of(snapshot.update_time.as_ref());
-    put(db, tenant, Kind::Tenant, TENANT_ENTRY, Some(&stored), time).await
+    put_snapshot(db, tenant, Kind::Tenant, TENANT_ENTRY, Some(snapshot), None).await
 }
 
 /// Stores a user snapshot unless a later one is stored.
 pub async fn save_user<C: ConnectionTrait>(db: &C, tenant: TenantId, user: &User) -> Result<bool> {
-    let mut stored = user.clone();
-    stored.etag.clear();
-    let time = time_of(user.update_time.as_ref());
-    put(db, tenant, Kind::User, &user.name, Some(&stored), time).await
+    put_snapshot(db, tenant, Kind::User, &user.name, Some(user), None).await
 }
 
 /// Stores a team snapshot (None: deleted as of `time`).
@@ -213,14 +250,7 @@ pub async fn save_team<C: ConnectionTrait>(
     team: Option<&Team>,
     time: Option<DateTime<Utc>>,
 ) -> Result<bool> {
-    let stored = team.map(|team| Team {
-        etag: String::new(),
-        ..team.clone()
-    });
-    let time = team
-        .and_then(|team| time_of(team.update_time.as_ref()))
-        .or(time);
-    put(db, tenant, Kind::Team, name, stored.as_ref(), time).await
+    put_snapshot(db, tenant, Kind::Team, name, team, time).await
 }
 
 /// Stores a team's members as of `time` (TeamMembershipChanged).
@@ -251,14 +281,7 @@ pub async fn save_department<C: ConnectionTrait>(
     department: Option<&Department>,
     time: Option<DateTime<Utc>>,
 ) -> Result<bool> {
-    let stored = department.map(|department| Department {
-        etag: String::new(),
-        ..department.clone()
-    });
-    let time = department
-        .and_then(|department| time_of(department.update_time.as_ref()))
-        .or(time);
-    put(db, tenant, Kind::Department, name, stored.as_ref(), time).await
+    put_snapshot(db, tenant, Kind::Department, name, department, time).await
 }
 
 /// Stores an SLA policy snapshot (None: deleted as of `time`).
@@ -269,14 +292,7 @@ pub async fn save_sla_policy<C: ConnectionTrait>(
     policy: Option<&SlaPolicy>,
     time: Option<DateTime<Utc>>,
 ) -> Result<bool> {
-    let stored = policy.map(|policy| SlaPolicy {
-        etag: String::new(),
-        ..policy.clone()
-    });
-    let time = policy
-        .and_then(|policy| time_of(policy.update_time.as_ref()))
-        .or(time);
-    put(db, tenant, Kind::SlaPolicy, name, stored.as_ref(), time).await
+    put_snapshot(db, tenant, Kind::SlaPolicy, name, policy, time).await
 }
 
 /// Stores the approval matrix snapshot unless a later one is stored.
@@ -286,18 +302,14 @@ pub async fn save_approval_matrix<C: ConnectionTrait>(
     matrix: &ApprovalMatrix,
     fallback_time: Option<DateTime<Utc>>,
 ) -> Result<bool> {
-    let stored = ApprovalMatrix {
-        etag: String::new(),
-        ..matrix.clone()
-    };
-    let time = time_of(matrix.update_time.as_ref()).or(fallback_time);
-    put(
+    let name = APPROVAL_MATRIX_ENTRY;
+    put_snapshot(
         db,
         tenant,
         Kind::ApprovalMatrix,
-        APPROVAL_MATRIX_ENTRY,
-        Some(&stored),
-        time,
+        name,
+        Some(matrix),
+        fallback_time,
     )
     .await
 }

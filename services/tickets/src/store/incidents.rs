@@ -7,30 +7,21 @@ use kefu_kit::{context::TenantId, resource};
 use kefu_proto::v1::Incident;
 use prost::Message;
 use sea_orm::{
-    ConnectionTrait, DbBackend, DbErr, QueryResult,
-    sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement},
+    ConnectionTrait, DbErr, QueryResult,
+    sea_query::{Expr, ExprTrait, Query, SelectStatement},
 };
 use uuid::Uuid;
 
+use super::rows::{self, ident};
 use crate::error::{Result, TicketsError};
 
-fn ident(name: &'static str) -> Alias {
-    Alias::new(name)
-}
-
 fn select(tenant: TenantId) -> SelectStatement {
-    Query::select()
-        .columns([ident("resource"), ident("revision")])
-        .from(ident("incidents"))
-        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
-        .to_owned()
+    rows::select_resources("incidents", tenant)
 }
 
 /// The incident of a row, with its etag and revision.
 fn from_row(row: &QueryResult) -> Result<(Incident, i64)> {
-    let bytes: Vec<u8> = row.try_get("", "resource")?;
-    let revision: i64 = row.try_get("", "revision")?;
-    let mut incident = Incident::decode(bytes.as_slice())?;
+    let (mut incident, revision) = rows::decode_revisioned::<Incident>(row)?;
     incident.etag = resource::etag(revision);
     Ok((incident, revision))
 }
@@ -83,17 +74,10 @@ pub async fn get<C: ConnectionTrait>(
     id: Uuid,
     lock: bool,
 ) -> Result<Option<(Incident, i64)>> {
-    let mut statement = select(tenant)
+    let statement = select(tenant)
         .and_where(Expr::col(ident("id")).eq(id))
         .to_owned();
-    if lock && db.get_database_backend() == DbBackend::Postgres {
-        statement.lock_exclusive();
-    }
-    db.query_one(&statement)
-        .await?
-        .as_ref()
-        .map(from_row)
-        .transpose()
+    rows::fetch_one(db, statement, lock, from_row).await
 }
 
 /// Stores `incident` over revision `expected`; ABORTED when someone changed
@@ -108,13 +92,9 @@ pub async fn update<C: ConnectionTrait>(
     let statement = Query::update()
         .table(ident("incidents"))
         .value(ident("state"), incident.state)
-        .value(ident("revision"), expected + 1)
         .value(ident("resource"), encoded(incident))
-        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
-        .and_where(Expr::col(ident("id")).eq(id))
-        .and_where(Expr::col(ident("revision")).eq(expected))
         .to_owned();
-    if db.execute(&statement).await?.rows_affected() != 1 {
+    if !rows::replace_at_revision(db, statement, tenant, id, expected).await? {
         return Err(TicketsError::StaleEtag(incident.name.clone()));
     }
     incident.etag = resource::etag(expected + 1);

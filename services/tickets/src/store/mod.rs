@@ -8,6 +8,7 @@ pub mod directory;
 pub mod dispatch;
 pub mod handovers;
 pub mod incidents;
+pub mod rows;
 pub mod sla;
 pub mod taxonomy;
 pub mod tickets;

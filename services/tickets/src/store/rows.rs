@@ -1,0 +1,125 @@
+//! Row shapes several store modules share: a tenant's encoded resources kept
+//! with a revision, read (optionally locked) and replaced over the revision
+//! the caller read, so concurrent writers end in ABORTED rather than lost
+//! updates.
+
+use kefu_kit::context::TenantId;
+use prost::Message;
+use sea_orm::{
+    ConnectionTrait, DbBackend, QueryResult,
+    sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement, UpdateStatement},
+};
+use uuid::Uuid;
+
+use crate::error::Result;
+
+/// A table or column name.
+pub fn ident(name: &'static str) -> Alias {
+    Alias::new(name)
+}
+
+/// The `resource` and `revision` of every row of `tenant` in `table`.
+pub fn select_resources(table: &'static str, tenant: TenantId) -> SelectStatement {
+    Query::select()
+        .columns([ident("resource"), ident("revision")])
+        .from(ident(table))
+        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
+        .to_owned()
+}
+
+/// The decoded `resource` of a row with its `revision`; the caller fills
+/// the etag, whose field each message names itself.
+pub fn decode_revisioned<M: Message + Default>(row: &QueryResult) -> Result<(M, i64)> {
+    let bytes: Vec<u8> = row.try_get("", "resource")?;
+    let revision: i64 = row.try_get("", "revision")?;
+    Ok((M::decode(bytes.as_slice())?, revision))
+}
+
+/// The one row `statement` finds, read by `from_row`; with `lock` the row
+/// stays locked until the transaction ends (PostgreSQL only: SQLite locks
+/// the whole database on write anyway).
+pub async fn fetch_one<C: ConnectionTrait, T>(
+    db: &C,
+    mut statement: SelectStatement,
+    lock: bool,
+    from_row: impl Fn(&QueryResult) -> Result<T>,
+) -> Result<Option<T>> {
+    if lock && db.get_database_backend() == DbBackend::Postgres {
+        statement.lock_exclusive();
+    }
+    db.query_one(&statement)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+/// Runs `statement` (an update of row `id` of `tenant`) only if the row is
+/// still at revision `expected`; false when someone changed it since.
+pub async fn replace_at_revision<C: ConnectionTrait>(
+    db: &C,
+    mut statement: UpdateStatement,
+    tenant: TenantId,
+    id: Uuid,
+    expected: i64,
+) -> Result<bool> {
+    statement
+        .value(ident("revision"), expected + 1)
+        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
+        .and_where(Expr::col(ident("id")).eq(id))
+        .and_where(Expr::col(ident("revision")).eq(expected));
+    Ok(db.execute(&statement).await?.rows_affected() == 1)
+}
+
+/// The decoded `resource` of a row kept without a revision (written once).
+pub fn decode_resource<M: Message + Default>(row: &QueryResult) -> Result<M> {
+    let bytes: Vec<u8> = row.try_get("", "resource")?;
+    Ok(M::decode(bytes.as_slice())?)
+}
+
+/// The `resource` of every row of ticket `ticket` in `table` (its comments,
+/// its audit trail).
+pub fn select_of_ticket(table: &'static str, tenant: TenantId, ticket: Uuid) -> SelectStatement {
+    Query::select()
+        .columns([ident("resource")])
+        .from(ident(table))
+        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
+        .and_where(Expr::col(ident("ticket_id")).eq(ticket))
+        .to_owned()
+}
+
+/// The rows `statement` finds, oldest first (ties by id, which is a v7 uuid,
+/// so in the order they were written).
+pub async fn oldest_first<C: ConnectionTrait, M: Message + Default>(
+    db: &C,
+    mut statement: SelectStatement,
+) -> Result<Vec<M>> {
+    statement
+        .order_by(ident("create_time"), Order::Asc)
+        .order_by(ident("id"), Order::Asc);
+    db.query_all(&statement)
+        .await?
+        .iter()
+        .map(decode_resource)
+        .collect()
+}
+
+/// Replaces the `resource` of row `id` of ticket `ticket` in `table`; only
+/// the customer's erasure rewrites these write-once rows.
+pub async fn overwrite_of_ticket<C: ConnectionTrait>(
+    db: &C,
+    table: &'static str,
+    tenant: TenantId,
+    (ticket, id): (Uuid, Uuid),
+    resource: Vec<u8>,
+) -> Result<()> {
+    let statement = Query::update()
+        .table(ident(table))
+        .value(ident("resource"), resource)
+        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
+        .and_where(Expr::col(ident("ticket_id")).eq(ticket))
+        .and_where(Expr::col(ident("id")).eq(id))
+        .to_owned();
+    db.execute(&statement).await?;
+    Ok(())
+}
