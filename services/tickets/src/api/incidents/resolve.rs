@@ -6,18 +6,16 @@
 //! TicketResolved (so each customer gets a return visit).
 
 use chrono::{DateTime, Duration, Utc};
-use kefu_kit::{
-    context::TenantId,
-    events::{from_timestamp, to_timestamp},
-};
+use kefu_kit::{context::TenantId, events::to_timestamp};
 use kefu_proto::v1::{
-    Actor, Ticket, TicketAuditAction, TicketPromiseState, TicketResolution, TicketResolved,
-    TicketSlaClock, TicketSlaClockState, TicketState, TicketStateChanged,
+    Actor, Ticket, TicketAuditAction, TicketResolution, TicketResolved, TicketState,
+    TicketStateChanged,
 };
 use sea_orm::DatabaseTransaction;
 
 use super::super::append_event;
 use crate::{
+    api::tickets::{promise_outcome, resolved_event},
     domain::{
         custom_fields::{self, When},
         ticket::event_context,
@@ -65,10 +63,6 @@ async fn check_resolve_fields(
     )
 }
 
-fn clock_state(clock: Option<&TicketSlaClock>) -> i32 {
-    clock.map_or(TicketSlaClockState::Unspecified as i32, |clock| clock.state)
-}
-
 /// Resolves `before` (read with `load_for_change`, neither RESOLVED nor
 /// CLOSED) with `resolution`, as `actor` did it through the incident.
 pub(super) async fn resolve_linked(
@@ -87,20 +81,7 @@ pub(super) async fn resolve_linked(
     after.resolve_time = Some(to_timestamp(now));
     after.close_time = None;
     after.reopen_deadline = Some(to_timestamp(now + reopen_window(txn, tenant).await?));
-    if let Some(promise) = after.customer_promise.as_mut()
-        && promise.state == TicketPromiseState::Open as i32
-    {
-        let kept = promise
-            .deadline
-            .as_ref()
-            .and_then(from_timestamp)
-            .is_none_or(|deadline| now <= deadline);
-        promise.state = if kept {
-            TicketPromiseState::Kept
-        } else {
-            TicketPromiseState::Missed
-        } as i32;
-    }
+    promise_outcome(&mut after, now);
     store::sla::apply(txn, tenant, Some(&before), &mut after, now).await?;
     tickets::save_change_related(
         txn,
@@ -117,7 +98,7 @@ pub(super) async fn resolve_linked(
     let context = event_context(&after);
     let changed = TicketStateChanged {
         ticket: after.name.clone(),
-        context: Some(context.clone()),
+        context: Some(context),
         from_state: before.state,
         to_state: after.state,
         actor: Some(actor.clone()),
@@ -126,34 +107,17 @@ pub(super) async fn resolve_linked(
     };
     append_event(txn, tenant, &after.name, &changed, now).await?;
     let resolved = TicketResolved {
-        ticket: after.name.clone(),
-        context: Some(context),
-        subject: after.subject.clone(),
-        resolution_code: resolution.code,
-        resolution_summary: resolution.summary.clone(),
-        resolved_by: resolution.resolved_by.clone(),
-        resolve_time: after.resolve_time,
-        first_response_time: after.first_response_time,
-        first_response_sla_state: clock_state(after.first_response_sla.as_ref()),
-        first_response_elapsed: after
-            .first_response_sla
-            .as_ref()
-            .and_then(|clock| clock.elapsed),
-        resolution_sla_state: clock_state(after.resolution_sla.as_ref()),
-        resolution_elapsed: after
-            .resolution_sla
-            .as_ref()
-            .and_then(|clock| clock.elapsed),
-        promise_state: after
-            .customer_promise
-            .as_ref()
-            .map_or(0, |promise| promise.state),
-        reopen_count: after.reopen_count,
         escalation_count: i32::try_from(after.escalations.len()).unwrap_or(i32::MAX),
         complaint: after.complaint.clone(),
         service_request: after.service_request.clone(),
         parent_ticket: after.parent_ticket.clone(),
         source_callback_task: after.source_callback_task.clone(),
+        ..resolved_event(
+            &after,
+            resolution.code,
+            &resolution.summary,
+            resolution.resolved_by.clone(),
+        )
     };
     append_event(txn, tenant, &after.name, &resolved, now).await?;
     Ok(after)

@@ -20,7 +20,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 pub(super) use list::list_tickets;
-pub(crate) use transitions::auto_close;
+pub(crate) use transitions::{auto_close, promise_outcome, resolved_event};
 pub(super) use transitions::{
     close_ticket, hold_ticket, open_ticket, pend_ticket, reopen_ticket, resolve_ticket,
     resume_ticket,

@@ -13,7 +13,7 @@ use kefu_proto::v1::{
     Actor, CloseTicketRequest, HoldTicketRequest, OpenTicketRequest, PendTicketRequest,
     ReopenTicketRequest, ResolveTicketRequest, ResumeTicketRequest, Ticket, TicketAuditAction,
     TicketClosed, TicketComment, TicketCommentVisibility, TicketPromiseState, TicketReopened,
-    TicketResolution, TicketResolutionCode, TicketResolved, TicketSlaClockState,
+    TicketResolution, TicketResolutionCode, TicketResolved, TicketSlaClock, TicketSlaClockState,
     TicketStateChanged, TicketWait,
 };
 use sea_orm::DatabaseTransaction;
@@ -53,8 +53,9 @@ fn action(transition: Transition) -> TicketAuditAction {
     }
 }
 
-/// Whether the promise was kept by `now`.
-fn promise_outcome(ticket: &mut Ticket, now: DateTime<Utc>) {
+/// Whether the promise was kept by `now` (a resolution through the ticket
+/// or through its incident).
+pub(crate) fn promise_outcome(ticket: &mut Ticket, now: DateTime<Utc>) {
     if let Some(promise) = ticket.customer_promise.as_mut()
         && promise.state == TicketPromiseState::Open as i32
     {
@@ -195,22 +196,70 @@ async fn change_state(
             comments::add_comment(txn, tenant, before, comment, author, actor, "", now).await?;
         before = replied;
     }
+    let audit_reason = details.reason.clone();
+    let change = Change {
+        transition,
+        details,
+        audit_reason: &audit_reason,
+        auto_closed: false,
+    };
+    move_ticket(txn, tenant, &before, &change, actor, now).await
+}
+
+/// One move of a ticket, as recorded and published.
+struct Change<'a> {
+    transition: Transition,
+    details: Details,
+    /// The reason of the audit entry.
+    audit_reason: &'a str,
+    /// Whether the system closed the ticket after the tenant's delay.
+    auto_closed: bool,
+}
+
+/// Moves `before` (read with `load_for_change`) as `change` says: applies
+/// the transition, moves the clocks, saves with one audit entry and
+/// publishes, inside the caller's transaction.
+async fn move_ticket(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    before: &Ticket,
+    change: &Change<'_>,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Ticket> {
     let mut after = before.clone();
-    apply(txn, tenant, transition, &mut after, &details, actor, now).await?;
-    refs::follow_clocks(txn, tenant, &before, &mut after, now).await?;
+    apply(
+        txn,
+        tenant,
+        change.transition,
+        &mut after,
+        &change.details,
+        actor,
+        now,
+    )
+    .await?;
+    refs::follow_clocks(txn, tenant, before, &mut after, now).await?;
     tickets::save_change(
         txn,
         tenant,
-        &before,
+        before,
         &mut after,
         actor,
-        action(transition),
-        &details.reason,
+        action(change.transition),
+        change.audit_reason,
         now,
     )
     .await?;
     publish(
-        txn, tenant, &before, &after, transition, &details, actor, false, now,
+        txn,
+        tenant,
+        before,
+        &after,
+        change.transition,
+        &change.details,
+        actor,
+        change.auto_closed,
+        now,
     )
     .await?;
     Ok(after)
@@ -225,43 +274,52 @@ pub(crate) async fn auto_close(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Ticket> {
-    let mut after = before.clone();
-    let details = Details::default();
-    apply(
-        txn,
-        tenant,
-        Transition::Close,
-        &mut after,
-        &details,
-        actor,
-        now,
-    )
-    .await?;
-    refs::follow_clocks(txn, tenant, before, &mut after, now).await?;
-    tickets::save_change(
-        txn,
-        tenant,
-        before,
-        &mut after,
-        actor,
-        TicketAuditAction::Closed,
-        "auto-close after the tenant's delay",
-        now,
-    )
-    .await?;
-    publish(
-        txn,
-        tenant,
-        before,
-        &after,
-        Transition::Close,
-        &details,
-        actor,
-        true,
-        now,
-    )
-    .await?;
-    Ok(after)
+    let change = Change {
+        transition: Transition::Close,
+        details: Details::default(),
+        audit_reason: "auto-close after the tenant's delay",
+        auto_closed: true,
+    };
+    move_ticket(txn, tenant, before, &change, actor, now).await
+}
+
+/// TicketResolved for `after` just resolved, as its resolution says; the
+/// references a resolution through the ticket leaves empty.
+pub(crate) fn resolved_event(
+    after: &Ticket,
+    code: i32,
+    summary: &str,
+    resolved_by: Option<Actor>,
+) -> TicketResolved {
+    let clock_state = |clock: Option<&TicketSlaClock>| {
+        clock.map_or(TicketSlaClockState::Unspecified as i32, |clock| clock.state)
+    };
+    TicketResolved {
+        ticket: after.name.clone(),
+        context: Some(event_context(after)),
+        subject: after.subject.clone(),
+        resolution_code: code,
+        resolution_summary: summary.to_owned(),
+        resolved_by,
+        resolve_time: after.resolve_time,
+        first_response_time: after.first_response_time,
+        first_response_sla_state: clock_state(after.first_response_sla.as_ref()),
+        first_response_elapsed: after
+            .first_response_sla
+            .as_ref()
+            .and_then(|clock| clock.elapsed),
+        resolution_sla_state: clock_state(after.resolution_sla.as_ref()),
+        resolution_elapsed: after
+            .resolution_sla
+            .as_ref()
+            .and_then(|clock| clock.elapsed),
+        promise_state: after
+            .customer_promise
+            .as_ref()
+            .map_or(0, |promise| promise.state),
+        reopen_count: after.reopen_count,
+        ..TicketResolved::default()
+    }
 }
 
 /// The events of a transition.
@@ -290,35 +348,7 @@ async fn publish(
     append_event(txn, tenant, &after.name, &changed, now).await?;
     match transition {
         Transition::Resolve => {
-            let clock_state = |clock: Option<&kefu_proto::v1::TicketSlaClock>| {
-                clock.map_or(TicketSlaClockState::Unspecified as i32, |clock| clock.state)
-            };
-            let event = TicketResolved {
-                ticket: after.name.clone(),
-                context: Some(context),
-                subject: after.subject.clone(),
-                resolution_code: details.code,
-                resolution_summary: details.summary.clone(),
-                resolved_by: Some(actor.clone()),
-                resolve_time: after.resolve_time,
-                first_response_time: after.first_response_time,
-                first_response_sla_state: clock_state(after.first_response_sla.as_ref()),
-                first_response_elapsed: after
-                    .first_response_sla
-                    .as_ref()
-                    .and_then(|clock| clock.elapsed),
-                resolution_sla_state: clock_state(after.resolution_sla.as_ref()),
-                resolution_elapsed: after
-                    .resolution_sla
-                    .as_ref()
-                    .and_then(|clock| clock.elapsed),
-                promise_state: after
-                    .customer_promise
-                    .as_ref()
-                    .map_or(0, |promise| promise.state),
-                reopen_count: after.reopen_count,
-                ..TicketResolved::default()
-            };
+            let event = resolved_event(after, details.code, &details.summary, Some(actor.clone()));
             append_event(txn, tenant, &after.name, &event, now).await?;
         }
         Transition::Close => {
@@ -349,24 +379,61 @@ async fn publish(
     Ok(())
 }
 
+/// A transition request: the ticket it names and the etag it was read at.
+trait TransitionRequest {
+    fn name(&self) -> &str;
+    fn etag(&self) -> &str;
+}
+
+/// The seven requests name their ticket and etag the same way.
+macro_rules! transition_requests {
+    ($($request:ty),* $(,)?) => {$(
+        impl TransitionRequest for $request {
+            fn name(&self) -> &str {
+                &self.name
+            }
+            fn etag(&self) -> &str {
+                &self.etag
+            }
+        }
+    )*};
+}
+
+transition_requests!(
+    OpenTicketRequest,
+    PendTicketRequest,
+    HoldTicketRequest,
+    ResumeTicketRequest,
+    ResolveTicketRequest,
+    CloseTicketRequest,
+    ReopenTicketRequest,
+);
+
+/// A transition method: the caller, the details `details` checks and reads
+/// from the request (at the service's time), then [`run`].
+async fn transition_method<R: TransitionRequest>(
+    shared: &Shared,
+    request: Request<R>,
+    transition: Transition,
+    details: impl FnOnce(R, DateTime<Utc>) -> Result<Details>,
+) -> Result<Response<Ticket>, Status> {
+    let (context, tenant) = caller(&request)?;
+    let request = request.into_inner();
+    let (name, etag) = (request.name().to_owned(), request.etag().to_owned());
+    let details = details(request, shared.now())?;
+    let ticket = run(shared, &context, tenant, &name, &etag, transition, details).await?;
+    Ok(Response::new(ticket))
+}
+
 /// `OpenTicket`: NEW → OPEN.
 pub(crate) async fn open_ticket(
     shared: &Shared,
     request: Request<OpenTicketRequest>,
 ) -> Result<Response<Ticket>, Status> {
-    let (context, tenant) = caller(&request)?;
-    let request = request.into_inner();
-    let ticket = run(
-        shared,
-        &context,
-        tenant,
-        &request.name,
-        &request.etag,
-        Transition::Open,
-        Details::default(),
-    )
-    .await?;
-    Ok(Response::new(ticket))
+    transition_method(shared, request, Transition::Open, |_, _| {
+        Ok(Details::default())
+    })
+    .await
 }
 
 /// The reason and expected time of a wait, checked.
@@ -389,20 +456,10 @@ pub(crate) async fn pend_ticket(
     shared: &Shared,
     request: Request<PendTicketRequest>,
 ) -> Result<Response<Ticket>, Status> {
-    let (context, tenant) = caller(&request)?;
-    let request = request.into_inner();
-    let details = wait_details(request.reason, request.expected_time, shared.now())?;
-    let ticket = run(
-        shared,
-        &context,
-        tenant,
-        &request.name,
-        &request.etag,
-        Transition::Pend,
-        details,
-    )
-    .await?;
-    Ok(Response::new(ticket))
+    transition_method(shared, request, Transition::Pend, |request, now| {
+        wait_details(request.reason, request.expected_time, now)
+    })
+    .await
 }
 
 /// `HoldTicket`: → ON_HOLD (waiting on a third party).
@@ -410,20 +467,10 @@ pub(crate) async fn hold_ticket(
     shared: &Shared,
     request: Request<HoldTicketRequest>,
 ) -> Result<Response<Ticket>, Status> {
-    let (context, tenant) = caller(&request)?;
-    let request = request.into_inner();
-    let details = wait_details(request.reason, request.expected_time, shared.now())?;
-    let ticket = run(
-        shared,
-        &context,
-        tenant,
-        &request.name,
-        &request.etag,
-        Transition::Hold,
-        details,
-    )
-    .await?;
-    Ok(Response::new(ticket))
+    transition_method(shared, request, Transition::Hold, |request, now| {
+        wait_details(request.reason, request.expected_time, now)
+    })
+    .await
 }
 
 /// `ResumeTicket`: PENDING or ON_HOLD → OPEN.
@@ -431,23 +478,14 @@ pub(crate) async fn resume_ticket(
     shared: &Shared,
     request: Request<ResumeTicketRequest>,
 ) -> Result<Response<Ticket>, Status> {
-    let (context, tenant) = caller(&request)?;
-    let request = request.into_inner();
-    checks::at_most(&request.reason, 500, "reason")?;
-    let ticket = run(
-        shared,
-        &context,
-        tenant,
-        &request.name,
-        &request.etag,
-        Transition::Resume,
-        Details {
+    transition_method(shared, request, Transition::Resume, |request, _| {
+        checks::at_most(&request.reason, 500, "reason")?;
+        Ok(Details {
             reason: request.reason,
             ..Details::default()
-        },
-    )
-    .await?;
-    Ok(Response::new(ticket))
+        })
+    })
+    .await
 }
 
 /// `ResolveTicket`: → RESOLVED with a resolution code and summary.
@@ -455,37 +493,27 @@ pub(crate) async fn resolve_ticket(
     shared: &Shared,
     request: Request<ResolveTicketRequest>,
 ) -> Result<Response<Ticket>, Status> {
-    let (context, tenant) = caller(&request)?;
-    let request = request.into_inner();
-    let code = TicketResolutionCode::try_from(request.code).unwrap_or_default();
-    if code == TicketResolutionCode::Unspecified {
-        return Err(TicketsError::invalid("code", "code is required").into());
-    }
-    if code == TicketResolutionCode::IncidentResolved {
-        return Err(TicketsError::invalid(
-            "code",
-            "INCIDENT_RESOLVED is reserved for ResolveIncident",
-        )
-        .into());
-    }
-    checks::required_text(&request.summary, 2_000, "summary")?;
-    checks::at_most(&request.public_reply, 32_000, "public_reply")?;
-    let ticket = run(
-        shared,
-        &context,
-        tenant,
-        &request.name,
-        &request.etag,
-        Transition::Resolve,
-        Details {
+    transition_method(shared, request, Transition::Resolve, |request, _| {
+        let code = TicketResolutionCode::try_from(request.code).unwrap_or_default();
+        if code == TicketResolutionCode::Unspecified {
+            return Err(TicketsError::invalid("code", "code is required"));
+        }
+        if code == TicketResolutionCode::IncidentResolved {
+            return Err(TicketsError::invalid(
+                "code",
+                "INCIDENT_RESOLVED is reserved for ResolveIncident",
+            ));
+        }
+        checks::required_text(&request.summary, 2_000, "summary")?;
+        checks::at_most(&request.public_reply, 32_000, "public_reply")?;
+        Ok(Details {
             code: request.code,
             summary: request.summary,
             public_reply: request.public_reply,
             ..Details::default()
-        },
-    )
-    .await?;
-    Ok(Response::new(ticket))
+        })
+    })
+    .await
 }
 
 /// `CloseTicket`: RESOLVED → CLOSED.
@@ -493,19 +521,10 @@ pub(crate) async fn close_ticket(
     shared: &Shared,
     request: Request<CloseTicketRequest>,
 ) -> Result<Response<Ticket>, Status> {
-    let (context, tenant) = caller(&request)?;
-    let request = request.into_inner();
-    let ticket = run(
-        shared,
-        &context,
-        tenant,
-        &request.name,
-        &request.etag,
-        Transition::Close,
-        Details::default(),
-    )
-    .await?;
-    Ok(Response::new(ticket))
+    transition_method(shared, request, Transition::Close, |_, _| {
+        Ok(Details::default())
+    })
+    .await
 }
 
 /// `ReopenTicket`: RESOLVED or CLOSED → OPEN within the reopen window.
@@ -513,21 +532,12 @@ pub(crate) async fn reopen_ticket(
     shared: &Shared,
     request: Request<ReopenTicketRequest>,
 ) -> Result<Response<Ticket>, Status> {
-    let (context, tenant) = caller(&request)?;
-    let request = request.into_inner();
-    checks::required_text(&request.reason, 500, "reason")?;
-    let ticket = run(
-        shared,
-        &context,
-        tenant,
-        &request.name,
-        &request.etag,
-        Transition::Reopen,
-        Details {
+    transition_method(shared, request, Transition::Reopen, |request, _| {
+        checks::required_text(&request.reason, 500, "reason")?;
+        Ok(Details {
             reason: request.reason,
             ..Details::default()
-        },
-    )
-    .await?;
-    Ok(Response::new(ticket))
+        })
+    })
+    .await
 }
