@@ -25,7 +25,7 @@ use sea_orm::DatabaseTransaction;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::{Shared, actor_of, append_event, caller, page_size, required};
+use super::{Shared, actor_of, append_event, caller, required};
 use crate::{
     domain::{
         comment::{self as rules, Author},
@@ -322,6 +322,62 @@ const OLDEST_FIRST: OrderKey = OrderKey {
     descending: false,
 };
 
+/// What a list of one ticket's records (its comments or its audit
+/// entries) asks for, checked before anything is read.
+struct RecordPage {
+    size: usize,
+    filter: record_filter::Filter,
+    order: Vec<OrderKey>,
+    offset: usize,
+}
+
+impl RecordPage {
+    /// INVALID_ARGUMENT naming the request field that cannot be read.
+    fn parse(
+        page_size: i32,
+        filter: &str,
+        order_by: &str,
+        page_token: &str,
+        fields: &[(&'static str, Kind)],
+    ) -> Result<Self> {
+        let size = super::page_size(page_size)?;
+        let filter = record_filter::parse(filter, fields).map_err(invalid_filter("filter"))?;
+        let order = record_filter::parse_order(order_by, &["create_time"], OLDEST_FIRST)
+            .map_err(invalid_filter("order_by"))?;
+        let offset =
+            record_filter::page_offset(page_token).map_err(invalid_filter("page_token"))?;
+        Ok(Self {
+            size,
+            filter,
+            order,
+            offset,
+        })
+    }
+
+    /// The records the filter keeps, ordered by time then name, paged: the
+    /// page, the next page's token and how many matched.
+    fn take<T>(
+        &self,
+        records: Vec<T>,
+        values: impl Fn(&T, &str) -> Vec<FieldValue>,
+        create_time: impl Fn(&T) -> (Option<&prost_types::Timestamp>, &str),
+    ) -> (Vec<T>, String, i32) {
+        let mut found: Vec<T> = records
+            .into_iter()
+            .filter(|record| self.filter.matches(|field| values(record, field)))
+            .collect();
+        found.sort_by(|left, right| {
+            record_filter::compare(left, right, &self.order, |record, _| {
+                let (time, name) = create_time(record);
+                time_key(time, name)
+            })
+        });
+        let total_size = i32::try_from(found.len()).unwrap_or(i32::MAX);
+        let (page, next_page_token) = record_filter::page(found, self.offset, self.size);
+        (page, next_page_token, total_size)
+    }
+}
+
 /// ListTicketComments.
 pub(super) async fn list_ticket_comments(
     shared: &Shared,
@@ -329,28 +385,20 @@ pub(super) async fn list_ticket_comments(
 ) -> Result<Response<ListTicketCommentsResponse>, Status> {
     let (_, tenant) = caller(&request)?;
     let request = request.into_inner();
-    let size = page_size(request.page_size)?;
-    let filter =
-        record_filter::parse(&request.filter, COMMENT_FIELDS).map_err(invalid_filter("filter"))?;
-    let order = record_filter::parse_order(&request.order_by, &["create_time"], OLDEST_FIRST)
-        .map_err(invalid_filter("order_by"))?;
-    let offset =
-        record_filter::page_offset(&request.page_token).map_err(invalid_filter("page_token"))?;
+    let page = RecordPage::parse(
+        request.page_size,
+        &request.filter,
+        &request.order_by,
+        &request.page_token,
+        COMMENT_FIELDS,
+    )?;
     let txn = shared.begin_read(tenant).await?;
     let ticket = parent_ticket(&txn, tenant, &request.parent).await?;
-    let mut found: Vec<TicketComment> = comments::list(&txn, tenant, ticket)
-        .await?
-        .into_iter()
-        .filter(|comment| filter.matches(|field| comment_values(comment, field)))
-        .collect();
+    let found = comments::list(&txn, tenant, ticket).await?;
     txn.commit().await.map_err(TicketsError::from)?;
-    found.sort_by(|left, right| {
-        record_filter::compare(left, right, &order, |comment, _| {
-            time_key(comment.create_time.as_ref(), &comment.name)
-        })
+    let (comments, next_page_token, total_size) = page.take(found, comment_values, |comment| {
+        (comment.create_time.as_ref(), &comment.name)
     });
-    let total_size = i32::try_from(found.len()).unwrap_or(i32::MAX);
-    let (comments, next_page_token) = record_filter::page(found, offset, size);
     Ok(Response::new(ListTicketCommentsResponse {
         comments,
         next_page_token,
@@ -408,28 +456,20 @@ pub(super) async fn list_ticket_audit_entries(
 ) -> Result<Response<ListTicketAuditEntriesResponse>, Status> {
     let (_, tenant) = caller(&request)?;
     let request = request.into_inner();
-    let size = page_size(request.page_size)?;
-    let filter =
-        record_filter::parse(&request.filter, AUDIT_FIELDS).map_err(invalid_filter("filter"))?;
-    let order = record_filter::parse_order(&request.order_by, &["create_time"], OLDEST_FIRST)
-        .map_err(invalid_filter("order_by"))?;
-    let offset =
-        record_filter::page_offset(&request.page_token).map_err(invalid_filter("page_token"))?;
+    let page = RecordPage::parse(
+        request.page_size,
+        &request.filter,
+        &request.order_by,
+        &request.page_token,
+        AUDIT_FIELDS,
+    )?;
     let txn = shared.begin_read(tenant).await?;
     let ticket = parent_ticket(&txn, tenant, &request.parent).await?;
-    let mut found: Vec<TicketAuditEntry> = audit::list(&txn, tenant, ticket)
-        .await?
-        .into_iter()
-        .filter(|entry| filter.matches(|field| audit_values(entry, field)))
-        .collect();
+    let found = audit::list(&txn, tenant, ticket).await?;
     txn.commit().await.map_err(TicketsError::from)?;
-    found.sort_by(|left, right| {
-        record_filter::compare(left, right, &order, |entry, _| {
-            time_key(entry.create_time.as_ref(), &entry.name)
-        })
+    let (audit_entries, next_page_token, total_size) = page.take(found, audit_values, |entry| {
+        (entry.create_time.as_ref(), &entry.name)
     });
-    let total_size = i32::try_from(found.len()).unwrap_or(i32::MAX);
-    let (audit_entries, next_page_token) = record_filter::page(found, offset, size);
     Ok(Response::new(ListTicketAuditEntriesResponse {
         audit_entries,
         next_page_token,
