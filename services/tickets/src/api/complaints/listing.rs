@@ -210,6 +210,33 @@ fn user_of(context: &kefu_kit::context::CallContext) -> Option<String> {
         .then(|| format!("users/{}", context.principal.id))
 }
 
+/// What a complaint list asks for.
+struct ComplaintQuery<'a> {
+    page_size: i32,
+    filter: &'a str,
+    page_token: &'a str,
+    /// Only the open complaints past their deadline.
+    overdue_only: bool,
+}
+
+/// A page of the tenant's complaints for the caller, with the total: the
+/// page size, the filter and then `order` checked before anything is read.
+async fn complaints_for(
+    shared: &Shared,
+    context: &kefu_kit::context::CallContext,
+    tenant: kefu_kit::context::TenantId,
+    query: ComplaintQuery<'_>,
+    order: impl FnOnce() -> Result<Vec<OrderKey>>,
+) -> Result<(Vec<Complaint>, String, i32)> {
+    let size = page_size(query.page_size)?;
+    let filter = parse_filter(query.filter, COMPLAINT_FIELDS, user_of(context).as_deref())?;
+    let order = order()?;
+    let txn = shared.begin_read(tenant).await?;
+    let complaints = store::all(&txn, tenant, query.overdue_only).await?;
+    txn.commit().await.map_err(TicketsError::from)?;
+    complaint_page(complaints, &filter, &order, query.page_token, size)
+}
+
 /// `ListComplaints`.
 pub(in crate::api) async fn list_complaints(
     shared: &Shared,
@@ -218,26 +245,25 @@ pub(in crate::api) async fn list_complaints(
     let run = async {
         let (context, tenant) = caller(&request)?;
         let request = request.into_inner();
-        let size = page_size(request.page_size)?;
-        let filter = parse_filter(
-            &request.filter,
-            COMPLAINT_FIELDS,
-            user_of(&context).as_deref(),
-        )?;
-        let order = parse_order(
-            &request.order_by,
-            COMPLAINT_ORDER,
-            OrderKey {
-                field: "create_time",
-                descending: true,
-            },
-        )
-        .map_err(invalid("order_by"))?;
-        let txn = shared.begin_read(tenant).await?;
-        let complaints = store::all(&txn, tenant, false).await?;
-        txn.commit().await.map_err(TicketsError::from)?;
+        let query = ComplaintQuery {
+            page_size: request.page_size,
+            filter: &request.filter,
+            page_token: &request.page_token,
+            overdue_only: false,
+        };
         let (complaints, next_page_token, total_size) =
-            complaint_page(complaints, &filter, &order, &request.page_token, size)?;
+            complaints_for(shared, &context, tenant, query, || {
+                parse_order(
+                    &request.order_by,
+                    COMPLAINT_ORDER,
+                    OrderKey {
+                        field: "create_time",
+                        descending: true,
+                    },
+                )
+                .map_err(invalid("order_by"))
+            })
+            .await?;
         Ok::<_, ComplaintError>(ListComplaintsResponse {
             complaints,
             next_page_token,
@@ -256,21 +282,20 @@ pub(in crate::api) async fn list_overdue_complaints(
     let run = async {
         let (context, tenant) = caller(&request)?;
         let request = request.into_inner();
-        let size = page_size(request.page_size)?;
-        let filter = parse_filter(
-            &request.filter,
-            COMPLAINT_FIELDS,
-            user_of(&context).as_deref(),
-        )?;
-        let order = [OrderKey {
-            field: "deadline_time",
-            descending: false,
-        }];
-        let txn = shared.begin_read(tenant).await?;
-        let complaints = store::all(&txn, tenant, true).await?;
-        txn.commit().await.map_err(TicketsError::from)?;
+        let query = ComplaintQuery {
+            page_size: request.page_size,
+            filter: &request.filter,
+            page_token: &request.page_token,
+            overdue_only: true,
+        };
         let (complaints, next_page_token, total_size) =
-            complaint_page(complaints, &filter, &order, &request.page_token, size)?;
+            complaints_for(shared, &context, tenant, query, || {
+                Ok(vec![OrderKey {
+                    field: "deadline_time",
+                    descending: false,
+                }])
+            })
+            .await?;
         Ok::<_, ComplaintError>(ListOverdueComplaintsResponse {
             complaints,
             next_page_token,
