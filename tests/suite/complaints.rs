@@ -13,48 +13,31 @@
 //! (which also governs sessions and credentials), the overdue scan is run
 //! with the time the test chooses, as the customers suite does.
 
-use std::time::Duration;
-
 use chrono::Utc;
-use kefu_kit::{db::begin_read_platform, events::from_timestamp, outbox, testing::Backend};
+use kefu_kit::{events::from_timestamp, testing::Backend};
 use kefu_proto::v1::{
     ApprovalLevel, ApproveProposalRequest, Channel, CloseComplaintRequest, Complaint,
     ComplaintClassification, ComplaintCustomerAcceptance, ComplaintEscalationTrigger,
     ComplaintExecution, ComplaintInvestigation, ComplaintNonQualitySubcategory,
     ComplaintRegistration, ComplaintRemedy, ComplaintRemedyType, ComplaintRootCauseCategory,
     ComplaintSeverity, ComplaintStage, ComplaintSummary, CompletePreventiveActionRequest,
-    CreateCustomerRequest, CreateProposalRequest, CreateTicketRequest, Customer, CustomerPhone,
-    EscalateComplaintRequest, GetComplaintRequest, GetProposalRequest, GetTicketRequest, Industry,
-    InviteUserRequest, JudgeComplaintRequest, ListComplaintsRequest, ListDepartmentsRequest,
-    ListOverdueComplaintsRequest, ListProposalsRequest, Money, Proposal, ProposalState,
-    RecordExecutionRequest, RecordInvestigationRequest, RegisterComplaintRequest,
+    CreateProposalRequest, EscalateComplaintRequest, GetComplaintRequest, GetProposalRequest,
+    GetTicketRequest, Industry, InviteUserRequest, JudgeComplaintRequest, ListComplaintsRequest,
+    ListDepartmentsRequest, ListOverdueComplaintsRequest, ListProposalsRequest, Money, Proposal,
+    ProposalState, RecordExecutionRequest, RecordInvestigationRequest, RegisterComplaintRequest,
     RejectProposalRequest, Role, StartNewRoundRequest, SubmitProposalRequest,
-    SummarizeComplaintRequest, Ticket, TicketBaseKind, UpdateComplaintRequest, User,
+    SummarizeComplaintRequest, TicketBaseKind, UpdateComplaintRequest, User,
     complaint_service_client::ComplaintServiceClient,
 };
 use prost_types::FieldMask;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use tonic::{Code, Status};
 
-use crate::stack::{Bearer, Stack};
-
-const WAIT: Duration = Duration::from_secs(30);
-
-fn field_of(status: &Status) -> String {
-    use tonic_types::StatusExt;
-    status
-        .get_details_bad_request()
-        .and_then(|bad| bad.field_violations.first().map(|v| v.field.clone()))
-        .unwrap_or_default()
-}
-
-fn reason_of(status: &Status) -> String {
-    use tonic_types::StatusExt;
-    status
-        .get_details_error_info()
-        .map(|info| info.reason)
-        .unwrap_or_default()
-}
+use crate::{
+    gateway::reason as reason_of,
+    stack::{Bearer, Stack},
+    tenants::field_of,
+    tickets_support::{event_counts, join_invited, new_customer, new_ticket, person, retry},
+};
 
 /// FAILED_PRECONDITION `STAGE_DATA_MISSING` naming `field`.
 fn assert_missing(status: &Status, field: &str) {
@@ -69,24 +52,7 @@ fn assert_missing(status: &Status, field: &str) {
     assert_eq!(metadata.get("field").map(String::as_str), Some(field));
 }
 
-/// How many events of each type the tickets service wrote about `subject`.
-async fn events_of(stack: &Stack, subject: &str) -> std::collections::BTreeMap<String, usize> {
-    let db = stack.service_connection("tickets").await;
-    let txn = begin_read_platform(&db).await.expect("begin");
-    let rows = outbox::entity::Entity::find()
-        .filter(outbox::entity::Column::Subject.eq(subject))
-        .all(&txn)
-        .await
-        .expect("outbox");
-    txn.commit().await.expect("commit");
-    let mut counts = std::collections::BTreeMap::new();
-    for row in rows {
-        let short = row.event_type.trim_start_matches("kefu.v1.").to_owned();
-        *counts.entry(short).or_insert(0) += 1;
-    }
-    counts
-}
-
+/// Invites `who` with `role` and approval `level` and signs them in.
 async fn member(
     stack: &Stack,
     admin: &str,
@@ -95,98 +61,14 @@ async fn member(
     role: Role,
     level: ApprovalLevel,
 ) -> (String, String) {
-    let email = format!("{who}@{slug}.example");
-    stack
-        .identity(Some(admin))
-        .invite_user(InviteUserRequest {
-            user: Some(User {
-                display_name: who.into(),
-                email: email.clone(),
-                roles: vec![role as i32],
-                approval_level: level as i32,
-                ..User::default()
-            }),
-            ..InviteUserRequest::default()
-        })
-        .await
-        .expect("invite");
-    stack.join(slug, &email).await
-}
-
-async fn new_customer(stack: &Stack, session: &str, name: &str, phone: &str) -> String {
-    stack
-        .customers(Some(session))
-        .create_customer(CreateCustomerRequest {
-            customer: Some(Customer {
-                display_name: name.into(),
-                phones: vec![CustomerPhone {
-                    raw: phone.into(),
-                    ..CustomerPhone::default()
-                }],
-                ..Customer::default()
-            }),
-            ..CreateCustomerRequest::default()
-        })
-        .await
-        .expect("customer created")
-        .into_inner()
-        .name
-}
-
-/// Calls `call` until it answers, while it refuses with INVALID_ARGUMENT
-/// (a copy the tickets service keeps has not arrived yet).
-async fn retry<T, F, Fut>(what: &str, mut call: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, Status>>,
-{
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        match call().await {
-            Ok(answer) => return answer,
-            Err(status) => {
-                assert_eq!(status.code(), Code::InvalidArgument, "{what}: {status:?}");
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "timed out waiting for: {what} ({status:?})"
-                );
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// A ticket of `kind` for `customer`, once the tickets service's copies of
-/// the taxonomy and the customer have arrived.
-async fn new_ticket(
-    stack: &Stack,
-    session: &str,
-    kind: &str,
-    customer: &str,
-    subject: &str,
-) -> Ticket {
-    let client = stack.tickets(Some(session));
-    let request = CreateTicketRequest {
-        ticket: Some(Ticket {
-            kind: kind.into(),
-            channel: Channel::Phone as i32,
-            customer: customer.into(),
-            subject: subject.into(),
-            ..Ticket::default()
+    let invitation = InviteUserRequest {
+        user: Some(User {
+            approval_level: level as i32,
+            ..person(slug, who, &[role])
         }),
-        request_id: uuid::Uuid::now_v7().to_string(),
+        ..InviteUserRequest::default()
     };
-    retry(&format!("a {kind} ticket is created"), || {
-        let mut client = client.clone();
-        let request = request.clone();
-        async move {
-            client
-                .create_ticket(request)
-                .await
-                .map(tonic::Response::into_inner)
-        }
-    })
-    .await
+    join_invited(stack, admin, slug, invitation).await
 }
 
 fn registration(customer: &str, content: &str) -> ComplaintRegistration {
@@ -242,12 +124,7 @@ async fn judge(client: &ComplaintServiceClient<Bearer>, name: &str, department: 
     retry("the complaint is judged", || {
         let mut client = client.clone();
         let request = judge_valid(name, department);
-        async move {
-            client
-                .judge_complaint(request)
-                .await
-                .map(tonic::Response::into_inner)
-        }
+        async move { client.judge_complaint(request).await }
     })
     .await
 }
@@ -373,10 +250,15 @@ async fn complaint_workflow(backend: Backend) {
         .map(|department| department.name.clone())
         .expect("the template seeds departments");
     let zhang = new_customer(&stack, &admin, "张三", "13800138000").await;
-    let inquiry = new_ticket(&stack, &admin, "ticketKinds/inquiry", &zhang, "咨询保修").await;
+    let inquiry = new_ticket(
+        &stack.tickets(Some(&admin)),
+        "ticketKinds/inquiry",
+        &zhang,
+        "咨询保修",
+    )
+    .await;
     let ticket = new_ticket(
-        &stack,
-        &admin,
+        &stack.tickets(Some(&admin)),
         "ticketKinds/complaint",
         &zhang,
         "冰箱到货外壳凹陷",
@@ -788,7 +670,7 @@ async fn complaint_workflow(backend: Backend) {
     assert_eq!(reason_of(&twice), "ILLEGAL_TRANSITION");
 
     // Every change was published through the outbox, in the transaction.
-    let published = events_of(&stack, &complaint.name).await;
+    let published = event_counts(&stack, &complaint.name).await;
     let expected: std::collections::BTreeMap<String, usize> = [
         ("ComplaintRegistered", 1),
         ("ComplaintEscalated", 2),
@@ -807,8 +689,7 @@ async fn complaint_workflow(backend: Backend) {
 
     // An invalid complaint is rejected with its reason, for good.
     let ticket2 = new_ticket(
-        &stack,
-        &admin,
+        &stack.tickets(Some(&admin)),
         "ticketKinds/complaint",
         &zhang,
         "服务态度差",
@@ -953,7 +834,7 @@ async fn complaint_workflow(backend: Backend) {
     assert_eq!(second_page.complaints.len(), 1);
     assert_eq!(second_page.complaints[0].name, severe.name);
     assert!(second_page.next_page_token.is_empty());
-    let severe_events = events_of(&stack, &severe.name).await;
+    let severe_events = event_counts(&stack, &severe.name).await;
     assert_eq!(severe_events.get("ComplaintOverdue"), Some(&1));
     assert_eq!(
         severe_events.get("ComplaintEscalated"),

@@ -13,51 +13,35 @@
 //! The tickets service learns customers and users from events, so the
 //! suite waits for its copy before relying on it.
 
-use std::time::{Duration, Instant};
-
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use kefu_kit::{
     clock::{Clock, ManualClock},
-    context::TenantId,
-    db::begin_for_tenant,
     events::to_timestamp,
     testing::Backend,
 };
 use kefu_proto::v1::{
-    ApproveOutOfTownDispatchRequest, CancelDispatchRequest, Channel, CompleteDispatchRequest,
+    ApproveOutOfTownDispatchRequest, CancelDispatchRequest, CompleteDispatchRequest,
     CountersignDispatchRequest, CreateCustomerRequest, CreateDispatchRequest,
-    CreateServiceRequestRequest, CreateTicketRequest, Customer, DeleteServiceRequestRequest,
-    Dispatch, DispatchAppointmentWindow, DispatchCustomerSignOff, DispatchState,
-    DispatchTechnicianRequest, GetDispatchRequest, GetServiceRequestRequest, GetTicketRequest,
-    Industry, InviteUserRequest, ListDispatchQueueRequest, ListDispatchesRequest,
-    ListServiceRequestsRequest, Money, OutOfTownApproval, PostalAddress, RecordArrivalRequest,
-    RecordCustomerSignOffRequest, RecordWorkRequest, Role, ServiceRequest, ServiceRequestState,
-    ServiceType, Ticket, UpdateServiceRequestRequest, User,
-    dispatch_service_client::DispatchServiceClient,
+    CreateServiceRequestRequest, Customer, DeleteServiceRequestRequest, Dispatch,
+    DispatchAppointmentWindow, DispatchCustomerSignOff, DispatchState, DispatchTechnicianRequest,
+    GetDispatchRequest, GetServiceRequestRequest, GetTicketRequest, Industry,
+    ListDispatchQueueRequest, ListDispatchesRequest, ListServiceRequestsRequest, Money,
+    OutOfTownApproval, PostalAddress, RecordArrivalRequest, RecordCustomerSignOffRequest,
+    RecordWorkRequest, Role, ServiceRequest, ServiceRequestState, ServiceType,
+    UpdateServiceRequestRequest, dispatch_service_client::DispatchServiceClient,
 };
 use prost_types::FieldMask;
-use sea_orm::{
-    ConnectionTrait,
-    sea_query::{Alias, Expr, ExprTrait, Query},
-};
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
 use crate::{
     gateway::reason,
     stack::{Bearer, Stack},
+    tenants::field_of,
+    tickets_support::{count_events, join_as, new_ticket, until_known},
 };
-
-const WAIT: Duration = Duration::from_secs(30);
-
-fn field_of(status: &Status) -> String {
-    status
-        .get_details_bad_request()
-        .and_then(|bad| bad.field_violations.first().map(|v| v.field.clone()))
-        .unwrap_or_default()
-}
 
 fn metadata_field(status: &Status) -> String {
     status
@@ -92,80 +76,25 @@ fn request(customer: &str, kind: ServiceType, out_of_town: bool) -> ServiceReque
     }
 }
 
-async fn member(
-    stack: &Stack,
-    admin: &str,
-    slug: &str,
-    who: &str,
-    roles: &[Role],
-) -> (String, String) {
-    let email = format!("{who}@{slug}.example");
-    stack
-        .identity(Some(admin))
-        .invite_user(InviteUserRequest {
-            user: Some(User {
-                display_name: who.into(),
-                email: email.clone(),
-                roles: roles.iter().map(|role| *role as i32).collect(),
-                ..User::default()
-            }),
-            ..InviteUserRequest::default()
-        })
-        .await
-        .expect("invite");
-    stack.join(slug, &email).await
-}
-
 /// Creates a request, waiting until the tickets service knows the customer
 /// (the same request id answers the same request).
 async fn create(client: &DispatchServiceClient<Bearer>, body: ServiceRequest) -> ServiceRequest {
-    let request_id = uuid::Uuid::now_v7().to_string();
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let answer = client
-            .clone()
-            .create_service_request(CreateServiceRequestRequest {
-                service_request: Some(body.clone()),
-                request_id: request_id.clone(),
-            })
-            .await;
-        match answer {
-            Ok(created) => return created.into_inner(),
-            Err(status) if reason(&status) == "UNKNOWN_REFERENCE" && Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(status) => panic!("create service request: {status:?}"),
-        }
-    }
-}
-
-/// An inquiry ticket of `customer`, once the tickets service knows the
-/// customer and the template's kinds.
-async fn ticket_for(stack: &Stack, token: &str, customer: &str) -> String {
-    let request = CreateTicketRequest {
-        ticket: Some(Ticket {
-            kind: "ticketKinds/inquiry".into(),
-            channel: Channel::Phone as i32,
-            customer: customer.into(),
-            subject: "空调不制冷, 需上门".into(),
-            ..Ticket::default()
-        }),
+    let request = CreateServiceRequestRequest {
+        service_request: Some(body),
         request_id: uuid::Uuid::now_v7().to_string(),
     };
-    let deadline = Instant::now() + WAIT;
-    loop {
-        match stack
-            .tickets(Some(token))
-            .create_ticket(request.clone())
-            .await
-        {
-            Ok(ticket) => return ticket.into_inner().name,
-            Err(status) if status.code() == Code::InvalidArgument && Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(status) => panic!("create ticket: {status:?}"),
-        }
-    }
+    until_known(unknown_reference, || {
+        let mut client = client.clone();
+        let request = request.clone();
+        async move { client.create_service_request(request).await }
+    })
+    .await
+    .unwrap_or_else(|status| panic!("create service request: {status:?}"))
+}
+
+/// Whether the tickets service refused a reference it does not know (yet).
+fn unknown_reference(status: &Status) -> bool {
+    reason(status) == "UNKNOWN_REFERENCE"
 }
 
 async fn dispatches_of(client: &mut DispatchServiceClient<Bearer>, parent: &str) -> Vec<Dispatch> {
@@ -203,15 +132,12 @@ async fn dispatch_when_known(
     client: &DispatchServiceClient<Bearer>,
     request: DispatchTechnicianRequest,
 ) -> Result<Dispatch, Status> {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        match client.clone().dispatch_technician(request.clone()).await {
-            Err(status) if reason(&status) == "UNKNOWN_REFERENCE" && Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            other => return other.map(tonic::Response::into_inner),
-        }
-    }
+    until_known(unknown_reference, || {
+        let mut client = client.clone();
+        let request = request.clone();
+        async move { client.dispatch_technician(request).await }
+    })
+    .await
 }
 
 fn money(amount_minor: i64) -> Option<Money> {
@@ -219,21 +145,6 @@ fn money(amount_minor: i64) -> Option<Money> {
         currency_code: "CNY".into(),
         amount_minor,
     })
-}
-
-/// How many events of `kind` the tickets service wrote about `subject`.
-async fn events(stack: &Stack, tenant: TenantId, subject: &str, kind: &str) -> usize {
-    let db = stack.service_connection("tickets").await;
-    let txn = begin_for_tenant(&db, tenant).await.expect("begin");
-    let statement = Query::select()
-        .column(Alias::new("id"))
-        .from(Alias::new("outbox"))
-        .and_where(Expr::col(Alias::new("subject")).eq(subject))
-        .and_where(Expr::col(Alias::new("event_type")).eq(format!("kefu.v1.{kind}")))
-        .to_owned();
-    let rows = txn.query_all(&statement).await.expect("outbox read");
-    txn.commit().await.expect("commit");
-    rows.len()
 }
 
 async fn dispatch_lifecycle(backend: Backend) {
@@ -251,17 +162,11 @@ async fn dispatch_lifecycle(backend: Backend) {
     };
     let a = stack.onboard("dispatch", Industry::Generic).await;
     let slug = a.tenant.slug.clone();
-    let tenant: TenantId = a
-        .tenant
-        .name
-        .trim_start_matches("tenants/")
-        .parse()
-        .expect("tenant id");
     let admin = a.admin_session.clone();
-    let (_, agent) = member(&stack, &admin, &slug, "agent", &[Role::Agent]).await;
-    let (manager_user, manager) = member(&stack, &admin, &slug, "manager", &[Role::Manager]).await;
+    let (_, agent) = join_as(&stack, &admin, &slug, "agent", &[Role::Agent]).await;
+    let (manager_user, manager) = join_as(&stack, &admin, &slug, "manager", &[Role::Manager]).await;
     let (technician_user, technician) =
-        member(&stack, &admin, &slug, "technician", &[Role::Technician]).await;
+        join_as(&stack, &admin, &slug, "technician", &[Role::Technician]).await;
     let customer = stack
         .customers(Some(&admin))
         .create_customer(CreateCustomerRequest {
@@ -294,7 +199,14 @@ async fn dispatch_lifecycle(backend: Backend) {
     assert_eq!(field_of(&status), "service_request.phone");
     // Registered on a ticket (once the tickets service knows the customer
     // and the taxonomy): the ticket names the request.
-    let ticket = ticket_for(&stack, &agent, &customer).await;
+    let ticket = new_ticket(
+        &stack.tickets(Some(&agent)),
+        "ticketKinds/inquiry",
+        &customer,
+        "空调不制冷, 需上门",
+    )
+    .await
+    .name;
     let mut on_ticket = request(&customer, ServiceType::APaid, false);
     on_ticket.ticket = ticket.clone();
     let paid = create(&as_agent, on_ticket).await;
@@ -332,7 +244,7 @@ async fn dispatch_lifecycle(backend: Backend) {
     assert_eq!(queued[0].state, DispatchState::Queued as i32);
     assert!(queued[0].queue_position >= 1);
     assert_eq!(
-        events(&stack, tenant, &paid.name, "ServiceRequestCreated").await,
+        count_events(&stack, &paid.name, "ServiceRequestCreated").await,
         1
     );
 
@@ -461,7 +373,7 @@ async fn dispatch_lifecycle(backend: Backend) {
         .into_inner();
     assert_eq!(completed.state, DispatchState::Completed as i32);
     assert_eq!(
-        events(&stack, tenant, &paid.name, "DispatchCompleted").await,
+        count_events(&stack, &paid.name, "DispatchCompleted").await,
         1
     );
 
@@ -646,7 +558,7 @@ async fn dispatch_lifecycle(backend: Backend) {
         "every carried-over visit before today's"
     );
     assert_eq!(
-        events(&stack, tenant, &yesterday.name, "DispatchCarriedOver").await,
+        count_events(&stack, &yesterday.name, "DispatchCarriedOver").await,
         1
     );
     let carried_only = as_manager

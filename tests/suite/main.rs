@@ -31,4 +31,5 @@ mod tickets_assignment;
 mod tickets_conversation;
 mod tickets_lifecycle;
 mod tickets_sla;
+mod tickets_support;
 mod tickets_taxonomy;

@@ -15,13 +15,13 @@ use std::time::Duration;
 
 use kefu_kit::{context::TenantId, db::begin_read_for_tenant, testing::Backend};
 use kefu_proto::v1::{
-    AssignTicketRequest, Channel, CloseTicketRequest, CreateCustomerRequest, CreateTicketRequest,
-    Customer, CustomerPhone, DeactivateUserRequest, EscalateTicketRequest, GetTicketRequest,
-    Industry, InviteUserRequest, MergeCustomersRequest, Priority, ResolveTicketRequest, Role,
-    SetTicketPriorityRequest, Ticket, TicketAssigned, TicketAssignmentStrategy, TicketEscalated,
-    TicketEscalationTrigger, TicketPriorityChanged, TicketResolutionCode, TicketSupportTier,
-    TriageClass, TriageTicketRequest, UndoCustomerMergeRequest, UpdateUserRequest, User,
-    UserAvailability, UserSkill, ticket_service_client::TicketServiceClient,
+    AssignTicketRequest, CloseTicketRequest, DeactivateUserRequest, EscalateTicketRequest,
+    GetTicketRequest, Industry, InviteUserRequest, MergeCustomersRequest, Priority,
+    ResolveTicketRequest, Role, SetTicketPriorityRequest, Ticket, TicketAssigned,
+    TicketAssignmentStrategy, TicketEscalated, TicketEscalationTrigger, TicketPriorityChanged,
+    TicketResolutionCode, TicketSupportTier, TriageClass, TriageTicketRequest,
+    UndoCustomerMergeRequest, UpdateUserRequest, User, UserAvailability, UserSkill,
+    ticket_service_client::TicketServiceClient,
 };
 use prost_types::FieldMask;
 use sea_orm::{ConnectionTrait, Statement};
@@ -32,6 +32,7 @@ use crate::{
     gateway::reason,
     stack::{Bearer, Stack},
     tenants::field_of,
+    tickets_support::{join_invited, new_customer, new_ticket, person, wait_for_ticket},
 };
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -59,29 +60,21 @@ async fn member(
     teams: &[&str],
     skills: &[(&str, i32)],
 ) -> (String, String) {
-    let email = format!("{who}@{slug}.example");
-    stack
-        .identity(Some(admin))
-        .invite_user(InviteUserRequest {
-            user: Some(User {
-                display_name: who.into(),
-                email: email.clone(),
-                roles: roles.iter().map(|role| *role as i32).collect(),
-                skills: skills
-                    .iter()
-                    .map(|(key, level)| UserSkill {
-                        key: (*key).into(),
-                        level: *level,
-                    })
-                    .collect(),
-                ..User::default()
-            }),
-            teams: teams.iter().map(|team| (*team).to_owned()).collect(),
-            ..InviteUserRequest::default()
-        })
-        .await
-        .expect("invite");
-    let (name, session) = stack.join(slug, &email).await;
+    let invitation = InviteUserRequest {
+        user: Some(User {
+            skills: skills
+                .iter()
+                .map(|(key, level)| UserSkill {
+                    key: (*key).into(),
+                    level: *level,
+                })
+                .collect(),
+            ..person(slug, who, roles)
+        }),
+        teams: teams.iter().map(|team| (*team).to_owned()).collect(),
+        ..InviteUserRequest::default()
+    };
+    let (name, session) = join_invited(stack, admin, slug, invitation).await;
     set_availability(stack, admin, &name, UserAvailability::Present).await;
     (name, session)
 }
@@ -134,73 +127,25 @@ async fn wait_for_user(
     .await;
 }
 
-async fn new_customer(stack: &Stack, session: &str) -> String {
-    named_customer(stack, session, "刘女士", "13800138000").await
-}
-
-async fn named_customer(stack: &Stack, session: &str, name: &str, phone: &str) -> String {
-    stack
-        .customers(Some(session))
-        .create_customer(CreateCustomerRequest {
-            customer: Some(Customer {
-                display_name: name.into(),
-                phones: vec![CustomerPhone {
-                    raw: phone.into(),
-                    ..CustomerPhone::default()
-                }],
-                ..Customer::default()
-            }),
-            ..CreateCustomerRequest::default()
-        })
-        .await
-        .expect("customer")
-        .into_inner()
-        .name
+/// 刘女士, the customer most of the suite's tickets are for.
+async fn regular_customer(stack: &Stack, session: &str) -> String {
+    new_customer(stack, session, "刘女士", "13800138000").await
 }
 
 /// Waits until ticket `name` belongs to `customer`.
 async fn wait_for_customer(client: &TicketServiceClient<Bearer>, name: &str, customer: &str) {
-    eventually(&format!("{name} belongs to {customer}"), WAIT, || {
-        let mut client = client.clone();
-        let name = name.to_owned();
-        let customer = customer.to_owned();
-        async move {
-            client
-                .get_ticket(GetTicketRequest { name })
-                .await
-                .is_ok_and(|ticket| ticket.into_inner().customer == customer)
-        }
-    })
-    .await;
+    let what = format!("{name} belongs to {customer}");
+    wait_for_ticket(client, name, &what, |ticket| ticket.customer == customer).await;
 }
 
+/// A ticket of the seeded `kind` (`inquiry`) for `customer`.
 async fn create(
     client: &mut TicketServiceClient<Bearer>,
     customer: &str,
     kind: &str,
     subject: &str,
 ) -> Ticket {
-    let request = CreateTicketRequest {
-        ticket: Some(Ticket {
-            kind: format!("ticketKinds/{kind}"),
-            channel: Channel::Phone as i32,
-            customer: customer.into(),
-            subject: subject.into(),
-            ..Ticket::default()
-        }),
-        request_id: String::new(),
-    };
-    let mut last = None;
-    // The taxonomy is seeded from the tenant's template by an event.
-    for _ in 0..1_500 {
-        match client.create_ticket(request.clone()).await {
-            Ok(ticket) => return ticket.into_inner(),
-            Err(status) if status.code() == Code::InvalidArgument => last = Some(status),
-            Err(status) => panic!("create {subject}: {status:?}"),
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("create {subject}: {last:?}");
+    new_ticket(client, &format!("ticketKinds/{kind}"), customer, subject).await
 }
 
 fn assign(
@@ -317,7 +262,7 @@ async fn assignment(backend: Backend) {
     ] {
         wait_for_user(&stack, tenant, user, UserAvailability::Present, &[team]).await;
     }
-    let customer = new_customer(&stack, &admin).await;
+    let customer = regular_customer(&stack, &admin).await;
     let mut supervisor = stack.tickets(Some(&sun_session));
     let mut agent_lin = stack.tickets(Some(&lin_session));
     let mut agent_wang = stack.tickets(Some(&wang_session));
@@ -671,24 +616,13 @@ async fn assignment(backend: Backend) {
         .await
         .expect("deactivate");
     for name in &lins {
-        let client = supervisor.clone();
-        eventually(&format!("{name} moves to the successor"), WAIT, || {
-            let mut client = client.clone();
-            let name = name.clone();
-            let wang = wang.clone();
-            async move {
-                client
-                    .get_ticket(GetTicketRequest { name })
-                    .await
-                    .is_ok_and(|ticket| ticket.into_inner().assignee == wang)
-            }
-        })
-        .await;
+        let what = format!("{name} moves to the successor");
+        wait_for_ticket(&supervisor, name, &what, |ticket| ticket.assignee == wang).await;
     }
 
     // Tickets follow a customer merge, and only those go back on undo.
-    let merged = named_customer(&stack, &admin, "陈先生", "13900139001").await;
-    let survivor = named_customer(&stack, &admin, "陈生", "13900139002").await;
+    let merged = new_customer(&stack, &admin, "陈先生", "13900139001").await;
+    let survivor = new_customer(&stack, &admin, "陈生", "13900139002").await;
     let of_merged = create(&mut supervisor, &merged, "inquiry", "陈先生的咨询").await;
     let merge = stack
         .customers(Some(&sun_session))

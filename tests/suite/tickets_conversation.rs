@@ -10,116 +10,38 @@
 //! acknowledged by its receiver, who gets the ticket; another tenant sees
 //! none of it (NOT_FOUND, like missing resources).
 
-use std::time::{Duration, Instant};
-
-use kefu_kit::{db::begin_read_platform, outbox, testing::Backend};
+use kefu_kit::testing::Backend;
 use kefu_proto::v1::{
-    AcknowledgeHandoverRequest, ActorKind, Channel, CreateCustomerRequest, CreateHandoverRequest,
-    CreateIncidentRequest, CreateTicketCommentRequest, CreateTicketFieldDefinitionRequest,
-    CreateTicketKindRequest, CreateTicketRequest, Customer, CustomerPhone, GetHandoverRequest,
-    GetIncidentRequest, GetTicketAuditEntryRequest, GetTicketCommentRequest, GetTicketRequest,
-    Handover, HandoverItem, HandoverState, Incident, IncidentState, Industry, InviteUserRequest,
+    AcknowledgeHandoverRequest, ActorKind, Channel, CreateHandoverRequest, CreateIncidentRequest,
+    CreateTicketCommentRequest, CreateTicketFieldDefinitionRequest, CreateTicketKindRequest,
+    GetHandoverRequest, GetIncidentRequest, GetTicketAuditEntryRequest, GetTicketCommentRequest,
+    GetTicketRequest, Handover, HandoverItem, HandoverState, Incident, IncidentState, Industry,
     LinkTicketsToIncidentRequest, ListHandoversRequest, ListIncidentsRequest,
     ListTicketAuditEntriesRequest, ListTicketCommentsRequest, LocalizedText, PendTicketRequest,
     PostIncidentResponseRequest, ResolveIncidentRequest, Role, SubmitHandoverRequest, Ticket,
     TicketAttachment, TicketAuditAction, TicketAuditEntry, TicketBaseKind, TicketComment,
     TicketCommentVisibility, TicketFieldDefinition, TicketFieldRequirement, TicketFieldType,
     TicketKind, TicketKindField, TicketResolutionCode, TicketState,
-    UnlinkTicketFromIncidentRequest, UpdateIncidentRequest, User,
+    UnlinkTicketFromIncidentRequest, UpdateIncidentRequest,
     ticket_service_client::TicketServiceClient,
 };
 use prost_types::FieldMask;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use tonic::{Code, Status};
 
-use crate::stack::{Bearer, Stack};
-
-const WAIT: Duration = Duration::from_secs(30);
-
-fn field_of(status: &Status) -> String {
-    use tonic_types::StatusExt;
-    status
-        .get_details_bad_request()
-        .and_then(|bad| bad.field_violations.first().map(|v| v.field.clone()))
-        .unwrap_or_default()
-}
-
-fn reason_of(status: &Status) -> String {
-    use tonic_types::StatusExt;
-    status
-        .get_details_error_info()
-        .map(|info| info.reason)
-        .unwrap_or_default()
-}
-
-async fn new_customer(stack: &Stack, session: &str, name: &str, phone: &str) -> String {
-    stack
-        .customers(Some(session))
-        .create_customer(CreateCustomerRequest {
-            customer: Some(Customer {
-                display_name: name.into(),
-                phones: vec![CustomerPhone {
-                    raw: phone.into(),
-                    ..CustomerPhone::default()
-                }],
-                ..Customer::default()
-            }),
-            ..CreateCustomerRequest::default()
-        })
-        .await
-        .expect("customer created")
-        .into_inner()
-        .name
-}
+use crate::{
+    gateway::reason as reason_of,
+    stack::{Bearer, Stack},
+    tenants::field_of,
+    tickets_support::{count_events, join_as, new_customer, new_ticket, retry},
+};
 
 /// Creates an inquiry once the copies it needs (taxonomy, customer) arrived.
-async fn new_ticket(client: &TicketServiceClient<Bearer>, customer: &str, subject: &str) -> Ticket {
-    new_ticket_of(client, customer, subject, "ticketKinds/inquiry").await
-}
-
-/// Creates a ticket of `kind` once the copies it needs arrived.
-async fn new_ticket_of(
+async fn new_inquiry(
     client: &TicketServiceClient<Bearer>,
     customer: &str,
     subject: &str,
-    kind: &str,
 ) -> Ticket {
-    let request = CreateTicketRequest {
-        ticket: Some(Ticket {
-            kind: kind.into(),
-            channel: Channel::Phone as i32,
-            customer: customer.into(),
-            subject: subject.into(),
-            ..Ticket::default()
-        }),
-        request_id: uuid::Uuid::now_v7().to_string(),
-    };
-    retry(&format!("ticket {subject} created"), || {
-        let mut client = client.clone();
-        let request = request.clone();
-        async move { client.create_ticket(request).await }
-    })
-    .await
-}
-
-/// Calls `call` until it answers, while it answers INVALID_ARGUMENT (a copy
-/// this service keeps of another's data has not arrived yet).
-async fn retry<T, F, Fut>(what: &str, mut call: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<tonic::Response<T>, Status>>,
-{
-    let deadline = Instant::now() + WAIT;
-    loop {
-        match call().await {
-            Ok(answer) => return answer.into_inner(),
-            Err(status) => {
-                assert_eq!(status.code(), Code::InvalidArgument, "{what}: {status:?}");
-                assert!(Instant::now() < deadline, "{what}: still {status:?}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
+    new_ticket(client, "ticketKinds/inquiry", customer, subject).await
 }
 
 async fn get(client: &mut TicketServiceClient<Bearer>, name: &str) -> Ticket {
@@ -196,47 +118,6 @@ fn actions(entries: &[TicketAuditEntry]) -> Vec<TicketAuditAction> {
         .collect()
 }
 
-/// How many events of `event_type` (`TicketReplied`) the tickets service
-/// wrote about `subject`, in the transactions of the changes.
-async fn events(stack: &Stack, subject: &str, event_type: &str) -> usize {
-    let db = stack.service_connection("tickets").await;
-    let txn = begin_read_platform(&db).await.expect("begin");
-    let rows = outbox::entity::Entity::find()
-        .filter(outbox::entity::Column::Subject.eq(subject))
-        .all(&txn)
-        .await
-        .expect("outbox");
-    txn.commit().await.expect("commit");
-    rows.iter()
-        .filter(|row| row.event_type == format!("kefu.v1.{event_type}"))
-        .count()
-}
-
-/// Invites `who` with `roles` into the tenant `slug` and signs them in.
-async fn join_as(
-    stack: &Stack,
-    admin: &str,
-    slug: &str,
-    who: &str,
-    roles: &[Role],
-) -> (String, String) {
-    let email = format!("{who}@{slug}.example");
-    stack
-        .identity(Some(admin))
-        .invite_user(InviteUserRequest {
-            user: Some(User {
-                display_name: who.into(),
-                email: email.clone(),
-                roles: roles.iter().map(|role| *role as i32).collect(),
-                ..User::default()
-            }),
-            ..InviteUserRequest::default()
-        })
-        .await
-        .expect("invite");
-    stack.join(slug, &email).await
-}
-
 async fn conversation(backend: Backend) {
     let Some(stack) = Stack::start(backend, |config| config.limits.enabled = false).await else {
         return;
@@ -248,7 +129,7 @@ async fn conversation(backend: Backend) {
     let mut other = stack.tickets(Some(&b.admin_session));
 
     // Replies and notes.
-    let ticket = new_ticket(&client, &zhang, "3号楼1单元 厨房漏水").await;
+    let ticket = new_inquiry(&client, &zhang, "3号楼1单元 厨房漏水").await;
     assert_eq!(ticket.state, TicketState::New as i32);
     let note = add(
         &mut client,
@@ -452,21 +333,21 @@ async fn conversation(backend: Backend) {
 
     // Each comment was published with its change.
     assert_eq!(
-        events(&stack, &ticket.name, "TicketInternalNoteAdded").await,
+        count_events(&stack, &ticket.name, "TicketInternalNoteAdded").await,
         1
     );
-    assert_eq!(events(&stack, &ticket.name, "TicketReplied").await, 2);
+    assert_eq!(count_events(&stack, &ticket.name, "TicketReplied").await, 2);
     assert_eq!(
-        events(&stack, &ticket.name, "TicketStateChanged").await,
+        count_events(&stack, &ticket.name, "TicketStateChanged").await,
         3,
         "opened by the reply, pended, resumed by the customer"
     );
 
     // An incident of three tickets: one response, one resolution.
     let leaks = [
-        new_ticket(&client, &zhang, "停水:1单元").await,
-        new_ticket(&client, &zhang, "停水:2单元").await,
-        new_ticket(&client, &zhang, "停水:3单元").await,
+        new_inquiry(&client, &zhang, "停水:1单元").await,
+        new_inquiry(&client, &zhang, "停水:2单元").await,
+        new_inquiry(&client, &zhang, "停水:3单元").await,
     ];
     let incident = client
         .create_incident(CreateIncidentRequest {
@@ -595,11 +476,17 @@ async fn conversation(backend: Backend) {
         );
     }
     for leak in &leaks {
-        assert_eq!(events(&stack, &leak.name, "TicketReplied").await, 2);
-        assert_eq!(events(&stack, &leak.name, "TicketResolved").await, 1);
+        assert_eq!(count_events(&stack, &leak.name, "TicketReplied").await, 2);
+        assert_eq!(count_events(&stack, &leak.name, "TicketResolved").await, 1);
     }
-    assert_eq!(events(&stack, &incident.name, "IncidentOpened").await, 1);
-    assert_eq!(events(&stack, &incident.name, "IncidentResolved").await, 1);
+    assert_eq!(
+        count_events(&stack, &incident.name, "IncidentOpened").await,
+        1
+    );
+    assert_eq!(
+        count_events(&stack, &incident.name, "IncidentResolved").await,
+        1
+    );
     let status = client
         .post_incident_response(PostIncidentResponseRequest {
             name: incident.name.clone(),
@@ -833,7 +720,7 @@ async fn conversation(backend: Backend) {
         .expect("what I must acknowledge")
         .into_inner();
     assert_eq!(mine.handovers.len(), 1);
-    let assigned_before = events(&stack, &ticket.name, "TicketAssigned").await;
+    let assigned_before = count_events(&stack, &ticket.name, "TicketAssigned").await;
     let acknowledged = night_client
         .acknowledge_handover(AcknowledgeHandoverRequest {
             name: draft.name.clone(),
@@ -853,10 +740,13 @@ async fn conversation(backend: Backend) {
     );
     assert_eq!(get(&mut client, &ticket.name).await.assignee, night);
     assert_eq!(
-        events(&stack, &ticket.name, "TicketAssigned").await,
+        count_events(&stack, &ticket.name, "TicketAssigned").await,
         assigned_before + 1
     );
-    assert_eq!(events(&stack, &draft.name, "HandoverAcknowledged").await, 1);
+    assert_eq!(
+        count_events(&stack, &draft.name, "HandoverAcknowledged").await,
+        1
+    );
     let handed = trail(&mut client, &ticket.name, "action = HANDED_OVER").await;
     assert_eq!(handed.len(), 1);
     assert_eq!(handed[0].related_resource, draft.name);
@@ -942,8 +832,8 @@ async fn conversation(backend: Backend) {
         })
         .await
         .expect("kind");
-    let plain = new_ticket(&client, &zhang, "停电:1单元").await;
-    let strict = new_ticket_of(&client, &zhang, "停电:2单元", "ticketKinds/outage").await;
+    let plain = new_inquiry(&client, &zhang, "停电:1单元").await;
+    let strict = new_ticket(&client, "ticketKinds/outage", &zhang, "停电:2单元").await;
     let blackout = client
         .create_incident(CreateIncidentRequest {
             incident: Some(Incident {

@@ -13,12 +13,11 @@ use std::time::Duration;
 use chrono::Utc;
 use kefu_kit::{context::TenantId, db::begin_for_tenant, events::to_timestamp, testing::Backend};
 use kefu_proto::v1::{
-    Channel, CloseTicketRequest, CreateCustomerRequest, CreateTicketRequest, Customer,
-    CustomerPhone, FlagTicketRequest, GetTicketRequest, HoldTicketRequest, Industry,
-    ListTicketsRequest, OpenTicketRequest, PendTicketRequest, Priority, ReopenTicketRequest,
-    ResolveTicketRequest, ResumeTicketRequest, Ticket, TicketBaseKind, TicketFlag, TicketFlagColor,
-    TicketResolutionCode, TicketState, TicketSupportTier, UpdateTicketRequest,
-    ticket_service_client::TicketServiceClient,
+    Channel, CloseTicketRequest, CreateTicketRequest, FlagTicketRequest, GetTicketRequest,
+    HoldTicketRequest, Industry, ListTicketsRequest, OpenTicketRequest, PendTicketRequest,
+    Priority, ReopenTicketRequest, ResolveTicketRequest, ResumeTicketRequest, Ticket,
+    TicketBaseKind, TicketFlag, TicketFlagColor, TicketResolutionCode, TicketState,
+    TicketSupportTier, UpdateTicketRequest, ticket_service_client::TicketServiceClient,
 };
 use prost::Message;
 use prost_types::FieldMask;
@@ -28,43 +27,12 @@ use sea_orm::{
 };
 use tonic::{Code, Status};
 
-use crate::stack::{Bearer, Stack};
-
-fn field_of(status: &Status) -> String {
-    use tonic_types::StatusExt;
-    status
-        .get_details_bad_request()
-        .and_then(|bad| bad.field_violations.first().map(|v| v.field.clone()))
-        .unwrap_or_default()
-}
-
-fn reason_of(status: &Status) -> String {
-    use tonic_types::StatusExt;
-    status
-        .get_details_error_info()
-        .map(|info| info.reason)
-        .unwrap_or_default()
-}
-
-async fn new_customer(stack: &Stack, session: &str, name: &str, phone: &str) -> String {
-    stack
-        .customers(Some(session))
-        .create_customer(CreateCustomerRequest {
-            customer: Some(Customer {
-                display_name: name.into(),
-                phones: vec![CustomerPhone {
-                    raw: phone.into(),
-                    ..CustomerPhone::default()
-                }],
-                ..Customer::default()
-            }),
-            ..CreateCustomerRequest::default()
-        })
-        .await
-        .expect("customer created")
-        .into_inner()
-        .name
-}
+use crate::{
+    gateway::reason as reason_of,
+    stack::{Bearer, Stack},
+    tenants::field_of,
+    tickets_support::{new_customer, retry},
+};
 
 fn inquiry(customer: &str, subject: &str) -> Ticket {
     Ticket {
@@ -167,20 +135,12 @@ async fn ticket_lifecycle(backend: Backend) {
         ticket: Some(first.clone()),
         request_id: request_id.clone(),
     };
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let created = loop {
-        match client.create_ticket(request.clone()).await {
-            Ok(ticket) => break ticket.into_inner(),
-            Err(status) => {
-                assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "the taxonomy and customer copies never arrived: {status:?}"
-                );
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    };
+    let created = retry("the taxonomy and customer copies arrived", || {
+        let mut client = client.clone();
+        let request = request.clone();
+        async move { client.create_ticket(request).await }
+    })
+    .await;
     assert!(created.name.starts_with("tickets/"));
     assert!(
         created.ticket_number.starts_with("T-"),
@@ -699,20 +659,12 @@ async fn ticket_lifecycle(backend: Backend) {
 
 /// Creates `ticket` once the taxonomy and customer copies have arrived.
 async fn first_ticket(client: &mut TicketServiceClient<Bearer>, ticket: Ticket) -> Ticket {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        match create(client, ticket.clone()).await {
-            Ok(ticket) => return ticket,
-            Err(status) => {
-                assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "the taxonomy and customer copies never arrived: {status:?}"
-                );
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
+    retry("the taxonomy and customer copies arrived", || {
+        let mut client = client.clone();
+        let ticket = ticket.clone();
+        async move { create(&mut client, ticket).await.map(tonic::Response::new) }
+    })
+    .await
 }
 
 /// The automatic parts: a RESOLVED ticket is closed by the system after the

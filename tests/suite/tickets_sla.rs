@@ -21,8 +21,7 @@ use kefu_kit::{
     testing::Backend,
 };
 use kefu_proto::v1::{
-    Channel, CreateCustomerRequest, CreateTicketCommentRequest, CreateTicketRequest, Customer,
-    CustomerPhone, EventEnvelope, GetSlaPolicyRequest, GetTicketRequest, Industry,
+    CreateTicketCommentRequest, EventEnvelope, GetSlaPolicyRequest, GetTicketRequest, Industry,
     PendTicketRequest, Priority, ResolveTicketRequest, ResumeTicketRequest, Ticket, TicketComment,
     TicketCommentVisibility, TicketEscalated, TicketEscalationTrigger, TicketPriorityChanged,
     TicketResolutionCode, TicketSlaBreached, TicketSlaClock, TicketSlaClockKind,
@@ -36,6 +35,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOr
 use crate::{
     eventually::eventually,
     stack::{Bearer, Stack},
+    tickets_support::{new_customer, new_ticket},
 };
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -73,37 +73,6 @@ async fn get(client: &mut TicketServiceClient<Bearer>, name: &str) -> Ticket {
         .await
         .expect("get ticket")
         .into_inner()
-}
-
-/// Creates a ticket of `kind` for `customer`, once the copies of the
-/// taxonomy and the customer have arrived.
-async fn create(
-    client: &TicketServiceClient<Bearer>,
-    kind: &str,
-    customer: &str,
-    subject: &str,
-) -> Ticket {
-    let request = CreateTicketRequest {
-        ticket: Some(Ticket {
-            kind: kind.into(),
-            channel: Channel::Phone as i32,
-            customer: customer.into(),
-            subject: subject.into(),
-            ..Ticket::default()
-        }),
-        request_id: uuid::Uuid::now_v7().to_string(),
-    };
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        match client.clone().create_ticket(request.clone()).await {
-            Ok(ticket) => return ticket.into_inner(),
-            Err(status) if std::time::Instant::now() < deadline => {
-                assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(status) => panic!("the ticket is not created: {status:?}"),
-        }
-    }
 }
 
 /// The events of `event_type` about `ticket` in the tickets outbox, oldest
@@ -193,27 +162,11 @@ async fn sla_clocks(backend: Backend) {
     })
     .await;
 
-    let customer = stack
-        .customers(Some(&a.admin_session))
-        .create_customer(CreateCustomerRequest {
-            customer: Some(Customer {
-                display_name: "王五".into(),
-                phones: vec![CustomerPhone {
-                    raw: "13700137000".into(),
-                    ..CustomerPhone::default()
-                }],
-                ..Customer::default()
-            }),
-            ..CreateCustomerRequest::default()
-        })
-        .await
-        .expect("customer")
-        .into_inner()
-        .name;
+    let customer = new_customer(&stack, &a.admin_session, "王五", "13700137000").await;
     let mut client = stack.tickets(Some(&a.admin_session));
 
     // Friday 17:00: half an hour of business left, then Monday from 08:30.
-    let ticket = create(&client, INQUIRY, &customer, "热水器不出热水").await;
+    let ticket = new_ticket(&client, INQUIRY, &customer, "热水器不出热水").await;
     assert_eq!(ticket.priority, Priority::Normal as i32);
     let first = ticket
         .first_response_sla
@@ -300,7 +253,7 @@ async fn sla_clocks(backend: Backend) {
 
     // A second ticket, resolved at once: both clocks stop MET and the scan
     // never looks at it again.
-    let quick = create(&client, INQUIRY, &customer, "发票抬头查询").await;
+    let quick = new_ticket(&client, INQUIRY, &customer, "发票抬头查询").await;
     clock.advance(chrono::Duration::minutes(5));
     let solved = client
         .resolve_ticket(ResolveTicketRequest {
@@ -325,7 +278,7 @@ async fn sla_clocks(backend: Backend) {
     // A complaint counts calendar time (the template's 6-day policy): 24 h
     // to the first reply, 6 days to resolution, warning at 80 %; the first
     // public reply stops the first-response clock MET.
-    let complaint = create(
+    let complaint = new_ticket(
         &client,
         "ticketKinds/complaint",
         &customer,

@@ -29,6 +29,7 @@ use crate::{
     gateway::reason,
     stack::{Bearer, Stack},
     tenants::field_of,
+    tickets_support::{join_invited, person},
 };
 
 type Client = TicketServiceClient<Bearer>;
@@ -152,21 +153,14 @@ async fn create_category(
 
 /// Invites an agent and signs them in: the session.
 async fn agent(stack: &Stack, admin: &str, slug: &str) -> String {
-    let email = format!("agent@{slug}.example");
-    stack
-        .identity(Some(admin))
-        .invite_user(InviteUserRequest {
-            user: Some(User {
-                display_name: "客服小王".into(),
-                email: email.clone(),
-                roles: vec![Role::Agent as i32],
-                ..User::default()
-            }),
-            ..InviteUserRequest::default()
-        })
-        .await
-        .expect("invite");
-    stack.join(slug, &email).await.1
+    let invitation = InviteUserRequest {
+        user: Some(User {
+            display_name: "客服小王".into(),
+            ..person(slug, "agent", &[Role::Agent])
+        }),
+        ..InviteUserRequest::default()
+    };
+    join_invited(stack, admin, slug, invitation).await.1
 }
 
 async fn taxonomy(backend: Backend) {
