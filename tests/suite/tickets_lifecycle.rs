@@ -44,6 +44,14 @@ fn inquiry(customer: &str, subject: &str) -> Ticket {
     }
 }
 
+/// An inquiry of `priority`, for the queue ordered by priority.
+fn inquiry_at(priority: Priority, customer: &str, subject: &str) -> Ticket {
+    Ticket {
+        priority: priority as i32,
+        ..inquiry(customer, subject)
+    }
+}
+
 async fn create(
     client: &mut TicketServiceClient<Bearer>,
     ticket: Ticket,
@@ -532,24 +540,12 @@ async fn ticket_lifecycle(backend: Backend) {
     // The views. Tickets of the team queue with their priorities; one mine,
     // one pending on the customer.
     let team = created.team.clone();
-    let urgent = create(
-        &mut client,
-        Ticket {
-            priority: Priority::Urgent as i32,
-            ..inquiry(&zhang, "停电 急")
-        },
-    )
-    .await
-    .expect("urgent");
-    let low = create(
-        &mut client,
-        Ticket {
-            priority: Priority::Low as i32,
-            ..inquiry(&zhang, "路灯咨询")
-        },
-    )
-    .await
-    .expect("low");
+    let urgent = create(&mut client, inquiry_at(Priority::Urgent, &zhang, "停电 急"))
+        .await
+        .expect("urgent");
+    let low = create(&mut client, inquiry_at(Priority::Low, &zhang, "路灯咨询"))
+        .await
+        .expect("low");
     // The assignee must be an active user in the copy of users.
     let mine = first_ticket(
         &mut client,
