@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use kefu_kit::{context::TenantId, db::is_unique_violation, events::to_timestamp, resource};
+use kefu_kit::{context::TenantId, events::to_timestamp, resource};
 use kefu_proto::v1::{
     CreateTicketCategoryRequest, DeleteTicketCategoryRequest, GetTicketCategoryRequest, Industry,
     ListTicketCategoriesRequest, ListTicketCategoriesResponse, TicketCategory,
@@ -13,6 +13,7 @@ use kefu_proto::v1::{
 use sea_orm::DatabaseTransaction;
 use tonic::{Request, Response, Status};
 
+use super::{already_exists, at_etag, created, directed, inserted, unless_stale};
 use super::{
     apply_routing, check_request_id, check_routing_teams, in_use, key_in, mask_paths, recall,
     remember,
@@ -134,12 +135,10 @@ pub(crate) async fn create_ticket_category(
     )
     .await?;
     category.path = rules::place(&all, &category, parent)?;
-    match store::insert_category(&txn, tenant, &category, now).await {
-        Err(error) if is_unique_violation(&error) => {
-            return Err(already_exists(&category.name).into());
-        }
-        other => other.map_err(TicketsError::from)?,
-    }
+    inserted(
+        store::insert_category(&txn, tenant, &category, now).await,
+        &category.name,
+    )?;
     remember(
         &txn,
         tenant,
@@ -151,10 +150,6 @@ pub(crate) async fn create_ticket_category(
     .await?;
     shared.commit(txn).await?;
     Ok(Response::new(category))
-}
-
-fn already_exists(name: &str) -> TicketsError {
-    TicketsError::AlreadyExists(format!("{name} already exists"), None)
 }
 
 /// `GetTicketCategory`.
@@ -227,14 +222,12 @@ pub(crate) async fn list_ticket_categories(
     keyed.sort_by(|(a_key, a), (b_key, b)| {
         let ordering = match order.field.as_str() {
             "path" => a_key.cmp(b_key),
-            "create_time" => time_of(a).cmp(&time_of(b)).then(a.key.cmp(&b.key)),
+            "create_time" => created(a.create_time.as_ref())
+                .cmp(&created(b.create_time.as_ref()))
+                .then(a.key.cmp(&b.key)),
             _ => a.key.cmp(&b.key),
         };
-        if order.desc {
-            ordering.reverse()
-        } else {
-            ordering
-        }
+        directed(ordering, order.desc)
     });
     let categories: Vec<TicketCategory> = keyed.into_iter().map(|(_, c)| c.clone()).collect();
     let (ticket_categories, next_page_token, total_size) = filter::page(categories, offset, limit);
@@ -243,13 +236,6 @@ pub(crate) async fn list_ticket_categories(
         next_page_token,
         total_size,
     }))
-}
-
-fn time_of(category: &TicketCategory) -> (i64, i32) {
-    category
-        .create_time
-        .as_ref()
-        .map_or((0, 0), |time| (time.seconds, time.nanos))
 }
 
 /// `UpdateTicketCategory`: a new parent moves the subtree (each moved
@@ -266,12 +252,8 @@ pub(crate) async fn update_ticket_category(
     let key = key_in(&input.name, CATEGORIES)?.to_owned();
     let now = shared.now();
     let txn = shared.begin(tenant).await?;
-    let stored = store::get_category(&txn, tenant, &key, true)
-        .await?
-        .ok_or_else(|| TicketsError::not_found(&input.name))?;
-    if !resource::etag_matches(&input.etag, stored.revision) {
-        return Err(TicketsError::StaleEtag(input.name).into());
-    }
+    let stored = store::get_category(&txn, tenant, &key, true).await?;
+    let stored = at_etag(stored, &input.name, &input.etag)?;
     let mut category = stored.resource.clone();
     for path in &paths {
         match path.as_str() {
@@ -302,9 +284,10 @@ pub(crate) async fn update_ticket_category(
     category.path = rules::place(&all, &category, parent.as_ref())?;
     category.update_time = Some(to_timestamp(now));
     category.etag = resource::etag(stored.revision + 1);
-    if !store::replace_category(&txn, tenant, &category, stored.revision).await? {
-        return Err(TicketsError::StaleEtag(input.name).into());
-    }
+    unless_stale(
+        store::replace_category(&txn, tenant, &category, stored.revision).await?,
+        &input.name,
+    )?;
     if category.path != stored.resource.path {
         // The subtree moved with it: rewrite each descendant's path.
         if let Some(slot) = all.iter_mut().find(|c| c.name == category.name) {
@@ -356,12 +339,8 @@ pub(crate) async fn delete_ticket_category(
     let request = request.into_inner();
     let key = key_in(&request.name, CATEGORIES)?.to_owned();
     let txn = shared.begin(tenant).await?;
-    let stored = store::get_category(&txn, tenant, &key, true)
-        .await?
-        .ok_or_else(|| TicketsError::not_found(&request.name))?;
-    if !resource::etag_matches(&request.etag, stored.revision) {
-        return Err(TicketsError::StaleEtag(request.name).into());
-    }
+    let stored = store::get_category(&txn, tenant, &key, true).await?;
+    let stored = at_etag(stored, &request.name, &request.etag)?;
     let name = stored.resource.name.as_str();
     if store::has_children(&txn, tenant, &key).await? {
         return Err(in_use(name, "its child categories").into());
@@ -372,9 +351,10 @@ pub(crate) async fn delete_ticket_category(
     if store::any_incident_with(&txn, tenant, name).await? {
         return Err(in_use(name, "an incident").into());
     }
-    if !store::delete_category(&txn, tenant, &key, stored.revision).await? {
-        return Err(TicketsError::StaleEtag(request.name).into());
-    }
+    unless_stale(
+        store::delete_category(&txn, tenant, &key, stored.revision).await?,
+        &request.name,
+    )?;
     shared.commit(txn).await?;
     Ok(Response::new(()))
 }

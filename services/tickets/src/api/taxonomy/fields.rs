@@ -3,7 +3,7 @@
 //! `UpdateTicketFieldDefinition`, `DeleteTicketFieldDefinition`. A
 //! definition's `usages` are read from the kinds' forms.
 
-use kefu_kit::{db::is_unique_violation, events::to_timestamp, resource};
+use kefu_kit::{events::to_timestamp, resource};
 use kefu_proto::v1::{
     CreateTicketFieldDefinitionRequest, DeleteTicketFieldDefinitionRequest,
     GetTicketFieldDefinitionRequest, Industry, ListTicketFieldDefinitionsRequest,
@@ -12,6 +12,7 @@ use kefu_proto::v1::{
 };
 use tonic::{Request, Response, Status};
 
+use super::{already_exists, at_etag, created, directed, inserted, unless_stale};
 use super::{check_request_id, in_use, key_in, mask_paths, recall, remember};
 use crate::{
     api::{Shared, caller, page_size, required},
@@ -114,12 +115,10 @@ pub(crate) async fn create_ticket_field_definition(
     {
         return Err(already_exists(&field.name).into());
     }
-    match store::insert_field(&txn, tenant, &field, now).await {
-        Err(error) if is_unique_violation(&error) => {
-            return Err(already_exists(&field.name).into());
-        }
-        other => other.map_err(TicketsError::from)?,
-    }
+    inserted(
+        store::insert_field(&txn, tenant, &field, now).await,
+        &field.name,
+    )?;
     remember(
         &txn,
         tenant,
@@ -131,10 +130,6 @@ pub(crate) async fn create_ticket_field_definition(
     .await?;
     shared.commit(txn).await?;
     Ok(Response::new(field))
-}
-
-fn already_exists(name: &str) -> TicketsError {
-    TicketsError::AlreadyExists(format!("{name} already exists"), None)
 }
 
 /// `GetTicketFieldDefinition`.
@@ -200,14 +195,12 @@ pub(crate) async fn list_ticket_field_definitions(
         .collect();
     fields.sort_by(|a, b| {
         let ordering = match order.field.as_str() {
-            "create_time" => time_of(a).cmp(&time_of(b)).then(a.key.cmp(&b.key)),
+            "create_time" => created(a.create_time.as_ref())
+                .cmp(&created(b.create_time.as_ref()))
+                .then(a.key.cmp(&b.key)),
             _ => a.key.cmp(&b.key),
         };
-        if order.desc {
-            ordering.reverse()
-        } else {
-            ordering
-        }
+        directed(ordering, order.desc)
     });
     let (ticket_field_definitions, next_page_token, total_size) =
         filter::page(fields, offset, limit);
@@ -216,13 +209,6 @@ pub(crate) async fn list_ticket_field_definitions(
         next_page_token,
         total_size,
     }))
-}
-
-fn time_of(field: &TicketFieldDefinition) -> (i64, i32) {
-    field
-        .create_time
-        .as_ref()
-        .map_or((0, 0), |time| (time.seconds, time.nanos))
 }
 
 /// `UpdateTicketFieldDefinition`: `key` and `type` are immutable; options
@@ -238,12 +224,8 @@ pub(crate) async fn update_ticket_field_definition(
     let key = key_in(&input.name, FIELD_DEFINITIONS)?.to_owned();
     let now = shared.now();
     let txn = shared.begin(tenant).await?;
-    let stored = store::get_field(&txn, tenant, &key, true)
-        .await?
-        .ok_or_else(|| TicketsError::not_found(&input.name))?;
-    if !resource::etag_matches(&input.etag, stored.revision) {
-        return Err(TicketsError::StaleEtag(input.name).into());
-    }
+    let stored = store::get_field(&txn, tenant, &key, true).await?;
+    let stored = at_etag(stored, &input.name, &input.etag)?;
     let mut field = stored.resource.clone();
     for path in &paths {
         match path.as_str() {
@@ -262,9 +244,10 @@ pub(crate) async fn update_ticket_field_definition(
     field.usages.clear();
     field.update_time = Some(to_timestamp(now));
     field.etag = resource::etag(stored.revision + 1);
-    if !store::replace_field(&txn, tenant, &field, stored.revision).await? {
-        return Err(TicketsError::StaleEtag(input.name).into());
-    }
+    unless_stale(
+        store::replace_field(&txn, tenant, &field, stored.revision).await?,
+        &input.name,
+    )?;
     let kinds = kinds(&txn, tenant).await?;
     shared.commit(txn).await?;
     Ok(Response::new(with_usages(field, &kinds)))
@@ -280,12 +263,8 @@ pub(crate) async fn delete_ticket_field_definition(
     let request = request.into_inner();
     let key = key_in(&request.name, FIELD_DEFINITIONS)?.to_owned();
     let txn = shared.begin(tenant).await?;
-    let stored = store::get_field(&txn, tenant, &key, true)
-        .await?
-        .ok_or_else(|| TicketsError::not_found(&request.name))?;
-    if !resource::etag_matches(&request.etag, stored.revision) {
-        return Err(TicketsError::StaleEtag(request.name).into());
-    }
+    let stored = store::get_field(&txn, tenant, &key, true).await?;
+    let stored = at_etag(stored, &request.name, &request.etag)?;
     let name = stored.resource.name.as_str();
     if let Some(kind) = kinds(&txn, tenant).await?.iter().find(|kind| {
         kind.fields
@@ -297,9 +276,10 @@ pub(crate) async fn delete_ticket_field_definition(
     if store::any_ticket_with_field(&txn, tenant, &key).await? {
         return Err(in_use(name, "tickets").into());
     }
-    if !store::delete_field(&txn, tenant, &key, stored.revision).await? {
-        return Err(TicketsError::StaleEtag(request.name).into());
-    }
+    unless_stale(
+        store::delete_field(&txn, tenant, &key, stored.revision).await?,
+        &request.name,
+    )?;
     shared.commit(txn).await?;
     Ok(Response::new(()))
 }

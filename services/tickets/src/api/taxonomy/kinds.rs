@@ -1,7 +1,7 @@
 //! Ticket kinds (工单类型): `CreateTicketKind`, `GetTicketKind`,
 //! `ListTicketKinds`, `UpdateTicketKind`, `DeleteTicketKind`.
 
-use kefu_kit::{context::TenantId, db::is_unique_violation, events::to_timestamp, resource};
+use kefu_kit::{context::TenantId, events::to_timestamp, resource};
 use kefu_proto::v1::{
     CreateTicketKindRequest, DeleteTicketKindRequest, GetTicketKindRequest, Industry,
     ListTicketKindsRequest, ListTicketKindsResponse, TicketBaseKind, TicketKind,
@@ -10,6 +10,7 @@ use kefu_proto::v1::{
 use sea_orm::DatabaseTransaction;
 use tonic::{Request, Response, Status};
 
+use super::{already_exists, at_etag, created, directed, inserted, unless_stale};
 use super::{
     apply_routing, check_request_id, check_routing_teams, in_use, key_in, mask_paths, recall,
     remember,
@@ -142,10 +143,10 @@ pub(crate) async fn create_ticket_kind(
         return Err(already_exists(&kind.name).into());
     }
     check_references(&txn, tenant, &kind, None).await?;
-    match store::insert_kind(&txn, tenant, &kind, now).await {
-        Err(error) if is_unique_violation(&error) => return Err(already_exists(&kind.name).into()),
-        other => other.map_err(TicketsError::from)?,
-    }
+    inserted(
+        store::insert_kind(&txn, tenant, &kind, now).await,
+        &kind.name,
+    )?;
     remember(
         &txn,
         tenant,
@@ -157,10 +158,6 @@ pub(crate) async fn create_ticket_kind(
     .await?;
     shared.commit(txn).await?;
     Ok(Response::new(kind))
-}
-
-fn already_exists(name: &str) -> TicketsError {
-    TicketsError::AlreadyExists(format!("{name} already exists"), None)
 }
 
 /// `GetTicketKind`.
@@ -224,14 +221,12 @@ pub(crate) async fn list_ticket_kinds(
                 .display_order
                 .cmp(&b.display_order)
                 .then(a.key.cmp(&b.key)),
-            "create_time" => time_of(a).cmp(&time_of(b)).then(a.key.cmp(&b.key)),
+            "create_time" => created(a.create_time.as_ref())
+                .cmp(&created(b.create_time.as_ref()))
+                .then(a.key.cmp(&b.key)),
             _ => a.key.cmp(&b.key),
         };
-        if order.desc {
-            ordering.reverse()
-        } else {
-            ordering
-        }
+        directed(ordering, order.desc)
     });
     let (ticket_kinds, next_page_token, total_size) = filter::page(kinds, offset, limit);
     Ok(Response::new(ListTicketKindsResponse {
@@ -239,12 +234,6 @@ pub(crate) async fn list_ticket_kinds(
         next_page_token,
         total_size,
     }))
-}
-
-fn time_of(kind: &TicketKind) -> (i64, i32) {
-    kind.create_time
-        .as_ref()
-        .map_or((0, 0), |time| (time.seconds, time.nanos))
 }
 
 /// `UpdateTicketKind`: `key` and `base_kind` are immutable.
@@ -259,12 +248,8 @@ pub(crate) async fn update_ticket_kind(
     let key = key_in(&input.name, KINDS)?.to_owned();
     let now = shared.now();
     let txn = shared.begin(tenant).await?;
-    let stored = store::get_kind(&txn, tenant, &key, true)
-        .await?
-        .ok_or_else(|| TicketsError::not_found(&input.name))?;
-    if !resource::etag_matches(&input.etag, stored.revision) {
-        return Err(TicketsError::StaleEtag(input.name).into());
-    }
+    let stored = store::get_kind(&txn, tenant, &key, true).await?;
+    let stored = at_etag(stored, &input.name, &input.etag)?;
     let mut kind = stored.resource.clone();
     for path in &paths {
         match path.as_str() {
@@ -283,9 +268,10 @@ pub(crate) async fn update_ticket_kind(
     check_references(&txn, tenant, &kind, Some(&paths)).await?;
     kind.update_time = Some(to_timestamp(now));
     kind.etag = resource::etag(stored.revision + 1);
-    if !store::replace_kind(&txn, tenant, &kind, stored.revision).await? {
-        return Err(TicketsError::StaleEtag(input.name).into());
-    }
+    unless_stale(
+        store::replace_kind(&txn, tenant, &kind, stored.revision).await?,
+        &input.name,
+    )?;
     shared.commit(txn).await?;
     Ok(Response::new(kind))
 }
@@ -300,12 +286,8 @@ pub(crate) async fn delete_ticket_kind(
     let request = request.into_inner();
     let key = key_in(&request.name, KINDS)?.to_owned();
     let txn = shared.begin(tenant).await?;
-    let stored = store::get_kind(&txn, tenant, &key, true)
-        .await?
-        .ok_or_else(|| TicketsError::not_found(&request.name))?;
-    if !resource::etag_matches(&request.etag, stored.revision) {
-        return Err(TicketsError::StaleEtag(request.name).into());
-    }
+    let stored = store::get_kind(&txn, tenant, &key, true).await?;
+    let stored = at_etag(stored, &request.name, &request.etag)?;
     let name = stored.resource.name.as_str();
     if store::any_ticket_with(&txn, tenant, "kind", name).await? {
         return Err(in_use(name, "tickets").into());
@@ -320,9 +302,10 @@ pub(crate) async fn delete_ticket_kind(
     if store::any_incident_with(&txn, tenant, name).await? {
         return Err(in_use(name, "an incident").into());
     }
-    if !store::delete_kind(&txn, tenant, &key, stored.revision).await? {
-        return Err(TicketsError::StaleEtag(request.name).into());
-    }
+    unless_stale(
+        store::delete_kind(&txn, tenant, &key, stored.revision).await?,
+        &request.name,
+    )?;
     shared.commit(txn).await?;
     Ok(Response::new(()))
 }

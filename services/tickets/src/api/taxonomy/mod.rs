@@ -18,11 +18,16 @@ pub(super) use kinds::{
     create_ticket_kind, delete_ticket_kind, get_ticket_kind, list_ticket_kinds, update_ticket_kind,
 };
 
-use kefu_kit::{context::TenantId, idempotency, resource};
-use prost_types::FieldMask;
-use sea_orm::DatabaseTransaction;
+use std::cmp::Ordering;
 
-use crate::error::{Result, TicketsError};
+use kefu_kit::{context::TenantId, db::is_unique_violation, idempotency, resource};
+use prost_types::{FieldMask, Timestamp};
+use sea_orm::{DatabaseTransaction, DbErr};
+
+use crate::{
+    error::{Result, TicketsError},
+    store::taxonomy::Stored,
+};
 
 /// A request id: at most 100 characters (empty: not idempotent).
 fn check_request_id(request_id: &str) -> Result<()> {
@@ -166,4 +171,47 @@ fn in_use(name: &str, what: &str) -> TicketsError {
         format!("{name} is still used by {what}: set active = false instead"),
         "IN_USE",
     )
+}
+
+/// ALREADY_EXISTS: a kind, category or field definition `name` exists.
+fn already_exists(name: &str) -> TicketsError {
+    TicketsError::AlreadyExists(format!("{name} already exists"), None)
+}
+
+/// The outcome of inserting `name`: a unique violation (a concurrent create
+/// of the same key) reads as ALREADY_EXISTS.
+fn inserted(outcome: std::result::Result<(), DbErr>, name: &str) -> Result<()> {
+    match outcome {
+        Err(error) if is_unique_violation(&error) => Err(already_exists(name)),
+        other => Ok(other?),
+    }
+}
+
+/// The stored `name` an update or delete sent with `etag` acts on:
+/// NOT_FOUND when missing, ABORTED when it changed since `etag`.
+fn at_etag<M>(stored: Option<Stored<M>>, name: &str, etag: &str) -> Result<Stored<M>> {
+    let stored = stored.ok_or_else(|| TicketsError::not_found(name))?;
+    if !resource::etag_matches(etag, stored.revision) {
+        return Err(TicketsError::StaleEtag(name.to_owned()));
+    }
+    Ok(stored)
+}
+
+/// ABORTED naming `name` unless the revision-checked write `written` took.
+fn unless_stale(written: bool, name: &str) -> Result<()> {
+    if written {
+        Ok(())
+    } else {
+        Err(TicketsError::StaleEtag(name.to_owned()))
+    }
+}
+
+/// A create time as a sortable pair (none sorts first).
+fn created(time: Option<&Timestamp>) -> (i64, i32) {
+    time.map_or((0, 0), |time| (time.seconds, time.nanos))
+}
+
+/// `ordering`, reversed when the list was asked for descending.
+fn directed(ordering: Ordering, desc: bool) -> Ordering {
+    if desc { ordering.reverse() } else { ordering }
 }
