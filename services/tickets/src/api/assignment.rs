@@ -232,6 +232,58 @@ async fn team_for_tier(
     })
 }
 
+/// FAILED_PRECONDITION `NO_ELIGIBLE_AGENT`: no team handles `tier` for
+/// `ticket`.
+fn no_team_for_tier(tier: TicketSupportTier, ticket: &str) -> TicketsError {
+    TicketsError::FailedPrecondition(
+        format!(
+            "no team handles the {} tier for {ticket}",
+            tier.as_str_name()
+        ),
+        "NO_ELIGIBLE_AGENT",
+    )
+}
+
+/// The agent `team`'s own strategy picks for `ticket` and the strategy
+/// that picked; nobody picked (or a team that assigns only by hand): the
+/// team's queue (empty) and no strategy.
+async fn pick_by_team_default(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    ticket: &Ticket,
+    team: &Team,
+    now: DateTime<Utc>,
+) -> Result<(String, TicketAssignmentStrategy)> {
+    let Some(strategy) = rules::strategy_for(TicketAssignmentStrategy::TeamDefault, team) else {
+        return Ok((String::new(), TicketAssignmentStrategy::Unspecified));
+    };
+    Ok(
+        match store::assignment::pick_agent(txn, tenant, ticket, team, strategy, now).await? {
+            Some(picked) => (picked, strategy.as_contract()),
+            None => (String::new(), TicketAssignmentStrategy::Unspecified),
+        },
+    )
+}
+
+/// Moves the SLA clocks for a new priority (or kind) and saves the change
+/// with its audit entry, publishing TicketPriorityChanged when it moved.
+#[allow(clippy::too_many_arguments)]
+async fn save_reprioritised(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    before: &Ticket,
+    after: &mut Ticket,
+    actor: &Actor,
+    action: TicketAuditAction,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let sla = sla_context(txn, tenant, after).await?;
+    sla::on_change(before, after, &sla, now);
+    store::tickets::save_change(txn, tenant, before, after, actor, action, reason, now).await?;
+    publish_priority(txn, tenant, before, after, reason, actor, now).await
+}
+
 /// The SLA context of `ticket`'s kind from the copies this service keeps.
 async fn sla_context(
     txn: &DatabaseTransaction,
@@ -574,41 +626,19 @@ async fn escalate(shared: &Shared, request: Request<EscalateTicketRequest>) -> R
         Some(
             team_for_tier(&txn, tenant, &before, tier)
                 .await?
-                .ok_or_else(|| {
-                    TicketsError::FailedPrecondition(
-                        format!(
-                            "no team handles the {} tier for {}",
-                            tier.as_str_name(),
-                            before.name
-                        ),
-                        "NO_ELIGIBLE_AGENT",
-                    )
-                })?,
+                .ok_or_else(|| no_team_for_tier(tier, &before.name))?,
         )
     };
     if let Some(team) = &team {
         rules::move_to_team(&mut after, team);
     }
-    let mut strategy_used = TicketAssignmentStrategy::Unspecified;
-    after.assignee = match (&named_user, &team) {
-        (Some(user), _) => user.name.clone(),
-        (None, Some(team)) => {
-            // The receiving team's own strategy; nobody present: its queue.
-            match rules::strategy_for(TicketAssignmentStrategy::TeamDefault, team) {
-                Some(strategy) => {
-                    let picked =
-                        store::assignment::pick_agent(&txn, tenant, &after, team, strategy, now)
-                            .await?;
-                    if picked.is_some() {
-                        strategy_used = strategy.as_contract();
-                    }
-                    picked.unwrap_or_default()
-                }
-                None => String::new(),
-            }
-        }
-        (None, None) => String::new(),
+    let (assignee, strategy_used) = match (&named_user, &team) {
+        (Some(user), _) => (user.name.clone(), TicketAssignmentStrategy::Unspecified),
+        // The receiving team's own strategy; nobody present: its queue.
+        (None, Some(team)) => pick_by_team_default(&txn, tenant, &after, team, now).await?,
+        (None, None) => (String::new(), TicketAssignmentStrategy::Unspecified),
     };
+    after.assignee = assignee;
     let record = TicketEscalation {
         from_tier: current as i32,
         to_tier: tier as i32,
@@ -692,9 +722,7 @@ async fn set_priority(
     let actor = actor_of(&txn, tenant, &context).await?;
     let mut after = before.clone();
     after.priority = priority as i32;
-    let sla = sla_context(&txn, tenant, &after).await?;
-    sla::on_change(&before, &mut after, &sla, now);
-    store::tickets::save_change(
+    save_reprioritised(
         &txn,
         tenant,
         &before,
@@ -705,7 +733,6 @@ async fn set_priority(
         now,
     )
     .await?;
-    publish_priority(&txn, tenant, &before, &after, &request.reason, &actor, now).await?;
     shared.commit(txn).await?;
     Ok(after)
 }
@@ -791,39 +818,17 @@ async fn triage(shared: &Shared, request: Request<TriageTicketRequest>) -> Resul
         let tier = rules::tier_for_class(class);
         let team = team_for_tier(&txn, tenant, &after, tier)
             .await?
-            .ok_or_else(|| {
-                TicketsError::FailedPrecondition(
-                    format!(
-                        "no team handles the {} tier for {}",
-                        tier.as_str_name(),
-                        after.name
-                    ),
-                    "NO_ELIGIBLE_AGENT",
-                )
-            })?;
+            .ok_or_else(|| no_team_for_tier(tier, &after.name))?;
         after.tier = tier as i32;
         if after.team != team.name || after.assignee.is_empty() {
             rules::move_to_team(&mut after, &team);
-            after.assignee = match rules::strategy_for(TicketAssignmentStrategy::TeamDefault, &team)
-            {
-                Some(strategy) => {
-                    match store::assignment::pick_agent(&txn, tenant, &after, &team, strategy, now)
-                        .await?
-                    {
-                        Some(picked) => {
-                            strategy_used = strategy.as_contract();
-                            picked
-                        }
-                        None => String::new(),
-                    }
-                }
-                None => String::new(),
-            };
+            let (assignee, strategy) =
+                pick_by_team_default(&txn, tenant, &after, &team, now).await?;
+            after.assignee = assignee;
+            strategy_used = strategy;
         }
     }
-    let sla = sla_context(&txn, tenant, &after).await?;
-    sla::on_change(&before, &mut after, &sla, now);
-    store::tickets::save_change(
+    save_reprioritised(
         &txn,
         tenant,
         &before,
@@ -834,7 +839,6 @@ async fn triage(shared: &Shared, request: Request<TriageTicketRequest>) -> Resul
         now,
     )
     .await?;
-    publish_priority(&txn, tenant, &before, &after, &request.reason, &actor, now).await?;
     publish_assigned(
         &txn,
         tenant,
