@@ -3,23 +3,20 @@
 //! for the etag, and the per-tenant complaint numbers (`C-000123`).
 
 use chrono::{DateTime, Utc};
-use kefu_kit::{context::TenantId, db::begin_read_platform, events::from_timestamp, resource};
+use kefu_kit::{context::TenantId, events::from_timestamp, resource};
 use kefu_proto::v1::{Complaint, Proposal};
 use prost::Message;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, QueryResult, Value,
-    sea_query::{Alias, Expr, ExprTrait, OnConflict, Order, Query, SelectStatement},
+    sea_query::{Expr, ExprTrait, Order, Query, SelectStatement},
 };
 use uuid::Uuid;
 
+use super::rows::{self, ident};
 use crate::{
     domain::complaint::{is_final, proposal_state},
     error::{Result, TicketsError},
 };
-
-fn ident(name: &'static str) -> Alias {
-    Alias::new(name)
-}
 
 fn revision_of(etag: &str) -> Option<i64> {
     etag.strip_prefix('r')?.parse().ok()
@@ -57,26 +54,15 @@ pub fn proposal_name(complaint: Uuid, proposal: Uuid) -> String {
 /// The next complaint number of `tenant` (`C-000123`), taken in the
 /// caller's transaction.
 pub async fn next_number(txn: &DatabaseTransaction, tenant: TenantId) -> Result<(i64, String)> {
-    let statement = Query::insert()
-        .into_table(ident("complaint_numbers"))
-        .columns([ident("tenant_id"), ident("last_number")])
-        .values([tenant.0.into(), 1i64.into()])
-        .map_err(|error| DbErr::Custom(error.to_string()))?
-        .on_conflict(
-            OnConflict::column(ident("tenant_id"))
-                .value(
-                    ident("last_number"),
-                    Expr::col((ident("complaint_numbers"), ident("last_number"))).add(1),
-                )
-                .to_owned(),
-        )
-        .returning_col(ident("last_number"))
-        .to_owned();
-    let row = txn
-        .query_one(&statement)
-        .await?
-        .ok_or_else(|| TicketsError::Internal("no complaint number returned".into()))?;
-    let number: i64 = row.try_get("", "last_number")?;
+    let number = rows::next_in_counter(
+        txn,
+        "complaint_numbers",
+        tenant,
+        &["last_number"],
+        "last_number",
+    )
+    .await?
+    .ok_or_else(|| TicketsError::Internal("no complaint number returned".into()))?;
     Ok((number, format!("C-{number:06}")))
 }
 
@@ -111,14 +97,7 @@ pub async fn insert(
         ("resource", complaint.encode_to_vec().into()),
     ];
     columns.extend(complaint_columns(complaint));
-    let (names, values): (Vec<_>, Vec<_>) = columns.into_iter().unzip();
-    let statement = Query::insert()
-        .into_table(ident("complaints"))
-        .columns(names.into_iter().map(ident))
-        .values(values.into_iter().map(Expr::val))
-        .map_err(|error| DbErr::Custom(error.to_string()))?
-        .to_owned();
-    txn.execute(&statement).await?;
+    rows::insert_row(txn, "complaints", columns).await?;
     complaint.etag = resource::etag(1);
     Ok(())
 }
@@ -278,20 +257,7 @@ pub async fn newly_overdue(
 /// The tenants that have complaints (read across tenants from the
 /// numbers, which hold nothing else), for the scan.
 pub async fn tenants_with_complaints(db: &DatabaseConnection) -> Result<Vec<TenantId>> {
-    let txn = begin_read_platform(db).await?;
-    let statement = Query::select()
-        .column(ident("tenant_id"))
-        .from(ident("complaint_numbers"))
-        .order_by(ident("tenant_id"), Order::Asc)
-        .to_owned();
-    let tenants = txn
-        .query_all(&statement)
-        .await?
-        .iter()
-        .map(|row| row.try_get::<Uuid>("", "tenant_id").map(TenantId))
-        .collect::<Result<Vec<_>, _>>()?;
-    txn.commit().await?;
-    Ok(tenants)
+    Ok(rows::tenants_in(db, "complaint_numbers").await?)
 }
 
 /// Inserts a new proposal at revision 1 and fills its etag.

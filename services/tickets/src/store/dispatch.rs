@@ -5,7 +5,6 @@
 use chrono::{DateTime, Utc};
 use kefu_kit::{
     context::TenantId,
-    db::begin_read_platform,
     events::from_timestamp,
     resource::{etag, etag_matches},
 };
@@ -13,15 +12,12 @@ use kefu_proto::v1::{Dispatch, DispatchState, ServiceRequest};
 use prost::Message;
 use sea_orm::{
     ConnectionTrait, DbBackend, DbErr, QueryResult, Value,
-    sea_query::{Alias, Expr, ExprTrait, OnConflict, Order, Query, SelectStatement},
+    sea_query::{Expr, ExprTrait, Order, Query, SelectStatement},
 };
 use uuid::Uuid;
 
+use super::rows::{self, ident};
 use crate::domain::dispatch::{day_key, day_of};
-
-fn ident(name: &'static str) -> Alias {
-    Alias::new(name)
-}
 
 fn custom(error: impl ToString) -> DbErr {
     DbErr::Custom(error.to_string())
@@ -72,35 +68,10 @@ async fn next_number<C: ConnectionTrait>(
     tenant: TenantId,
     column: &'static str,
 ) -> Result<i64, DbErr> {
-    let (request, voucher) = if column == "last_request_number" {
-        (1, 0)
-    } else {
-        (0, 1)
-    };
-    let statement = Query::insert()
-        .into_table(ident("dispatch_counters"))
-        .columns([
-            ident("tenant_id"),
-            ident("last_request_number"),
-            ident("last_voucher_number"),
-        ])
-        .values([tenant.0.into(), request.into(), voucher.into()])
-        .map_err(custom)?
-        .on_conflict(
-            OnConflict::column(ident("tenant_id"))
-                .value(
-                    ident(column),
-                    Expr::col((ident("dispatch_counters"), ident(column))).add(1),
-                )
-                .to_owned(),
-        )
-        .returning(Query::returning().column(ident(column)))
-        .to_owned();
-    let row = db
-        .query_one(&statement)
+    let counters = ["last_request_number", "last_voucher_number"];
+    rows::next_in_counter(db, "dispatch_counters", tenant, &counters, column)
         .await?
-        .ok_or_else(|| custom("the counter returned no row"))?;
-    row.try_get("", column)
+        .ok_or_else(|| custom("the counter returned no row"))
 }
 
 /// The tenant's next request number (1, 2, …).
@@ -122,27 +93,15 @@ pub async fn next_voucher_number<C: ConnectionTrait>(
 /// Every tenant that ever created a service request (across tenants, for
 /// the carry-over scan).
 pub async fn known_tenants(db: &sea_orm::DatabaseConnection) -> Result<Vec<TenantId>, DbErr> {
-    let txn = begin_read_platform(db).await?;
-    let statement = Query::select()
-        .column(ident("tenant_id"))
-        .from(ident("dispatch_counters"))
-        .order_by(ident("tenant_id"), Order::Asc)
-        .to_owned();
-    let tenants = txn
-        .query_all(&statement)
-        .await?
-        .iter()
-        .map(|row| row.try_get::<Uuid>("", "tenant_id").map(TenantId))
-        .collect::<Result<Vec<_>, _>>()?;
-    txn.commit().await?;
-    Ok(tenants)
+    rows::tenants_in(db, "dispatch_counters").await
 }
 
 // ---------------------------------------------------------------------------
 // Service requests
 // ---------------------------------------------------------------------------
 
-fn request_columns(request: &ServiceRequest, revision: i64) -> Vec<(&'static str, Value)> {
+/// The columns of `request` an update rewrites (the revision aside).
+fn request_columns(request: &ServiceRequest) -> Vec<(&'static str, Value)> {
     let mut stored = request.clone();
     stored.etag.clear();
     vec![
@@ -150,7 +109,6 @@ fn request_columns(request: &ServiceRequest, revision: i64) -> Vec<(&'static str
         ("customer", request.customer.clone().into()),
         ("ticket", non_empty(&request.ticket)),
         ("resource", stored.encode_to_vec().into()),
-        ("revision", revision.into()),
         ("update_time", time(request.update_time.as_ref()).into()),
     ]
 }
@@ -162,37 +120,19 @@ pub async fn insert_request<C: ConnectionTrait>(
     id: Uuid,
     request: &ServiceRequest,
 ) -> Result<(), DbErr> {
-    let mut names = vec![
-        ident("tenant_id"),
-        ident("id"),
-        ident("request_number"),
-        ident("create_time"),
+    let mut columns = vec![
+        ("tenant_id", tenant.0.into()),
+        ("id", id.into()),
+        ("request_number", request.number.clone().into()),
+        ("create_time", time(request.create_time.as_ref()).into()),
+        ("revision", 1i64.into()),
     ];
-    let mut values: Vec<Expr> = vec![
-        tenant.0.into(),
-        id.into(),
-        request.number.clone().into(),
-        time(request.create_time.as_ref()).into(),
-    ];
-    for (column, value) in request_columns(request, 1) {
-        names.push(ident(column));
-        values.push(Expr::val(value));
-    }
-    let statement = Query::insert()
-        .into_table(ident("service_requests"))
-        .columns(names)
-        .values(values)
-        .map_err(custom)?
-        .to_owned();
-    db.execute(&statement).await.map(|_| ())
+    columns.extend(request_columns(request));
+    rows::insert_row(db, "service_requests", columns).await
 }
 
 fn select_requests(tenant: TenantId) -> SelectStatement {
-    Query::select()
-        .columns([ident("resource"), ident("revision")])
-        .from(ident("service_requests"))
-        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
-        .to_owned()
+    rows::select_resources("service_requests", tenant)
 }
 
 fn stored_request(row: &QueryResult) -> Result<Stored<ServiceRequest>, DbErr> {
@@ -212,17 +152,10 @@ pub async fn get_request<C: ConnectionTrait>(
     id: Uuid,
     for_update: bool,
 ) -> Result<Option<Stored<ServiceRequest>>, DbErr> {
-    let mut statement = select_requests(tenant)
+    let statement = select_requests(tenant)
         .and_where(Expr::col(ident("id")).eq(id))
         .to_owned();
-    if for_update && db.get_database_backend() == DbBackend::Postgres {
-        statement.lock_exclusive();
-    }
-    db.query_one(&statement)
-        .await?
-        .as_ref()
-        .map(stored_request)
-        .transpose()
+    rows::fetch_one(db, statement, for_update, stored_request).await
 }
 
 /// Every request of `tenant` (the lists filter and order in memory).
@@ -250,14 +183,10 @@ pub async fn replace_request<C: ConnectionTrait>(
 ) -> Result<bool, DbErr> {
     let mut statement = Query::update();
     statement.table(ident("service_requests"));
-    for (column, value) in request_columns(request, expected + 1) {
+    for (column, value) in request_columns(request) {
         statement.value(ident(column), value);
     }
-    statement
-        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
-        .and_where(Expr::col(ident("id")).eq(id))
-        .and_where(Expr::col(ident("revision")).eq(expected));
-    Ok(db.execute(&statement).await?.rows_affected() == 1)
+    rows::replace_at_revision(db, statement, tenant, id, expected).await
 }
 
 /// Deletes request `id` and its dispatches.
@@ -284,7 +213,8 @@ pub async fn delete_request<C: ConnectionTrait>(
 // Dispatches
 // ---------------------------------------------------------------------------
 
-fn dispatch_columns(dispatch: &Dispatch, revision: i64) -> Vec<(&'static str, Value)> {
+/// The columns of `dispatch` an update rewrites (the revision aside).
+fn dispatch_columns(dispatch: &Dispatch) -> Vec<(&'static str, Value)> {
     let mut stored = dispatch.clone();
     stored.etag.clear();
     stored.queue_position = 0;
@@ -301,7 +231,6 @@ fn dispatch_columns(dispatch: &Dispatch, revision: i64) -> Vec<(&'static str, Va
         ("voucher_number", non_empty(&dispatch.voucher_number)),
         ("queue_date", queue_date.into()),
         ("resource", stored.encode_to_vec().into()),
-        ("revision", revision.into()),
         ("update_time", time(dispatch.update_time.as_ref()).into()),
     ]
 }
@@ -315,37 +244,19 @@ pub async fn insert_dispatch<C: ConnectionTrait>(
     id: Uuid,
     dispatch: &Dispatch,
 ) -> Result<(), DbErr> {
-    let mut names = vec![
-        ident("tenant_id"),
-        ident("id"),
-        ident("service_request_id"),
-        ident("create_time"),
+    let mut columns = vec![
+        ("tenant_id", tenant.0.into()),
+        ("id", id.into()),
+        ("service_request_id", request.into()),
+        ("create_time", time(dispatch.create_time.as_ref()).into()),
+        ("revision", 1i64.into()),
     ];
-    let mut values: Vec<Expr> = vec![
-        tenant.0.into(),
-        id.into(),
-        request.into(),
-        time(dispatch.create_time.as_ref()).into(),
-    ];
-    for (column, value) in dispatch_columns(dispatch, 1) {
-        names.push(ident(column));
-        values.push(Expr::val(value));
-    }
-    let statement = Query::insert()
-        .into_table(ident("dispatches"))
-        .columns(names)
-        .values(values)
-        .map_err(custom)?
-        .to_owned();
-    db.execute(&statement).await.map(|_| ())
+    columns.extend(dispatch_columns(dispatch));
+    rows::insert_row(db, "dispatches", columns).await
 }
 
 fn select_dispatches(tenant: TenantId) -> SelectStatement {
-    Query::select()
-        .columns([ident("resource"), ident("revision")])
-        .from(ident("dispatches"))
-        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
-        .to_owned()
+    rows::select_resources("dispatches", tenant)
 }
 
 fn stored_dispatch(row: &QueryResult) -> Result<Stored<Dispatch>, DbErr> {
@@ -377,18 +288,11 @@ pub async fn get_dispatch<C: ConnectionTrait>(
     id: Uuid,
     for_update: bool,
 ) -> Result<Option<Stored<Dispatch>>, DbErr> {
-    let mut statement = select_dispatches(tenant)
+    let statement = select_dispatches(tenant)
         .and_where(Expr::col(ident("service_request_id")).eq(request))
         .and_where(Expr::col(ident("id")).eq(id))
         .to_owned();
-    if for_update && db.get_database_backend() == DbBackend::Postgres {
-        statement.lock_exclusive();
-    }
-    db.query_one(&statement)
-        .await?
-        .as_ref()
-        .map(stored_dispatch)
-        .transpose()
+    rows::fetch_one(db, statement, for_update, stored_dispatch).await
 }
 
 /// The dispatches of request `request`, in the order created.
@@ -474,14 +378,10 @@ pub async fn replace_dispatch<C: ConnectionTrait>(
 ) -> Result<bool, DbErr> {
     let mut statement = Query::update();
     statement.table(ident("dispatches"));
-    for (column, value) in dispatch_columns(dispatch, expected + 1) {
+    for (column, value) in dispatch_columns(dispatch) {
         statement.value(ident(column), value);
     }
-    statement
-        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
-        .and_where(Expr::col(ident("id")).eq(id))
-        .and_where(Expr::col(ident("revision")).eq(expected));
-    Ok(db.execute(&statement).await?.rows_affected() == 1)
+    rows::replace_at_revision(db, statement, tenant, id, expected).await
 }
 
 #[cfg(test)]

@@ -3,11 +3,13 @@
 //! the caller read, so concurrent writers end in ABORTED rather than lost
 //! updates.
 
-use kefu_kit::context::TenantId;
+use kefu_kit::{context::TenantId, db::begin_read_platform};
 use prost::Message;
 use sea_orm::{
-    ConnectionTrait, DbBackend, QueryResult,
-    sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement, UpdateStatement},
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, Value,
+    sea_query::{
+        Alias, Expr, ExprTrait, OnConflict, Order, Query, SelectStatement, UpdateStatement,
+    },
 };
 use uuid::Uuid;
 
@@ -38,12 +40,12 @@ pub fn decode_revisioned<M: Message + Default>(row: &QueryResult) -> Result<(M, 
 /// The one row `statement` finds, read by `from_row`; with `lock` the row
 /// stays locked until the transaction ends (PostgreSQL only: SQLite locks
 /// the whole database on write anyway).
-pub async fn fetch_one<C: ConnectionTrait, T>(
+pub async fn fetch_one<C: ConnectionTrait, T, E: From<DbErr>>(
     db: &C,
     mut statement: SelectStatement,
     lock: bool,
-    from_row: impl Fn(&QueryResult) -> Result<T>,
-) -> Result<Option<T>> {
+    from_row: impl Fn(&QueryResult) -> std::result::Result<T, E>,
+) -> std::result::Result<Option<T>, E> {
     if lock && db.get_database_backend() == DbBackend::Postgres {
         statement.lock_exclusive();
     }
@@ -55,20 +57,97 @@ pub async fn fetch_one<C: ConnectionTrait, T>(
 }
 
 /// Runs `statement` (an update of row `id` of `tenant`) only if the row is
-/// still at revision `expected`; false when someone changed it since.
+/// still at revision `expected`, moving it to the next; false when someone
+/// changed it since.
 pub async fn replace_at_revision<C: ConnectionTrait>(
     db: &C,
     mut statement: UpdateStatement,
     tenant: TenantId,
     id: Uuid,
     expected: i64,
-) -> Result<bool> {
+) -> std::result::Result<bool, DbErr> {
     statement
         .value(ident("revision"), expected + 1)
         .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
         .and_where(Expr::col(ident("id")).eq(id))
         .and_where(Expr::col(ident("revision")).eq(expected));
     Ok(db.execute(&statement).await?.rows_affected() == 1)
+}
+
+/// Inserts one row of `columns` into `table`.
+pub async fn insert_row<C: ConnectionTrait>(
+    db: &C,
+    table: &'static str,
+    columns: Vec<(&'static str, Value)>,
+) -> std::result::Result<(), DbErr> {
+    let (names, values): (Vec<_>, Vec<_>) = columns.into_iter().unzip();
+    let statement = Query::insert()
+        .into_table(ident(table))
+        .columns(names.into_iter().map(ident))
+        .values(values.into_iter().map(Expr::val))
+        .map_err(|error| DbErr::Custom(error.to_string()))?
+        .to_owned();
+    db.execute(&statement).await.map(|_| ())
+}
+
+/// Takes the tenant's next number of counter `column` in `table` (one row
+/// per tenant holding `counters`, `column` among them), creating the row
+/// with `column` at 1 and the others at 0. None only if the database
+/// returned no row.
+pub async fn next_in_counter<C: ConnectionTrait>(
+    db: &C,
+    table: &'static str,
+    tenant: TenantId,
+    counters: &[&'static str],
+    column: &'static str,
+) -> std::result::Result<Option<i64>, DbErr> {
+    let mut names = vec![ident("tenant_id")];
+    let mut values: Vec<Expr> = vec![tenant.0.into()];
+    for counter in counters {
+        names.push(ident(counter));
+        values.push(i64::from(*counter == column).into());
+    }
+    let statement = Query::insert()
+        .into_table(ident(table))
+        .columns(names)
+        .values(values)
+        .map_err(|error| DbErr::Custom(error.to_string()))?
+        .on_conflict(
+            OnConflict::column(ident("tenant_id"))
+                .value(
+                    ident(column),
+                    Expr::col((ident(table), ident(column))).add(1),
+                )
+                .to_owned(),
+        )
+        .returning_col(ident(column))
+        .to_owned();
+    match db.query_one(&statement).await? {
+        Some(row) => Ok(Some(row.try_get("", column)?)),
+        None => Ok(None),
+    }
+}
+
+/// Every tenant with a row in `table` (read across tenants, for the
+/// background scans), in id order.
+pub async fn tenants_in(
+    db: &DatabaseConnection,
+    table: &'static str,
+) -> std::result::Result<Vec<TenantId>, DbErr> {
+    let txn = begin_read_platform(db).await?;
+    let statement = Query::select()
+        .column(ident("tenant_id"))
+        .from(ident(table))
+        .order_by(ident("tenant_id"), Order::Asc)
+        .to_owned();
+    let tenants = txn
+        .query_all(&statement)
+        .await?
+        .iter()
+        .map(|row| row.try_get::<Uuid>("", "tenant_id").map(TenantId))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    txn.commit().await?;
+    Ok(tenants)
 }
 
 /// The decoded `resource` of a row kept without a revision (written once).

@@ -13,20 +13,18 @@ use kefu_proto::v1::{Actor, Ticket, TicketAuditAction, TicketAuditEntry};
 use prost::Message;
 use sea_orm::{
     ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, QueryResult, Value,
-    sea_query::{Alias, Expr, ExprTrait, OnConflict, Query, SelectStatement},
+    sea_query::{Expr, ExprTrait, Query, SelectStatement},
 };
 use uuid::Uuid;
 
-use super::audit;
+use super::{
+    audit,
+    rows::{self, ident},
+};
 use crate::{
     domain::ticket::{self, changes, id_of},
     error::{Result, TicketsError},
 };
-
-/// A table or column name.
-fn ident(name: &'static str) -> Alias {
-    Alias::new(name)
-}
 
 /// The revision an etag (`r{n}`) stands for.
 fn revision_of(etag: &str) -> Option<i64> {
@@ -89,26 +87,15 @@ fn columns(ticket: &Ticket, revision: i64) -> Vec<(&'static str, Value)> {
 /// The next ticket number of `tenant` (`T-000123`): sequential per tenant,
 /// taken in the caller's transaction (a rolled-back create gives it back).
 pub async fn next_number(txn: &DatabaseTransaction, tenant: TenantId) -> Result<String> {
-    let statement = Query::insert()
-        .into_table(ident("ticket_numbers"))
-        .columns([ident("tenant_id"), ident("last_number")])
-        .values([tenant.0.into(), 1i64.into()])
-        .map_err(|error| DbErr::Custom(error.to_string()))?
-        .on_conflict(
-            OnConflict::column(ident("tenant_id"))
-                .value(
-                    ident("last_number"),
-                    Expr::col((ident("ticket_numbers"), ident("last_number"))).add(1),
-                )
-                .to_owned(),
-        )
-        .returning_col(ident("last_number"))
-        .to_owned();
-    let row = txn
-        .query_one(&statement)
-        .await?
-        .ok_or_else(|| TicketsError::Internal("no ticket number returned".into()))?;
-    let number: i64 = row.try_get("", "last_number")?;
+    let number = rows::next_in_counter(
+        txn,
+        "ticket_numbers",
+        tenant,
+        &["last_number"],
+        "last_number",
+    )
+    .await?
+    .ok_or_else(|| TicketsError::Internal("no ticket number returned".into()))?;
     Ok(ticket::ticket_number(number))
 }
 

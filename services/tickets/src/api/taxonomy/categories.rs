@@ -13,10 +13,9 @@ use kefu_proto::v1::{
 use sea_orm::DatabaseTransaction;
 use tonic::{Request, Response, Status};
 
-use super::{already_exists, at_etag, created, directed, inserted, unless_stale};
 use super::{
-    apply_routing, check_request_id, check_routing_teams, in_use, key_in, mask_paths, recall,
-    remember,
+    already_exists, apply_routing, at_etag, check_request_id, check_routing_teams, created,
+    directed, in_use, inserted, key_in, mask_paths, recall, remember, unless_stale,
 };
 use crate::{
     api::{Shared, caller, page_size, required},

@@ -12,8 +12,10 @@ use kefu_proto::v1::{
 };
 use tonic::{Request, Response, Status};
 
-use super::{already_exists, at_etag, created, directed, inserted, unless_stale};
-use super::{check_request_id, in_use, key_in, mask_paths, recall, remember};
+use super::{
+    already_exists, at_etag, check_request_id, created, directed, in_use, inserted, key_in,
+    mask_paths, recall, remember, unless_stale,
+};
 use crate::{
     api::{Shared, caller, page_size, required},
     domain::{
