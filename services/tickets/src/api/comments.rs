@@ -11,7 +11,7 @@
 use chrono::{DateTime, Utc};
 use kefu_kit::{
     context::{PrincipalKind, TenantId},
-    events::{from_timestamp, to_timestamp},
+    events::to_timestamp,
     idempotency,
 };
 use kefu_proto::v1::{
@@ -26,6 +26,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::{Shared, actor_of, append_event, caller, required};
+use crate::api::{field_values, remember_request};
 use crate::{
     domain::{
         comment::{self as rules, Author},
@@ -210,18 +211,15 @@ pub(super) async fn create_ticket_comment(
     let author = rules::prepare(&mut comment, ticket.channel)?;
     let actor = actor_of(&txn, tenant, &context).await?;
     let (comment, _) = add_comment(&txn, tenant, ticket, comment, author, &actor, "", now).await?;
-    if !request.request_id.is_empty() {
-        idempotency::remember(
-            &txn,
-            tenant.0,
-            &request.request_id,
-            "CreateTicketComment",
-            &comment.name,
-            now,
-        )
-        .await
-        .map_err(TicketsError::from)?;
-    }
+    remember_request(
+        &txn,
+        tenant,
+        &request.request_id,
+        "CreateTicketComment",
+        &comment.name,
+        now,
+    )
+    .await?;
     shared.commit(txn).await?;
     Ok(Response::new(comment))
 }
@@ -255,24 +253,8 @@ fn invalid_filter(field: &str) -> impl Fn(record_filter::FilterError) -> Tickets
     move |error| TicketsError::invalid(field, error.0)
 }
 
-fn time_of(timestamp: Option<&prost_types::Timestamp>) -> Vec<FieldValue> {
-    timestamp
-        .and_then(from_timestamp)
-        .map(FieldValue::Time)
-        .into_iter()
-        .collect()
-}
-
 fn enum_value(name: &str) -> Vec<FieldValue> {
     vec![FieldValue::Enum(name.to_owned())]
-}
-
-fn text(value: &str) -> Vec<FieldValue> {
-    if value.is_empty() {
-        Vec::new()
-    } else {
-        vec![FieldValue::Text(value.to_owned())]
-    }
 }
 
 fn actor_kind(actor: Option<&Actor>) -> Vec<FieldValue> {
@@ -298,14 +280,16 @@ fn comment_values(comment: &TicketComment, field: &str) -> Vec<FieldValue> {
                 .as_str_name(),
         ),
         "author.kind" => actor_kind(comment.author.as_ref()),
-        "author.name" => text(comment.author.as_ref().map_or("", |author| &author.name)),
+        "author.name" => {
+            field_values::text(comment.author.as_ref().map_or("", |author| &author.name))
+        }
         "channel" => enum_value(
             kefu_proto::v1::Channel::try_from(comment.channel)
                 .unwrap_or(kefu_proto::v1::Channel::Unspecified)
                 .as_str_name(),
         ),
-        "incident" => text(&comment.incident),
-        "create_time" => time_of(comment.create_time.as_ref()),
+        "incident" => field_values::text(&comment.incident),
+        "create_time" => field_values::time(comment.create_time.as_ref()),
         _ => Vec::new(),
     }
 }
@@ -438,13 +422,13 @@ fn audit_values(entry: &TicketAuditEntry, field: &str) -> Vec<FieldValue> {
                 .as_str_name(),
         ),
         "actor.kind" => actor_kind(entry.actor.as_ref()),
-        "actor.name" => text(entry.actor.as_ref().map_or("", |actor| &actor.name)),
+        "actor.name" => field_values::text(entry.actor.as_ref().map_or("", |actor| &actor.name)),
         "changes.path" => entry
             .changes
             .iter()
             .map(|change| FieldValue::Text(change.path.clone()))
             .collect(),
-        "create_time" => time_of(entry.create_time.as_ref()),
+        "create_time" => field_values::time(entry.create_time.as_ref()),
         _ => Vec::new(),
     }
 }

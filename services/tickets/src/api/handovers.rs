@@ -11,7 +11,7 @@
 use chrono::{DateTime, Utc};
 use kefu_kit::{
     context::{CallContext, TenantId},
-    events::{from_timestamp, to_timestamp},
+    events::to_timestamp,
     idempotency, resource,
 };
 use kefu_proto::v1::{
@@ -29,6 +29,7 @@ use super::{
     comments::{caller_user, check_request_id, is_open},
     page_size, required,
 };
+use crate::api::{field_values, remember_request};
 use crate::{
     domain::{
         comment::check_length,
@@ -188,18 +189,15 @@ pub(super) async fn create_handover(
     handover.update_time = Some(to_timestamp(now));
     handovers::insert(&txn, tenant, id, &handover, now).await?;
     handover.etag = resource::etag(1);
-    if !request.request_id.is_empty() {
-        idempotency::remember(
-            &txn,
-            tenant.0,
-            &request.request_id,
-            "CreateHandover",
-            &handover.name,
-            now,
-        )
-        .await
-        .map_err(TicketsError::from)?;
-    }
+    remember_request(
+        &txn,
+        tenant,
+        &request.request_id,
+        "CreateHandover",
+        &handover.name,
+        now,
+    )
+    .await?;
     shared.commit(txn).await?;
     Ok(Response::new(handover))
 }
@@ -228,38 +226,23 @@ const FIELDS: &[(&str, Kind)] = &[
     ("acknowledge_time", Kind::Time),
 ];
 
-fn time_values(time: Option<&prost_types::Timestamp>) -> Vec<FieldValue> {
-    time.and_then(from_timestamp)
-        .map(FieldValue::Time)
-        .into_iter()
-        .collect()
-}
-
-fn text(value: &str) -> Vec<FieldValue> {
-    if value.is_empty() {
-        Vec::new()
-    } else {
-        vec![FieldValue::Text(value.to_owned())]
-    }
-}
-
 fn values(handover: &Handover, field: &str) -> Vec<FieldValue> {
     match field {
         "state" => vec![FieldValue::Enum(
             rules::state_of(handover).as_str_name().to_owned(),
         )],
-        "from_user" => text(&handover.from_user),
-        "from_team" => text(&handover.from_team),
-        "to_user" => text(&handover.to_user),
-        "to_team" => text(&handover.to_team),
+        "from_user" => field_values::text(&handover.from_user),
+        "from_team" => field_values::text(&handover.from_team),
+        "to_user" => field_values::text(&handover.to_user),
+        "to_team" => field_values::text(&handover.to_team),
         "items.ticket" => handover
             .items
             .iter()
             .map(|item| FieldValue::Text(item.ticket.clone()))
             .collect(),
-        "create_time" => time_values(handover.create_time.as_ref()),
-        "submit_time" => time_values(handover.submit_time.as_ref()),
-        "acknowledge_time" => time_values(handover.acknowledge_time.as_ref()),
+        "create_time" => field_values::time(handover.create_time.as_ref()),
+        "submit_time" => field_values::time(handover.submit_time.as_ref()),
+        "acknowledge_time" => field_values::time(handover.acknowledge_time.as_ref()),
         _ => Vec::new(),
     }
 }

@@ -8,8 +8,10 @@ mod assignment;
 mod comments;
 mod complaints;
 mod dispatch;
+mod field_values;
 mod handovers;
 mod incidents;
+mod target;
 mod taxonomy;
 pub(crate) mod tickets;
 
@@ -207,6 +209,23 @@ fn caller<T>(request: &Request<T>) -> Result<(CallContext, TenantId)> {
             "tickets are a tenant's: call as one of its users or keys".into(),
         )),
     }
+}
+
+/// Remembers `request_id` (when the caller gave one) as naming `resource`,
+/// created by `method`, in the creating transaction: a retry with the same
+/// id answers with that resource.
+async fn remember_request(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    request_id: &str,
+    method: &str,
+    resource: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if !request_id.is_empty() {
+        kefu_kit::idempotency::remember(txn, tenant.0, request_id, method, resource, now).await?;
+    }
+    Ok(())
 }
 
 /// The page size of a request, or INVALID_ARGUMENT naming `page_size`.

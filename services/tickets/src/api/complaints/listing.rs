@@ -12,6 +12,7 @@ use kefu_proto::v1::{
 };
 use tonic::{Request, Response, Status};
 
+use crate::api::field_values;
 use crate::{
     api::{Shared, caller, page_size},
     domain::{
@@ -78,22 +79,6 @@ fn flag(value: bool) -> FieldValue {
     FieldValue::Enum(if value { "TRUE" } else { "FALSE" }.to_owned())
 }
 
-fn instant(value: Option<&prost_types::Timestamp>) -> Vec<FieldValue> {
-    value
-        .and_then(from_timestamp)
-        .map(FieldValue::Time)
-        .into_iter()
-        .collect()
-}
-
-fn text(value: &str) -> Vec<FieldValue> {
-    if value.is_empty() {
-        Vec::new()
-    } else {
-        vec![FieldValue::Text(value.to_owned())]
-    }
-}
-
 fn name_of<E>(
     value: i32,
     name: impl Fn(i32) -> Option<E>,
@@ -123,9 +108,9 @@ fn complaint_values(complaint: &Complaint, field: &str) -> Vec<FieldValue> {
             |v| v.as_str_name(),
         ),
         "overdue" => vec![flag(complaint.overdue)],
-        "ticket" => text(&complaint.ticket),
-        "customer" => text(&complaint.customer),
-        "owner" => text(&complaint.owner),
+        "ticket" => field_values::text(&complaint.ticket),
+        "customer" => field_values::text(&complaint.customer),
+        "owner" => field_values::text(&complaint.owner),
         "round" => vec![FieldValue::Int(i64::from(complaint.round))],
         "registration.channel" => name_of(
             registration.channel,
@@ -133,7 +118,7 @@ fn complaint_values(complaint: &Complaint, field: &str) -> Vec<FieldValue> {
             |v| v.as_str_name(),
         ),
         "judgement.valid" => vec![flag(judgement.valid)],
-        "judgement.responsible_department" => text(&judgement.responsible_department),
+        "judgement.responsible_department" => field_values::text(&judgement.responsible_department),
         "investigation.classification" => name_of(
             investigation.classification,
             |v| ComplaintClassification::try_from(v).ok(),
@@ -150,12 +135,12 @@ fn complaint_values(complaint: &Complaint, field: &str) -> Vec<FieldValue> {
             |v| v.as_str_name(),
         ),
         "closed_within_deadline" => vec![flag(complaint.closed_within_deadline)],
-        "deadline_time" => instant(complaint.deadline_time.as_ref()),
-        "create_time" => instant(complaint.create_time.as_ref()),
-        "close_time" => instant(complaint.close_time.as_ref()),
-        "registration.complaint_time" => instant(registration.complaint_time.as_ref()),
-        "registration.order_number" => text(&registration.order_number),
-        "investigation.investigator" => text(&investigation.investigator),
+        "deadline_time" => field_values::time(complaint.deadline_time.as_ref()),
+        "create_time" => field_values::time(complaint.create_time.as_ref()),
+        "close_time" => field_values::time(complaint.close_time.as_ref()),
+        "registration.complaint_time" => field_values::time(registration.complaint_time.as_ref()),
+        "registration.order_number" => field_values::text(&registration.order_number),
+        "investigation.investigator" => field_values::text(&investigation.investigator),
         "judgement.suspected_malicious" => vec![flag(judgement.suspected_malicious)],
         _ => Vec::new(),
     }

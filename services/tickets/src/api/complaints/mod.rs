@@ -24,6 +24,7 @@ use uuid::Uuid;
 
 pub(super) use self::{listing::*, proposals::*, stages::*};
 use super::{Shared, actor_of, caller, system_actor, tickets::insert_ticket};
+use crate::api::remember_request;
 use crate::{
     domain::{
         complaint::{self as rules, ComplaintError, Result, Settings},
@@ -255,17 +256,15 @@ async fn register(
         now,
     )
     .await?;
-    if !request.request_id.is_empty() {
-        idempotency::remember(
-            &txn,
-            tenant.0,
-            &request.request_id,
-            REGISTER,
-            &complaint.name,
-            now,
-        )
-        .await?;
-    }
+    remember_request(
+        &txn,
+        tenant,
+        &request.request_id,
+        REGISTER,
+        &complaint.name,
+        now,
+    )
+    .await?;
     shared.commit(txn).await?;
     Ok(complaint)
 }

@@ -11,6 +11,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::{require_supervisor, save_changed, settings};
+use crate::api::remember_request;
 use crate::{
     api::{Shared, actor_of, append_event, caller},
     domain::complaint::{self as rules, Approver, ComplaintError, Result, approval},
@@ -66,17 +67,15 @@ pub(in crate::api) async fn create_proposal(
         )?;
         store::insert_proposal(&txn, tenant, &mut proposal).await?;
         save_changed(&txn, tenant, &mut complaint, from, &actor, now).await?;
-        if !request.request_id.is_empty() {
-            idempotency::remember(
-                &txn,
-                tenant.0,
-                &request.request_id,
-                "CreateProposal",
-                &proposal.name,
-                now,
-            )
-            .await?;
-        }
+        remember_request(
+            &txn,
+            tenant,
+            &request.request_id,
+            "CreateProposal",
+            &proposal.name,
+            now,
+        )
+        .await?;
         shared.commit(txn).await?;
         Ok::<_, ComplaintError>(proposal)
     };

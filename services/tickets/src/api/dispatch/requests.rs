@@ -12,6 +12,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::{check_request_id, load_request, profile, save_dispatch, save_request};
+use crate::api::remember_request;
 use crate::{
     api::{Shared, actor_of, append_event, caller, required},
     domain::dispatch::{
@@ -147,17 +148,15 @@ async fn create(
         created_by: Some(actor),
     };
     append_event(&txn, tenant, &service_request.name, &event, now).await?;
-    if !request.request_id.is_empty() {
-        idempotency::remember(
-            &txn,
-            tenant.0,
-            &request.request_id,
-            "CreateServiceRequest",
-            &service_request.name,
-            now,
-        )
-        .await?;
-    }
+    remember_request(
+        &txn,
+        tenant,
+        &request.request_id,
+        "CreateServiceRequest",
+        &service_request.name,
+        now,
+    )
+    .await?;
     shared.commit(txn).await?;
     service_request.etag = kefu_kit::resource::etag(1);
     Ok(service_request)

@@ -3,11 +3,7 @@
 //! (签核) and cancellation.
 
 use chrono::{DateTime, Utc};
-use kefu_kit::{
-    context::{CallContext, TenantId},
-    events::to_timestamp,
-    idempotency,
-};
+use kefu_kit::{context::TenantId, events::to_timestamp, idempotency};
 use kefu_proto::v1::{
     CancelDispatchRequest, CompleteDispatchRequest, CountersignDispatchRequest,
     CreateDispatchRequest, Dispatch, DispatchCompleted, DispatchCountersigned,
@@ -22,9 +18,15 @@ use super::{
     check_field_caller, check_request_id, fill_positions, load_dispatch, load_request, profile,
     refresh_request, save_dispatch, today, voucher_in_use,
 };
+use crate::api::remember_request;
 use crate::{
-    api::{Shared, actor_of, append_event, caller},
-    domain::dispatch::{self as rules, Assignment, Result, Work, dispatch_name, request_name},
+    api::{
+        Shared, actor_of, append_event, caller,
+        target::{EtagTarget, etag_targets},
+    },
+    domain::dispatch::{
+        self as rules, Assignment, DispatchError, Result, Work, dispatch_name, request_name,
+    },
     error::TicketsError,
     store::{directory, dispatch as store},
 };
@@ -87,18 +89,15 @@ pub(in crate::api) async fn create_dispatch(
     }
     let mut dispatch = queue_visit(&txn, tenant, id, &stored.resource, &instructions, now).await?;
     refresh_request(&txn, tenant, id, now).await?;
-    if !request.request_id.is_empty() {
-        idempotency::remember(
-            &txn,
-            tenant.0,
-            &request.request_id,
-            "CreateDispatch",
-            &dispatch.name,
-            now,
-        )
-        .await
-        .map_err(TicketsError::from)?;
-    }
+    remember_request(
+        &txn,
+        tenant,
+        &request.request_id,
+        "CreateDispatch",
+        &dispatch.name,
+        now,
+    )
+    .await?;
     fill_positions(&txn, tenant, std::slice::from_mut(&mut dispatch)).await?;
     shared.commit(txn).await?;
     Ok(Response::new(dispatch))
@@ -202,27 +201,38 @@ pub(in crate::api) async fn dispatch_technician(
     Ok(Response::new(dispatch))
 }
 
-/// Loads dispatch `name` for a change by the technician or staff, applies
-/// `change`, stores it and refreshes the request's state.
-async fn field_change(
+etag_targets!(
+    RecordArrivalRequest,
+    RecordWorkRequest,
+    RecordCustomerSignOffRequest,
+);
+
+/// A field method: loads the dispatch the request names for a change by
+/// the technician or staff, applies `change` (with the request, the
+/// tenant's currency and the time), stores it and refreshes the request's
+/// state.
+async fn field_change<R: EtagTarget>(
     shared: &Shared,
-    context: &CallContext,
-    tenant: TenantId,
-    name: &str,
-    etag: &str,
-    change: impl FnOnce(&mut Dispatch, &str, DateTime<Utc>) -> Result<()>,
-) -> Result<Dispatch> {
-    let now = shared.now();
-    let txn = shared.begin(tenant).await?;
-    let (request_id, id, stored) = load_dispatch(&txn, tenant, name, etag, true).await?;
-    check_field_caller(context, &stored.resource)?;
-    let currency = profile(&txn, tenant).await?.currency;
-    let mut dispatch = stored.resource.clone();
-    change(&mut dispatch, &currency, now)?;
-    save_dispatch(&txn, tenant, id, &stored, &mut dispatch).await?;
-    refresh_request(&txn, tenant, request_id, now).await?;
-    shared.commit(txn).await?;
-    Ok(dispatch)
+    request: Request<R>,
+    change: impl FnOnce(R, &mut Dispatch, &str, DateTime<Utc>) -> Result<()>,
+) -> Result<Response<Dispatch>, Status> {
+    let (context, tenant) = caller(&request)?;
+    let request = request.into_inner();
+    let run = async {
+        let now = shared.now();
+        let txn = shared.begin(tenant).await?;
+        let (request_id, id, stored) =
+            load_dispatch(&txn, tenant, request.name(), request.etag(), true).await?;
+        check_field_caller(&context, &stored.resource)?;
+        let currency = profile(&txn, tenant).await?.currency;
+        let mut dispatch = stored.resource.clone();
+        change(request, &mut dispatch, &currency, now)?;
+        save_dispatch(&txn, tenant, id, &stored, &mut dispatch).await?;
+        refresh_request(&txn, tenant, request_id, now).await?;
+        shared.commit(txn).await?;
+        Ok::<_, DispatchError>(dispatch)
+    };
+    Ok(Response::new(run.await?))
 }
 
 /// RecordArrival.
@@ -230,19 +240,10 @@ pub(in crate::api) async fn record_arrival(
     shared: &Shared,
     request: Request<RecordArrivalRequest>,
 ) -> Result<Response<Dispatch>, Status> {
-    let (context, tenant) = caller(&request)?;
-    let request = request.into_inner();
-    let arrival = request.arrival_time;
-    let dispatch = field_change(
-        shared,
-        &context,
-        tenant,
-        &request.name,
-        &request.etag,
-        |d, _, now| rules::arrive(d, arrival, now),
-    )
-    .await?;
-    Ok(Response::new(dispatch))
+    field_change(shared, request, |request, d, _, now| {
+        rules::arrive(d, request.arrival_time, now)
+    })
+    .await
 }
 
 /// RecordWork.
@@ -250,29 +251,21 @@ pub(in crate::api) async fn record_work(
     shared: &Shared,
     request: Request<RecordWorkRequest>,
 ) -> Result<Response<Dispatch>, Status> {
-    let (context, tenant) = caller(&request)?;
-    let request = request.into_inner();
-    let work = Work {
-        actual_start_time: request.actual_start_time,
-        actual_end_time: request.actual_end_time,
-        work_done: request.work_done,
-        parts: request.parts,
-        fee: request.fee,
-        charged: request.charged,
-        invoiced: request.invoiced,
-        invoice_number: request.invoice_number,
-        travel_cost: request.travel_cost,
-    };
-    let dispatch = field_change(
-        shared,
-        &context,
-        tenant,
-        &request.name,
-        &request.etag,
-        |d, currency, now| rules::record_work(d, work, currency, now),
-    )
-    .await?;
-    Ok(Response::new(dispatch))
+    field_change(shared, request, |request, d, currency, now| {
+        let work = Work {
+            actual_start_time: request.actual_start_time,
+            actual_end_time: request.actual_end_time,
+            work_done: request.work_done,
+            parts: request.parts,
+            fee: request.fee,
+            charged: request.charged,
+            invoiced: request.invoiced,
+            invoice_number: request.invoice_number,
+            travel_cost: request.travel_cost,
+        };
+        rules::record_work(d, work, currency, now)
+    })
+    .await
 }
 
 /// RecordCustomerSignOff.
@@ -280,19 +273,10 @@ pub(in crate::api) async fn record_customer_sign_off(
     shared: &Shared,
     request: Request<RecordCustomerSignOffRequest>,
 ) -> Result<Response<Dispatch>, Status> {
-    let (context, tenant) = caller(&request)?;
-    let request = request.into_inner();
-    let sign_off = request.sign_off;
-    let dispatch = field_change(
-        shared,
-        &context,
-        tenant,
-        &request.name,
-        &request.etag,
-        |d, _, now| rules::sign_off(d, sign_off, now),
-    )
-    .await?;
-    Ok(Response::new(dispatch))
+    field_change(shared, request, |request, d, _, now| {
+        rules::sign_off(d, request.sign_off, now)
+    })
+    .await
 }
 
 /// CompleteDispatch.

@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use kefu_kit::{
     context::{CallContext, PrincipalKind, TenantId},
-    events::{from_timestamp, to_timestamp},
+    events::to_timestamp,
     idempotency,
 };
 use kefu_proto::v1::{
@@ -33,6 +33,7 @@ use super::{
     comments::{add_comment, check_request_id},
     page_size, required, system_actor,
 };
+use crate::api::{field_values, remember_request};
 use crate::{
     domain::{
         comment::{self as comment_rules, Author, check_attachments, check_body, check_length},
@@ -96,6 +97,18 @@ async fn with_counts<C: sea_orm::ConnectionTrait>(
     incident.linked_ticket_count = i32::try_from(linked.len()).unwrap_or(i32::MAX);
     incident.open_ticket_count = i32::try_from(open).unwrap_or(i32::MAX);
     Ok(incident)
+}
+
+/// Commits a change of `incident` and answers with it, its counts filled.
+async fn answer(
+    shared: &Shared,
+    txn: DatabaseTransaction,
+    tenant: TenantId,
+    incident: Incident,
+) -> Result<Response<Incident>, Status> {
+    let incident = with_counts(&txn, tenant, incident).await?;
+    shared.commit(txn).await?;
+    Ok(Response::new(incident))
 }
 
 /// The incident `name` of `tenant` with its revision, or NOT_FOUND naming
@@ -278,21 +291,16 @@ pub(super) async fn create_incident(
         create_time: incident.create_time,
     };
     append_event(&txn, tenant, &incident.name, &opened, now).await?;
-    if !request.request_id.is_empty() {
-        idempotency::remember(
-            &txn,
-            tenant.0,
-            &request.request_id,
-            "CreateIncident",
-            &incident.name,
-            now,
-        )
-        .await
-        .map_err(TicketsError::from)?;
-    }
-    let incident = with_counts(&txn, tenant, incident).await?;
-    shared.commit(txn).await?;
-    Ok(Response::new(incident))
+    remember_request(
+        &txn,
+        tenant,
+        &request.request_id,
+        "CreateIncident",
+        &incident.name,
+        now,
+    )
+    .await?;
+    answer(shared, txn, tenant, incident).await
 }
 
 /// GetIncident.
@@ -319,21 +327,6 @@ const FIELDS: &[(&str, Kind)] = &[
     ("resolve_time", Kind::Time),
 ];
 
-fn time_values(time: Option<&prost_types::Timestamp>) -> Vec<FieldValue> {
-    time.and_then(from_timestamp)
-        .map(FieldValue::Time)
-        .into_iter()
-        .collect()
-}
-
-fn text(value: &str) -> Vec<FieldValue> {
-    if value.is_empty() {
-        Vec::new()
-    } else {
-        vec![FieldValue::Text(value.to_owned())]
-    }
-}
-
 fn values(incident: &Incident, field: &str) -> Vec<FieldValue> {
     match field {
         "state" => vec![FieldValue::Enum(
@@ -345,12 +338,12 @@ fn values(incident: &Incident, field: &str) -> Vec<FieldValue> {
                 .as_str_name()
                 .to_owned(),
         )],
-        "kind" => text(&incident.kind),
-        "category" => text(&incident.category),
-        "owner" => text(&incident.owner),
-        "team" => text(&incident.team),
-        "create_time" => time_values(incident.create_time.as_ref()),
-        "resolve_time" => time_values(incident.resolve_time.as_ref()),
+        "kind" => field_values::text(&incident.kind),
+        "category" => field_values::text(&incident.category),
+        "owner" => field_values::text(&incident.owner),
+        "team" => field_values::text(&incident.team),
+        "create_time" => field_values::time(incident.create_time.as_ref()),
+        "resolve_time" => field_values::time(incident.resolve_time.as_ref()),
         _ => Vec::new(),
     }
 }
@@ -436,9 +429,7 @@ pub(super) async fn update_incident(
     rules::apply_mask(&mut incident, &input, &mask.paths)?;
     rules::check(&incident, "incident")?;
     save(&txn, tenant, &mut incident, revision, now).await?;
-    let incident = with_counts(&txn, tenant, incident).await?;
-    shared.commit(txn).await?;
-    Ok(Response::new(incident))
+    answer(shared, txn, tenant, incident).await
 }
 
 /// LinkTicketsToIncident.
@@ -468,9 +459,7 @@ pub(super) async fn link_tickets_to_incident(
     if linked > 0 {
         save(&txn, tenant, &mut incident, revision, now).await?;
     }
-    let incident = with_counts(&txn, tenant, incident).await?;
-    shared.commit(txn).await?;
-    Ok(Response::new(incident))
+    answer(shared, txn, tenant, incident).await
 }
 
 /// UnlinkTicketFromIncident.
@@ -509,9 +498,7 @@ pub(super) async fn unlink_ticket_from_incident(
     )
     .await?;
     save(&txn, tenant, &mut incident, revision, now).await?;
-    let incident = with_counts(&txn, tenant, incident).await?;
-    shared.commit(txn).await?;
-    Ok(Response::new(incident))
+    answer(shared, txn, tenant, incident).await
 }
 
 /// PostIncidentResponse.
@@ -567,21 +554,16 @@ pub(super) async fn post_incident_response(
         reached_ticket_count: reached,
     });
     save(&txn, tenant, &mut incident, revision, now).await?;
-    if !request.request_id.is_empty() {
-        idempotency::remember(
-            &txn,
-            tenant.0,
-            &request.request_id,
-            "PostIncidentResponse",
-            &incident.name,
-            now,
-        )
-        .await
-        .map_err(TicketsError::from)?;
-    }
-    let incident = with_counts(&txn, tenant, incident).await?;
-    shared.commit(txn).await?;
-    Ok(Response::new(incident))
+    remember_request(
+        &txn,
+        tenant,
+        &request.request_id,
+        "PostIncidentResponse",
+        &incident.name,
+        now,
+    )
+    .await?;
+    answer(shared, txn, tenant, incident).await
 }
 
 /// ResolveIncident.
@@ -668,7 +650,5 @@ pub(super) async fn resolve_incident(
         resolve_time: incident.resolve_time,
     };
     append_event(&txn, tenant, &incident.name, &event, now).await?;
-    let incident = with_counts(&txn, tenant, incident).await?;
-    shared.commit(txn).await?;
-    Ok(Response::new(incident))
+    answer(shared, txn, tenant, incident).await
 }

@@ -28,6 +28,7 @@ pub(super) use transitions::{
 
 use self::refs::FieldsWhen;
 use super::{Shared, actor_of, append_event, caller, required};
+use crate::api::remember_request;
 use crate::{
     domain::ticket::{self as rules, event_context, id_of, name_of},
     error::{Result, TicketsError},
@@ -205,18 +206,7 @@ pub(super) async fn create_ticket(
     }
     let actor = actor_of(&txn, tenant, &context).await?;
     let ticket = insert_ticket(&txn, tenant, ticket, &actor, now).await?;
-    if !request.request_id.is_empty() {
-        idempotency::remember(
-            &txn,
-            tenant.0,
-            &request.request_id,
-            CREATE,
-            &ticket.name,
-            now,
-        )
-        .await
-        .map_err(TicketsError::from)?;
-    }
+    remember_request(&txn, tenant, &request.request_id, CREATE, &ticket.name, now).await?;
     shared.commit(txn).await?;
     Ok(Response::new(ticket))
 }

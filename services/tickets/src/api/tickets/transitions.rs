@@ -21,7 +21,10 @@ use tonic::{Request, Response, Status};
 
 use super::{checks, refs};
 use crate::{
-    api::{Shared, actor_of, append_event, caller, comments},
+    api::{
+        Shared, actor_of, append_event, caller, comments,
+        target::{EtagTarget, etag_targets},
+    },
     domain::{
         comment as comment_rules,
         ticket::{Transition, event_context, state_of},
@@ -379,27 +382,7 @@ async fn publish(
     Ok(())
 }
 
-/// A transition request: the ticket it names and the etag it was read at.
-trait TransitionRequest {
-    fn name(&self) -> &str;
-    fn etag(&self) -> &str;
-}
-
-/// The seven requests name their ticket and etag the same way.
-macro_rules! transition_requests {
-    ($($request:ty),* $(,)?) => {$(
-        impl TransitionRequest for $request {
-            fn name(&self) -> &str {
-                &self.name
-            }
-            fn etag(&self) -> &str {
-                &self.etag
-            }
-        }
-    )*};
-}
-
-transition_requests!(
+etag_targets!(
     OpenTicketRequest,
     PendTicketRequest,
     HoldTicketRequest,
@@ -411,7 +394,7 @@ transition_requests!(
 
 /// A transition method: the caller, the details `details` checks and reads
 /// from the request (at the service's time), then [`run`].
-async fn transition_method<R: TransitionRequest>(
+async fn transition_method<R: EtagTarget>(
     shared: &Shared,
     request: Request<R>,
     transition: Transition,
