@@ -7,7 +7,7 @@ use kefu_kit::{context::TenantId, events::from_timestamp, resource};
 use kefu_proto::v1::{Complaint, Proposal};
 use prost::Message;
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, QueryResult, Value,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, QueryResult, Value,
     sea_query::{Expr, ExprTrait, Order, Query, SelectStatement},
 };
 use uuid::Uuid;
@@ -103,19 +103,13 @@ pub async fn insert(
 }
 
 fn decode_complaint(row: &QueryResult) -> Result<Complaint> {
-    let bytes: Vec<u8> = row.try_get("", "resource")?;
-    let revision: i64 = row.try_get("", "revision")?;
-    let mut complaint = Complaint::decode(bytes.as_slice())?;
+    let (mut complaint, revision) = rows::decode_revisioned::<Complaint>(row)?;
     complaint.etag = resource::etag(revision);
     Ok(complaint)
 }
 
 fn select_complaints(tenant: TenantId) -> SelectStatement {
-    Query::select()
-        .columns([ident("resource"), ident("revision")])
-        .from(ident("complaints"))
-        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
-        .to_owned()
+    rows::select_resources("complaints", tenant)
 }
 
 /// The complaint `id` of `tenant`; locked on PostgreSQL with `for_update`.
@@ -125,16 +119,10 @@ pub async fn get<C: ConnectionTrait>(
     id: Uuid,
     for_update: bool,
 ) -> Result<Option<Complaint>> {
-    let mut statement = select_complaints(tenant)
+    let statement = select_complaints(tenant)
         .and_where(Expr::col(ident("id")).eq(id))
         .to_owned();
-    if for_update && db.get_database_backend() == DbBackend::Postgres {
-        statement.lock_exclusive();
-    }
-    db.query_one(&statement)
-        .await?
-        .map(|row| decode_complaint(&row))
-        .transpose()
+    rows::fetch_one(db, statement, for_update, decode_complaint).await
 }
 
 /// The complaint `name` (sent in `name_field`) for a change: INVALID_ARGUMENT
@@ -196,15 +184,10 @@ pub async fn save(
     for (column, value) in complaint_columns(complaint) {
         statement.value(ident(column), value);
     }
-    statement
-        .value(ident("revision"), expected + 1)
-        .value(ident("resource"), complaint.encode_to_vec())
-        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
-        .and_where(Expr::col(ident("id")).eq(id))
-        .and_where(Expr::col(ident("revision")).eq(expected));
-    let affected = txn.execute(&statement).await?.rows_affected();
+    statement.value(ident("resource"), complaint.encode_to_vec());
+    let replaced = rows::replace_at_revision(txn, statement, tenant, id, expected).await?;
     complaint.etag = resource::etag(expected + 1);
-    if affected != 1 {
+    if !replaced {
         return Err(TicketsError::StaleEtag(complaint.name.clone()));
     }
     Ok(())
@@ -269,49 +252,29 @@ pub async fn insert_proposal(
     let (complaint, id) = proposal_ids(&proposal.name)
         .ok_or_else(|| TicketsError::Internal(format!("proposal named {}", proposal.name)))?;
     proposal.etag = String::new();
-    let statement = Query::insert()
-        .into_table(ident("complaint_proposals"))
-        .columns([
-            ident("tenant_id"),
-            ident("id"),
-            ident("complaint_id"),
-            ident("round"),
-            ident("state"),
-            ident("create_time"),
-            ident("revision"),
-            ident("resource"),
-        ])
-        .values([
-            tenant.0.into(),
-            id.into(),
-            complaint.into(),
-            proposal.round.into(),
-            proposal.state.into(),
-            Expr::val(time(proposal.create_time.as_ref())),
-            1i64.into(),
-            proposal.encode_to_vec().into(),
-        ])
-        .map_err(|error| DbErr::Custom(error.to_string()))?
-        .to_owned();
-    txn.execute(&statement).await?;
+    let columns = vec![
+        ("tenant_id", tenant.0.into()),
+        ("id", id.into()),
+        ("complaint_id", complaint.into()),
+        ("round", proposal.round.into()),
+        ("state", proposal.state.into()),
+        ("create_time", time(proposal.create_time.as_ref())),
+        ("revision", 1i64.into()),
+        ("resource", proposal.encode_to_vec().into()),
+    ];
+    rows::insert_row(txn, "complaint_proposals", columns).await?;
     proposal.etag = resource::etag(1);
     Ok(())
 }
 
 fn decode_proposal(row: &QueryResult) -> Result<Proposal> {
-    let bytes: Vec<u8> = row.try_get("", "resource")?;
-    let revision: i64 = row.try_get("", "revision")?;
-    let mut proposal = Proposal::decode(bytes.as_slice())?;
+    let (mut proposal, revision) = rows::decode_revisioned::<Proposal>(row)?;
     proposal.etag = resource::etag(revision);
     Ok(proposal)
 }
 
 fn select_proposals(tenant: TenantId) -> SelectStatement {
-    Query::select()
-        .columns([ident("resource"), ident("revision")])
-        .from(ident("complaint_proposals"))
-        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
-        .to_owned()
+    rows::select_resources("complaint_proposals", tenant)
 }
 
 /// The proposal `name` (sent in `name_field`): INVALID_ARGUMENT when
@@ -336,17 +299,12 @@ pub async fn load_proposal<C: ConnectionTrait>(
             format!("{name_field} must be complaints/{{c}}/proposals/{{p}}"),
         )
     })?;
-    let mut statement = select_proposals(tenant)
+    let statement = select_proposals(tenant)
         .and_where(Expr::col(ident("id")).eq(id))
         .and_where(Expr::col(ident("complaint_id")).eq(complaint))
         .to_owned();
-    if for_update && db.get_database_backend() == DbBackend::Postgres {
-        statement.lock_exclusive();
-    }
-    db.query_one(&statement)
+    rows::fetch_one(db, statement, for_update, decode_proposal)
         .await?
-        .map(|row| decode_proposal(&row))
-        .transpose()?
         .ok_or_else(|| TicketsError::not_found(name))
 }
 
@@ -364,15 +322,11 @@ pub async fn save_proposal(
     let statement = Query::update()
         .table(ident("complaint_proposals"))
         .value(ident("state"), proposal.state)
-        .value(ident("revision"), expected + 1)
         .value(ident("resource"), proposal.encode_to_vec())
-        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
-        .and_where(Expr::col(ident("id")).eq(id))
-        .and_where(Expr::col(ident("revision")).eq(expected))
         .to_owned();
-    let affected = txn.execute(&statement).await?.rows_affected();
+    let replaced = rows::replace_at_revision(txn, statement, tenant, id, expected).await?;
     proposal.etag = resource::etag(expected + 1);
-    if affected != 1 {
+    if !replaced {
         return Err(TicketsError::StaleEtag(proposal.name.clone()));
     }
     Ok(())
