@@ -25,8 +25,7 @@ use sea_orm::DatabaseTransaction;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::{Shared, actor_of, append_event, caller, required};
-use crate::api::{field_values, remember_request};
+use super::{Shared, actor_of, append_event, caller, field_values, remember_request, required};
 use crate::{
     domain::{
         comment::{self as rules, Author},

@@ -27,9 +27,8 @@ use uuid::Uuid;
 use super::{
     Shared, actor_of, append_event, caller,
     comments::{caller_user, check_request_id, is_open},
-    page_size, required,
+    field_values, page_size, remember_request, required,
 };
-use crate::api::{field_values, remember_request};
 use crate::{
     domain::{
         comment::check_length,

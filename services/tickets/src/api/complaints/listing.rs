@@ -12,9 +12,8 @@ use kefu_proto::v1::{
 };
 use tonic::{Request, Response, Status};
 
-use crate::api::field_values;
 use crate::{
-    api::{Shared, caller, page_size},
+    api::{Shared, caller, field_values, page_size},
     domain::{
         complaint::{ComplaintError, Result},
         record_filter::{

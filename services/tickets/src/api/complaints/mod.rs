@@ -23,8 +23,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 pub(super) use self::{listing::*, proposals::*, stages::*};
-use super::{Shared, actor_of, caller, system_actor, tickets::insert_ticket};
-use crate::api::remember_request;
+use super::{Shared, actor_of, caller, remember_request, system_actor, tickets::insert_ticket};
 use crate::{
     domain::{
         complaint::{self as rules, ComplaintError, Result, Settings},

@@ -11,9 +11,8 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::{require_supervisor, save_changed, settings};
-use crate::api::remember_request;
 use crate::{
-    api::{Shared, actor_of, append_event, caller},
+    api::{Shared, actor_of, append_event, caller, remember_request},
     domain::complaint::{self as rules, Approver, ComplaintError, Result, approval},
     error::TicketsError,
     store::{complaints as store, directory},

@@ -2,21 +2,75 @@
 //! execute (实施) and new rounds, summarize (总结), close, and the
 //! preventive action's follow-up.
 
+use chrono::{DateTime, Utc};
+use kefu_kit::context::{CallContext, TenantId};
 use kefu_proto::v1::{
     CloseComplaintRequest, Complaint, ComplaintPreventiveActionCompleted, ComplaintStage,
     CompletePreventiveActionRequest, JudgeComplaintRequest, ProposalState, RecordExecutionRequest,
     RecordInvestigationRequest, StartInvestigationRequest, StartNewRoundRequest,
     SummarizeComplaintRequest,
 };
+use sea_orm::DatabaseTransaction;
 use tonic::{Request, Response, Status};
 
 use super::{events, known_user, require_supervisor, save_changed, settings, unknown_reference};
 use crate::{
-    api::{Shared, actor_of, append_event, caller},
+    api::{
+        Shared, actor_of, append_event, caller,
+        target::{EtagTarget, etag_targets},
+    },
     domain::complaint::{self as rules, ComplaintError, Judgement, Result},
     error::TicketsError,
     store::{complaints as store, directory},
 };
+
+etag_targets!(
+    JudgeComplaintRequest,
+    StartInvestigationRequest,
+    RecordInvestigationRequest,
+    RecordExecutionRequest,
+    StartNewRoundRequest,
+    SummarizeComplaintRequest,
+    CloseComplaintRequest,
+    CompletePreventiveActionRequest,
+);
+
+/// What a stage method works on: the caller, the request, the time, the
+/// transaction and the complaint the request names, read for the change.
+struct StageChange<R> {
+    context: CallContext,
+    tenant: TenantId,
+    request: R,
+    now: DateTime<Utc>,
+    txn: DatabaseTransaction,
+    complaint: Complaint,
+}
+
+/// Starts a stage method: the caller must supervise and `check` accept the
+/// request before anything is read; then the complaint is loaded for the
+/// change (its etag checked).
+async fn begin_stage<R: EtagTarget>(
+    shared: &Shared,
+    request: Request<R>,
+    check: impl FnOnce(&R) -> Result<()>,
+) -> Result<StageChange<R>> {
+    let (context, tenant) = caller(&request)?;
+    require_supervisor(&context)?;
+    let request = request.into_inner();
+    check(&request)?;
+    let now = shared.now();
+    let txn = shared.begin(tenant).await?;
+    let complaint =
+        store::load_for_change(&txn, tenant, request.name(), "name", request.etag()).await?;
+    Ok(StageChange {
+        context,
+        tenant,
+        request,
+        now,
+        txn,
+        complaint,
+    })
+}
 
 /// `JudgeComplaint`: valid → JUDGED with the responsible department; not
 /// valid → REJECTED (final, ComplaintClosed).
@@ -25,13 +79,14 @@ pub(in crate::api) async fn judge_complaint(
     request: Request<JudgeComplaintRequest>,
 ) -> Result<Response<Complaint>, Status> {
     let run = async {
-        let (context, tenant) = caller(&request)?;
-        require_supervisor(&context)?;
-        let request = request.into_inner();
-        let now = shared.now();
-        let txn = shared.begin(tenant).await?;
-        let mut complaint =
-            store::load_for_change(&txn, tenant, &request.name, "name", &request.etag).await?;
+        let StageChange {
+            context,
+            tenant,
+            request,
+            now,
+            txn,
+            mut complaint,
+        } = begin_stage(shared, request, |_| Ok(())).await?;
         let from = rules::stage(&complaint);
         if request.valid
             && from == ComplaintStage::Registered
@@ -76,13 +131,14 @@ pub(in crate::api) async fn start_investigation(
     request: Request<StartInvestigationRequest>,
 ) -> Result<Response<Complaint>, Status> {
     let run = async {
-        let (context, tenant) = caller(&request)?;
-        require_supervisor(&context)?;
-        let request = request.into_inner();
-        let now = shared.now();
-        let txn = shared.begin(tenant).await?;
-        let mut complaint =
-            store::load_for_change(&txn, tenant, &request.name, "name", &request.etag).await?;
+        let StageChange {
+            context,
+            tenant,
+            request,
+            now,
+            txn,
+            mut complaint,
+        } = begin_stage(shared, request, |_| Ok(())).await?;
         let actor = actor_of(&txn, tenant, &context).await?;
         let investigator = if request.investigator.is_empty() {
             actor.name.clone()
@@ -106,18 +162,19 @@ pub(in crate::api) async fn record_investigation(
     request: Request<RecordInvestigationRequest>,
 ) -> Result<Response<Complaint>, Status> {
     let run = async {
-        let (context, tenant) = caller(&request)?;
-        require_supervisor(&context)?;
-        let request = request.into_inner();
+        let StageChange {
+            context,
+            tenant,
+            request,
+            now,
+            txn,
+            mut complaint,
+        } = begin_stage(shared, request, |_| Ok(())).await?;
         let input = request.investigation.unwrap_or_default();
         let paths = request
             .update_mask
             .map(|mask| mask.paths)
             .unwrap_or_default();
-        let now = shared.now();
-        let txn = shared.begin(tenant).await?;
-        let mut complaint =
-            store::load_for_change(&txn, tenant, &request.name, "name", &request.etag).await?;
         for (user, field) in [
             (&input.investigator, "investigation.investigator"),
             (&input.responsible_user, "investigation.responsible_user"),
@@ -166,14 +223,15 @@ pub(in crate::api) async fn record_execution(
     request: Request<RecordExecutionRequest>,
 ) -> Result<Response<Complaint>, Status> {
     let run = async {
-        let (context, tenant) = caller(&request)?;
-        require_supervisor(&context)?;
-        let request = request.into_inner();
+        let StageChange {
+            context,
+            tenant,
+            request,
+            now,
+            txn,
+            mut complaint,
+        } = begin_stage(shared, request, |_| Ok(())).await?;
         let input = request.execution.unwrap_or_default();
-        let now = shared.now();
-        let txn = shared.begin(tenant).await?;
-        let mut complaint =
-            store::load_for_change(&txn, tenant, &request.name, "name", &request.etag).await?;
         if rules::stage(&complaint) != ComplaintStage::Executing {
             return Err(TicketsError::illegal_transition(
                 "RecordExecution needs a complaint in stage EXECUTING",
@@ -204,14 +262,17 @@ pub(in crate::api) async fn start_new_round(
     request: Request<StartNewRoundRequest>,
 ) -> Result<Response<Complaint>, Status> {
     let run = async {
-        let (context, tenant) = caller(&request)?;
-        require_supervisor(&context)?;
-        let request = request.into_inner();
-        rules::limit(&request.reason, 2_000, "reason")?;
-        let now = shared.now();
-        let txn = shared.begin(tenant).await?;
-        let mut complaint =
-            store::load_for_change(&txn, tenant, &request.name, "name", &request.etag).await?;
+        let StageChange {
+            context,
+            tenant,
+            request: _,
+            now,
+            txn,
+            mut complaint,
+        } = begin_stage(shared, request, |request| {
+            rules::limit(&request.reason, 2_000, "reason")
+        })
+        .await?;
         let current = if complaint.current_proposal.is_empty() {
             None
         } else {
@@ -236,14 +297,15 @@ pub(in crate::api) async fn summarize_complaint(
     request: Request<SummarizeComplaintRequest>,
 ) -> Result<Response<Complaint>, Status> {
     let run = async {
-        let (context, tenant) = caller(&request)?;
-        require_supervisor(&context)?;
-        let request = request.into_inner();
+        let StageChange {
+            context,
+            tenant,
+            request,
+            now,
+            txn,
+            mut complaint,
+        } = begin_stage(shared, request, |_| Ok(())).await?;
         let input = request.summary.unwrap_or_default();
-        let now = shared.now();
-        let txn = shared.begin(tenant).await?;
-        let mut complaint =
-            store::load_for_change(&txn, tenant, &request.name, "name", &request.etag).await?;
         if !input.preventive_action_owner.is_empty() {
             known_user(
                 &txn,
@@ -270,13 +332,14 @@ pub(in crate::api) async fn close_complaint(
     request: Request<CloseComplaintRequest>,
 ) -> Result<Response<Complaint>, Status> {
     let run = async {
-        let (context, tenant) = caller(&request)?;
-        require_supervisor(&context)?;
-        let request = request.into_inner();
-        let now = shared.now();
-        let txn = shared.begin(tenant).await?;
-        let mut complaint =
-            store::load_for_change(&txn, tenant, &request.name, "name", &request.etag).await?;
+        let StageChange {
+            context,
+            tenant,
+            request: _,
+            now,
+            txn,
+            mut complaint,
+        } = begin_stage(shared, request, |_| Ok(())).await?;
         let actor = actor_of(&txn, tenant, &context).await?;
         let from = rules::stage(&complaint);
         rules::close(&mut complaint, &actor, now)?;
@@ -311,13 +374,14 @@ pub(in crate::api) async fn complete_preventive_action(
     request: Request<CompletePreventiveActionRequest>,
 ) -> Result<Response<Complaint>, Status> {
     let run = async {
-        let (context, tenant) = caller(&request)?;
-        require_supervisor(&context)?;
-        let request = request.into_inner();
-        let now = shared.now();
-        let txn = shared.begin(tenant).await?;
-        let mut complaint =
-            store::load_for_change(&txn, tenant, &request.name, "name", &request.etag).await?;
+        let StageChange {
+            context,
+            tenant,
+            request,
+            now,
+            txn,
+            mut complaint,
+        } = begin_stage(shared, request, |_| Ok(())).await?;
         let actor = actor_of(&txn, tenant, &context).await?;
         let from = rules::stage(&complaint);
         rules::complete_preventive_action(

@@ -12,9 +12,8 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::{check_request_id, load_request, profile, save_dispatch, save_request};
-use crate::api::remember_request;
 use crate::{
-    api::{Shared, actor_of, append_event, caller, required},
+    api::{Shared, actor_of, append_event, caller, remember_request, required},
     domain::dispatch::{
         self as rules, DispatchError, Result, dispatch_name, local_day, request_name,
         request_number,

@@ -18,10 +18,9 @@ use super::{
     check_field_caller, check_request_id, fill_positions, load_dispatch, load_request, profile,
     refresh_request, save_dispatch, today, voucher_in_use,
 };
-use crate::api::remember_request;
 use crate::{
     api::{
-        Shared, actor_of, append_event, caller,
+        Shared, actor_of, append_event, caller, remember_request,
         target::{EtagTarget, etag_targets},
     },
     domain::dispatch::{

@@ -31,9 +31,8 @@ use uuid::Uuid;
 use super::{
     Shared, actor_of, append_event, caller,
     comments::{add_comment, check_request_id},
-    page_size, required, system_actor,
+    field_values, page_size, remember_request, required, system_actor,
 };
-use crate::api::{field_values, remember_request};
 use crate::{
     domain::{
         comment::{self as comment_rules, Author, check_attachments, check_body, check_length},

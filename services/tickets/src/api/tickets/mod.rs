@@ -27,8 +27,7 @@ pub(super) use transitions::{
 };
 
 use self::refs::FieldsWhen;
-use super::{Shared, actor_of, append_event, caller, required};
-use crate::api::remember_request;
+use super::{Shared, actor_of, append_event, caller, remember_request, required};
 use crate::{
     domain::ticket::{self as rules, event_context, id_of, name_of},
     error::{Result, TicketsError},
