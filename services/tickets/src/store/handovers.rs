@@ -6,7 +6,7 @@ use kefu_kit::{context::TenantId, resource};
 use kefu_proto::v1::Handover;
 use prost::Message;
 use sea_orm::{
-    ConnectionTrait, DbErr, QueryResult,
+    ConnectionTrait, QueryResult,
     sea_query::{Expr, ExprTrait, Query, SelectStatement},
 };
 use uuid::Uuid;
@@ -38,34 +38,18 @@ pub async fn insert<C: ConnectionTrait>(
     handover: &Handover,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let statement = Query::insert()
-        .into_table(ident("handovers"))
-        .columns([
-            ident("tenant_id"),
-            ident("id"),
-            ident("state"),
-            ident("from_user"),
-            ident("to_user"),
-            ident("to_team"),
-            ident("revision"),
-            ident("resource"),
-            ident("create_time"),
-        ])
-        .values([
-            tenant.0.into(),
-            id.into(),
-            handover.state.into(),
-            handover.from_user.clone().into(),
-            handover.to_user.clone().into(),
-            handover.to_team.clone().into(),
-            1i64.into(),
-            encoded(handover).into(),
-            now.into(),
-        ])
-        .map_err(|error| DbErr::Custom(error.to_string()))?
-        .to_owned();
-    db.execute(&statement).await?;
-    Ok(())
+    let columns = vec![
+        ("tenant_id", tenant.0.into()),
+        ("id", id.into()),
+        ("state", handover.state.into()),
+        ("from_user", handover.from_user.clone().into()),
+        ("to_user", handover.to_user.clone().into()),
+        ("to_team", handover.to_team.clone().into()),
+        ("revision", 1i64.into()),
+        ("resource", encoded(handover).into()),
+        ("create_time", now.into()),
+    ];
+    Ok(rows::insert_row(db, "handovers", columns).await?)
 }
 
 /// The handover `id` with its revision, if it exists; with `lock` the row

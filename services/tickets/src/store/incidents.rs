@@ -7,7 +7,7 @@ use kefu_kit::{context::TenantId, resource};
 use kefu_proto::v1::Incident;
 use prost::Message;
 use sea_orm::{
-    ConnectionTrait, DbErr, QueryResult,
+    ConnectionTrait, QueryResult,
     sea_query::{Expr, ExprTrait, Query, SelectStatement},
 };
 use uuid::Uuid;
@@ -42,28 +42,15 @@ pub async fn insert<C: ConnectionTrait>(
     incident: &Incident,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let statement = Query::insert()
-        .into_table(ident("incidents"))
-        .columns([
-            ident("tenant_id"),
-            ident("id"),
-            ident("state"),
-            ident("revision"),
-            ident("resource"),
-            ident("create_time"),
-        ])
-        .values([
-            tenant.0.into(),
-            id.into(),
-            incident.state.into(),
-            1i64.into(),
-            encoded(incident).into(),
-            now.into(),
-        ])
-        .map_err(|error| DbErr::Custom(error.to_string()))?
-        .to_owned();
-    db.execute(&statement).await?;
-    Ok(())
+    let columns = vec![
+        ("tenant_id", tenant.0.into()),
+        ("id", id.into()),
+        ("state", incident.state.into()),
+        ("revision", 1i64.into()),
+        ("resource", encoded(incident).into()),
+        ("create_time", now.into()),
+    ];
+    Ok(rows::insert_row(db, "incidents", columns).await?)
 }
 
 /// The incident `id` with its revision, if it exists; with `lock` the row

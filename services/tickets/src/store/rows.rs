@@ -63,7 +63,7 @@ pub async fn replace_at_revision<C: ConnectionTrait>(
     db: &C,
     mut statement: UpdateStatement,
     tenant: TenantId,
-    id: Uuid,
+    id: impl Into<Expr>,
     expected: i64,
 ) -> std::result::Result<bool, DbErr> {
     statement

@@ -12,19 +12,15 @@ use kefu_kit::{context::TenantId, resource};
 use kefu_proto::v1::{Incident, Ticket, TicketCategory, TicketFieldDefinition, TicketKind};
 use prost::Message;
 use sea_orm::{
-    ConnectionTrait, DbBackend, DbErr, QueryResult,
-    sea_query::{Alias, Expr, ExprTrait, Query},
+    ConnectionTrait, DbErr, QueryResult,
+    sea_query::{Expr, ExprTrait, Query},
 };
 
+use super::rows::{self, ident};
 use crate::{
     domain::taxonomy::{self as rules, CATEGORIES, FIELD_DEFINITIONS, KINDS},
     error::{Result, TicketsError},
 };
-
-/// A table or column name.
-fn ident(name: &'static str) -> Alias {
-    Alias::new(name)
-}
 
 /// The three taxonomy tables and the name collection of their rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,9 +74,7 @@ impl Versioned for TicketFieldDefinition {
 }
 
 fn decode<M: Versioned>(row: &QueryResult) -> Result<Stored<M>> {
-    let bytes: Vec<u8> = row.try_get("", "resource")?;
-    let revision: i64 = row.try_get("", "revision")?;
-    let mut resource = M::decode(bytes.as_slice())?;
+    let (mut resource, revision) = rows::decode_revisioned::<M>(row)?;
     resource.set_etag(resource::etag(revision));
     Ok(Stored { resource, revision })
 }
@@ -98,20 +92,10 @@ async fn get<C: ConnectionTrait, M: Versioned>(
     id: &str,
     for_update: bool,
 ) -> Result<Option<Stored<M>>> {
-    let mut statement = Query::select()
-        .columns([ident("resource"), ident("revision")])
-        .from(ident(table.name()))
-        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
+    let statement = rows::select_resources(table.name(), tenant)
         .and_where(Expr::col(ident("id")).eq(id))
         .to_owned();
-    if for_update && db.get_database_backend() == DbBackend::Postgres {
-        statement.lock_exclusive();
-    }
-    db.query_one(&statement)
-        .await?
-        .as_ref()
-        .map(decode)
-        .transpose()
+    rows::fetch_one(db, statement, for_update, decode).await
 }
 
 async fn all<C: ConnectionTrait, M: Versioned>(
@@ -119,10 +103,7 @@ async fn all<C: ConnectionTrait, M: Versioned>(
     table: Table,
     tenant: TenantId,
 ) -> Result<Vec<Stored<M>>> {
-    let statement = Query::select()
-        .columns([ident("resource"), ident("revision")])
-        .from(ident(table.name()))
-        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
+    let statement = rows::select_resources(table.name(), tenant)
         .order_by(ident("id"), sea_orm::sea_query::Order::Asc)
         .to_owned();
     db.query_all(&statement).await?.iter().map(decode).collect()
@@ -138,30 +119,16 @@ async fn insert<C: ConnectionTrait, M: Versioned>(
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     let mut columns = vec![
-        ident("tenant_id"),
-        ident("id"),
-        ident("resource"),
-        ident("revision"),
-        ident("create_time"),
-    ];
-    let mut values: Vec<sea_orm::sea_query::SimpleExpr> = vec![
-        tenant.0.into(),
-        id.into(),
-        encode(resource).into(),
-        1_i64.into(),
-        now.into(),
+        ("tenant_id", tenant.0.into()),
+        ("id", id.into()),
+        ("resource", encode(resource).into()),
+        ("revision", 1_i64.into()),
+        ("create_time", now.into()),
     ];
     if let Some(parent) = parent {
-        columns.push(ident("parent"));
-        values.push(parent.into());
+        columns.push(("parent", parent.into()));
     }
-    let statement = Query::insert()
-        .into_table(ident(table.name()))
-        .columns(columns)
-        .values(values)
-        .map_err(|error| DbErr::Custom(error.to_string()))?
-        .to_owned();
-    db.execute(&statement).await.map(|_| ())
+    rows::insert_row(db, table.name(), columns).await
 }
 
 async fn replace<C: ConnectionTrait, M: Versioned>(
@@ -176,15 +143,11 @@ async fn replace<C: ConnectionTrait, M: Versioned>(
     let mut statement = Query::update()
         .table(ident(table.name()))
         .value(ident("resource"), encode(resource))
-        .value(ident("revision"), expected + 1)
-        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
-        .and_where(Expr::col(ident("id")).eq(id))
-        .and_where(Expr::col(ident("revision")).eq(expected))
         .to_owned();
     if let Some(parent) = parent {
         statement.value(ident("parent"), parent);
     }
-    Ok(db.execute(&statement).await?.rows_affected() == 1)
+    Ok(rows::replace_at_revision(db, statement, tenant, id, expected).await?)
 }
 
 async fn delete<C: ConnectionTrait>(
