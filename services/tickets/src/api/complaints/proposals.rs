@@ -136,6 +136,23 @@ fn parent_of(name: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Proposal `name` read for a change (ABORTED when `etag` is given and
+/// stale) and its complaint.
+async fn proposal_for_change(
+    txn: &sea_orm::DatabaseTransaction,
+    tenant: kefu_kit::context::TenantId,
+    name: &str,
+    etag: &str,
+) -> Result<(Proposal, kefu_proto::v1::Complaint)> {
+    let proposal = store::load_proposal(txn, tenant, name, "name", true).await?;
+    if !etag.is_empty() && etag != proposal.etag {
+        return Err(TicketsError::StaleEtag(name.to_owned()).into());
+    }
+    let complaint =
+        store::load_for_change(txn, tenant, &parent_of(&proposal.name), "name", "").await?;
+    Ok((proposal, complaint))
+}
+
 /// `SubmitProposal`: PENDING_APPROVAL with the level the tenant's approval
 /// matrix asks for its total; the complaint AWAITING_APPROVAL.
 pub(in crate::api) async fn submit_proposal(
@@ -148,12 +165,8 @@ pub(in crate::api) async fn submit_proposal(
         let request = request.into_inner();
         let now = shared.now();
         let txn = shared.begin(tenant).await?;
-        let mut proposal = store::load_proposal(&txn, tenant, &request.name, "name", true).await?;
-        if !request.etag.is_empty() && request.etag != proposal.etag {
-            return Err(TicketsError::StaleEtag(request.name.clone()).into());
-        }
-        let mut complaint =
-            store::load_for_change(&txn, tenant, &parent_of(&proposal.name), "name", "").await?;
+        let (mut proposal, mut complaint) =
+            proposal_for_change(&txn, tenant, &request.name, &request.etag).await?;
         let matrix = directory::approval_matrix(&txn, tenant).await?;
         let total = proposal.total_amount.clone().unwrap_or_default();
         let required = approval::required_level(matrix.as_ref(), &total);
@@ -231,12 +244,7 @@ async fn decide<T>(
     let (context, tenant) = caller(request)?;
     let now = shared.now();
     let txn = shared.begin(tenant).await?;
-    let mut proposal = store::load_proposal(&txn, tenant, name, "name", true).await?;
-    if !etag.is_empty() && etag != proposal.etag {
-        return Err(TicketsError::StaleEtag(name.to_owned()).into());
-    }
-    let mut complaint =
-        store::load_for_change(&txn, tenant, &parent_of(&proposal.name), "name", "").await?;
+    let (mut proposal, mut complaint) = proposal_for_change(&txn, tenant, name, etag).await?;
     let actor = actor_of(&txn, tenant, &context).await?;
     let approver = Approver {
         name: &actor.name,
