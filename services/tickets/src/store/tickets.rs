@@ -12,7 +12,7 @@ use kefu_kit::{
 use kefu_proto::v1::{Actor, Ticket, TicketAuditAction, TicketAuditEntry};
 use prost::Message;
 use sea_orm::{
-    ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, QueryResult, Value,
+    ConnectionTrait, DatabaseTransaction, QueryResult, Value,
     sea_query::{Expr, ExprTrait, Query, SelectStatement},
 };
 use uuid::Uuid;
@@ -104,20 +104,14 @@ pub async fn next_number(txn: &DatabaseTransaction, tenant: TenantId) -> Result<
 pub async fn insert(txn: &DatabaseTransaction, tenant: TenantId, ticket: &Ticket) -> Result<()> {
     let id = id_of(&ticket.name)
         .ok_or_else(|| TicketsError::Internal(format!("new ticket named {}", ticket.name)))?;
-    let mut names = vec![ident("tenant_id"), ident("id"), ident("create_time")];
     let created = ticket.create_time.as_ref().and_then(from_timestamp);
-    let mut values: Vec<Expr> = vec![tenant.0.into(), id.into(), Expr::val(Value::from(created))];
-    for (column, value) in columns(ticket, 1) {
-        names.push(ident(column));
-        values.push(Expr::val(value));
-    }
-    let statement = Query::insert()
-        .into_table(ident("tickets"))
-        .columns(names)
-        .values(values)
-        .map_err(|error| DbErr::Custom(error.to_string()))?
-        .to_owned();
-    txn.execute(&statement).await?;
+    let mut values = vec![
+        ("tenant_id", tenant.0.into()),
+        ("id", id.into()),
+        ("create_time", Value::from(created)),
+    ];
+    values.extend(columns(ticket, 1));
+    rows::insert_row(txn, "tickets", values).await?;
     // The SLA scan finds the ticket by its next due check.
     super::sla::sync(txn, tenant, ticket).await?;
     Ok(())
@@ -132,18 +126,11 @@ async fn get<C: ConnectionTrait>(
     id: Uuid,
     lock: bool,
 ) -> Result<Option<Ticket>> {
-    let mut statement = select()
+    let statement = select()
         .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
         .and_where(Expr::col(ident("id")).eq(id))
         .to_owned();
-    if lock && db.get_database_backend() == DbBackend::Postgres {
-        statement.lock_exclusive();
-    }
-    db.query_one(&statement)
-        .await?
-        .as_ref()
-        .map(from_row)
-        .transpose()
+    rows::fetch_one(db, statement, lock, from_row).await
 }
 
 /// The ticket `id` of `tenant`, if it exists (its etag filled from the
