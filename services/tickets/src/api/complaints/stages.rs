@@ -35,16 +35,17 @@ etag_targets!(
     CompletePreventiveActionRequest,
 );
 
-/// What a stage method works on: the caller, the request, the time, the
-/// transaction and the complaint the request names, read for the change.
-struct StageChange<R> {
-    context: CallContext,
-    tenant: TenantId,
-    request: R,
-    now: DateTime<Utc>,
-    txn: DatabaseTransaction,
-    complaint: Complaint,
-}
+/// What a stage method works on: the caller, the tenant, the request, the
+/// time, the transaction and the complaint the request names, read for the
+/// change.
+type StageChange<R> = (
+    CallContext,
+    TenantId,
+    R,
+    DateTime<Utc>,
+    DatabaseTransaction,
+    Complaint,
+);
 
 /// Starts a stage method: the caller must supervise and `check` accept the
 /// request before anything is read; then the complaint is loaded for the
@@ -62,14 +63,7 @@ async fn begin_stage<R: EtagTarget>(
     let txn = shared.begin(tenant).await?;
     let complaint =
         store::load_for_change(&txn, tenant, request.name(), "name", request.etag()).await?;
-    Ok(StageChange {
-        context,
-        tenant,
-        request,
-        now,
-        txn,
-        complaint,
-    })
+    Ok((context, tenant, request, now, txn, complaint))
 }
 
 /// `JudgeComplaint`: valid → JUDGED with the responsible department; not
@@ -79,14 +73,8 @@ pub(in crate::api) async fn judge_complaint(
     request: Request<JudgeComplaintRequest>,
 ) -> Result<Response<Complaint>, Status> {
     let run = async {
-        let StageChange {
-            context,
-            tenant,
-            request,
-            now,
-            txn,
-            mut complaint,
-        } = begin_stage(shared, request, |_| Ok(())).await?;
+        let (context, tenant, request, now, txn, mut complaint) =
+            begin_stage(shared, request, |_| Ok(())).await?;
         let from = rules::stage(&complaint);
         if request.valid
             && from == ComplaintStage::Registered
@@ -131,14 +119,8 @@ pub(in crate::api) async fn start_investigation(
     request: Request<StartInvestigationRequest>,
 ) -> Result<Response<Complaint>, Status> {
     let run = async {
-        let StageChange {
-            context,
-            tenant,
-            request,
-            now,
-            txn,
-            mut complaint,
-        } = begin_stage(shared, request, |_| Ok(())).await?;
+        let (context, tenant, request, now, txn, mut complaint) =
+            begin_stage(shared, request, |_| Ok(())).await?;
         let actor = actor_of(&txn, tenant, &context).await?;
         let investigator = if request.investigator.is_empty() {
             actor.name.clone()
@@ -162,14 +144,8 @@ pub(in crate::api) async fn record_investigation(
     request: Request<RecordInvestigationRequest>,
 ) -> Result<Response<Complaint>, Status> {
     let run = async {
-        let StageChange {
-            context,
-            tenant,
-            request,
-            now,
-            txn,
-            mut complaint,
-        } = begin_stage(shared, request, |_| Ok(())).await?;
+        let (context, tenant, request, now, txn, mut complaint) =
+            begin_stage(shared, request, |_| Ok(())).await?;
         let input = request.investigation.unwrap_or_default();
         let paths = request
             .update_mask
@@ -223,14 +199,8 @@ pub(in crate::api) async fn record_execution(
     request: Request<RecordExecutionRequest>,
 ) -> Result<Response<Complaint>, Status> {
     let run = async {
-        let StageChange {
-            context,
-            tenant,
-            request,
-            now,
-            txn,
-            mut complaint,
-        } = begin_stage(shared, request, |_| Ok(())).await?;
+        let (context, tenant, request, now, txn, mut complaint) =
+            begin_stage(shared, request, |_| Ok(())).await?;
         let input = request.execution.unwrap_or_default();
         if rules::stage(&complaint) != ComplaintStage::Executing {
             return Err(TicketsError::illegal_transition(
@@ -262,17 +232,11 @@ pub(in crate::api) async fn start_new_round(
     request: Request<StartNewRoundRequest>,
 ) -> Result<Response<Complaint>, Status> {
     let run = async {
-        let StageChange {
-            context,
-            tenant,
-            request: _,
-            now,
-            txn,
-            mut complaint,
-        } = begin_stage(shared, request, |request| {
-            rules::limit(&request.reason, 2_000, "reason")
-        })
-        .await?;
+        let (context, tenant, _, now, txn, mut complaint) =
+            begin_stage(shared, request, |request| {
+                rules::limit(&request.reason, 2_000, "reason")
+            })
+            .await?;
         let current = if complaint.current_proposal.is_empty() {
             None
         } else {
@@ -297,14 +261,8 @@ pub(in crate::api) async fn summarize_complaint(
     request: Request<SummarizeComplaintRequest>,
 ) -> Result<Response<Complaint>, Status> {
     let run = async {
-        let StageChange {
-            context,
-            tenant,
-            request,
-            now,
-            txn,
-            mut complaint,
-        } = begin_stage(shared, request, |_| Ok(())).await?;
+        let (context, tenant, request, now, txn, mut complaint) =
+            begin_stage(shared, request, |_| Ok(())).await?;
         let input = request.summary.unwrap_or_default();
         if !input.preventive_action_owner.is_empty() {
             known_user(
@@ -332,14 +290,8 @@ pub(in crate::api) async fn close_complaint(
     request: Request<CloseComplaintRequest>,
 ) -> Result<Response<Complaint>, Status> {
     let run = async {
-        let StageChange {
-            context,
-            tenant,
-            request: _,
-            now,
-            txn,
-            mut complaint,
-        } = begin_stage(shared, request, |_| Ok(())).await?;
+        let (context, tenant, _, now, txn, mut complaint) =
+            begin_stage(shared, request, |_| Ok(())).await?;
         let actor = actor_of(&txn, tenant, &context).await?;
         let from = rules::stage(&complaint);
         rules::close(&mut complaint, &actor, now)?;
@@ -374,14 +326,8 @@ pub(in crate::api) async fn complete_preventive_action(
     request: Request<CompletePreventiveActionRequest>,
 ) -> Result<Response<Complaint>, Status> {
     let run = async {
-        let StageChange {
-            context,
-            tenant,
-            request,
-            now,
-            txn,
-            mut complaint,
-        } = begin_stage(shared, request, |_| Ok(())).await?;
+        let (context, tenant, request, now, txn, mut complaint) =
+            begin_stage(shared, request, |_| Ok(())).await?;
         let actor = actor_of(&txn, tenant, &context).await?;
         let from = rules::stage(&complaint);
         rules::complete_preventive_action(
