@@ -61,11 +61,7 @@ const TABLES: &[(&str, &str)] = &[
     ),
 ];
 
-const TENANT_TABLES: &[&str] = &[
-    "ticket_comments",
-    "incidents",
-    "handovers",
-];
+const TENANT_TABLES: &[&str] = &["ticket_comments", "incidents", "handovers"];
 
 const INDEXES: &[&str] = &[
     "CREATE INDEX ticket_comments_by_time ON ticket_comments (tenant_id, ticket_id, create_time, id)",
