@@ -722,6 +722,60 @@ async fn automatic_parts(backend: Backend) {
     assert_eq!(read.state, TicketState::Closed as i32);
     assert!(read.close_time.is_some());
 
+    // The tenant shortens its reopen window to one day: once the tickets
+    // service's copy of the tenant has it, a resolution may be reopened for
+    // one day only.
+    stack
+        .tenants(Some(&a.admin_session))
+        .update_current_tenant(kefu_proto::v1::UpdateCurrentTenantRequest {
+            tenant: Some(kefu_proto::v1::Tenant {
+                settings: Some(kefu_proto::v1::TenantSettings {
+                    reopen_window: Some(prost_types::Duration {
+                        seconds: 86_400,
+                        nanos: 0,
+                    }),
+                    ..kefu_proto::v1::TenantSettings::default()
+                }),
+                ..kefu_proto::v1::Tenant::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["settings.reopen_window".into()],
+            }),
+        })
+        .await
+        .expect("the admin sets the reopen window");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let ticket = create(&mut client, inquiry(&zhang, "停车位咨询"))
+            .await
+            .expect("create");
+        let resolved = client
+            .resolve_ticket(ResolveTicketRequest {
+                name: ticket.name.clone(),
+                code: TicketResolutionCode::Solved as i32,
+                summary: "已解答".into(),
+                ..ResolveTicketRequest::default()
+            })
+            .await
+            .expect("resolve")
+            .into_inner();
+        let window = resolved.reopen_deadline.expect("deadline").seconds
+            - resolved.resolve_time.expect("resolve time").seconds;
+        if window == 86_400 {
+            break;
+        }
+        assert_eq!(
+            window,
+            7 * 86_400,
+            "the default window until the copy has the change"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the tenant's reopen window never reached the tickets service"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     // The customer's erasure anonymises their tickets.
     let personal = create(
         &mut client,

@@ -5,7 +5,7 @@
 //! naming the incident and published as TicketStateChanged and
 //! TicketResolved (so each customer gets a return visit).
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use kefu_kit::{context::TenantId, events::to_timestamp};
 use kefu_proto::v1::{
     Actor, Ticket, TicketAuditAction, TicketResolution, TicketResolved, TicketState,
@@ -21,22 +21,8 @@ use crate::{
         ticket::event_context,
     },
     error::{Result, TicketsError},
-    store::{self, directory, taxonomy, tickets},
+    store::{self, taxonomy, tickets},
 };
-
-/// The reopen window when the tenant's settings name none.
-const DEFAULT_REOPEN_WINDOW: Duration = Duration::days(7);
-
-/// The tenant's reopen window.
-async fn reopen_window(txn: &DatabaseTransaction, tenant: TenantId) -> Result<Duration> {
-    let window = directory::tenant(txn, tenant)
-        .await?
-        .and_then(|tenant| tenant.settings)
-        .and_then(|settings| settings.reopen_window)
-        .map(|window| Duration::seconds(window.seconds))
-        .filter(|window| *window > Duration::zero());
-    Ok(window.unwrap_or(DEFAULT_REOPEN_WINDOW))
-}
 
 /// FAILED_PRECONDITION `REQUIRED_FIELD_MISSING` naming the ticket and the
 /// field when its kind requires a field on resolve that is empty.
@@ -80,7 +66,9 @@ pub(super) async fn resolve_linked(
     after.resolution = Some(resolution.clone());
     after.resolve_time = Some(to_timestamp(now));
     after.close_time = None;
-    after.reopen_deadline = Some(to_timestamp(now + reopen_window(txn, tenant).await?));
+    after.reopen_deadline = Some(to_timestamp(
+        now + crate::api::tickets::refs::reopen_window(txn, tenant).await?,
+    ));
     promise_outcome(&mut after, now);
     store::sla::apply(txn, tenant, Some(&before), &mut after, now).await?;
     tickets::save_change_related(

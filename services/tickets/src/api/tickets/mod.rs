@@ -3,7 +3,7 @@
 
 mod checks;
 mod list;
-mod refs;
+pub(crate) mod refs;
 mod transitions;
 
 use std::collections::HashMap;

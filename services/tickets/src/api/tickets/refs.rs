@@ -205,12 +205,19 @@ pub(super) async fn check_customer(
     }
 }
 
-/// The tenant's reopen window (default 7 days).
-pub(super) async fn reopen_window(
-    _txn: &DatabaseTransaction,
-    _tenant: TenantId,
-) -> Result<Duration> {
-    Ok(Duration::days(7))
+/// The reopen window when the tenant's settings name none.
+const DEFAULT_REOPEN_WINDOW: Duration = Duration::days(7);
+
+/// The tenant's reopen window (its settings', else 7 days): how long after
+/// a resolution the ticket may be reopened.
+pub(crate) async fn reopen_window(txn: &DatabaseTransaction, tenant: TenantId) -> Result<Duration> {
+    let window = directory::tenant(txn, tenant)
+        .await?
+        .and_then(|tenant| tenant.settings)
+        .and_then(|settings| settings.reopen_window)
+        .map(|window| Duration::seconds(window.seconds))
+        .filter(|window| *window > Duration::zero());
+    Ok(window.unwrap_or(DEFAULT_REOPEN_WINDOW))
 }
 
 /// The SLA context of a ticket of kind `kind`: the kind's policy from the
