@@ -4,15 +4,18 @@
 
 use std::{io, net::SocketAddr, sync::Arc};
 
-use sea_orm::DatabaseConnection;
+use chrono::{DateTime, Utc};
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 use tonic::service::RoutesBuilder;
 
 use crate::{
+    KitError,
     auth::InternalAuth,
     bus::{BusError, EventBus, EventHandler, Subscription, SubscriptionHandle},
     clock::SharedClock,
+    context::TenantId,
     outbox::OutboxSignal,
     relay::{Relay, RelaySettings},
     server,
@@ -27,6 +30,32 @@ pub struct ServiceContext {
     pub outbox: OutboxSignal,
     /// The clock domain decisions read.
     pub clock: SharedClock,
+}
+
+impl ServiceContext {
+    /// The current time of the injected clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// A transaction scoped to `tenant` for reads and writes (on PostgreSQL
+    /// it sets the row-level security tenant).
+    pub async fn begin(&self, tenant: TenantId) -> Result<DatabaseTransaction, KitError> {
+        Ok(crate::db::begin_for_tenant(&self.db, tenant).await?)
+    }
+
+    /// A transaction scoped to `tenant` that only reads: on SQLite it does
+    /// not queue behind writers.
+    pub async fn begin_read(&self, tenant: TenantId) -> Result<DatabaseTransaction, KitError> {
+        Ok(crate::db::begin_read_for_tenant(&self.db, tenant).await?)
+    }
+
+    /// Commits `txn` and wakes the relay for the events it wrote.
+    pub async fn commit(&self, txn: DatabaseTransaction) -> Result<(), KitError> {
+        txn.commit().await?;
+        self.outbox.notify();
+        Ok(())
+    }
 }
 
 /// A consumer group a service runs, with its handler.

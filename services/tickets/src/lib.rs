@@ -47,7 +47,7 @@ impl KefuService for TicketsService {
     }
 
     fn add_routes(&self, routes: &mut RoutesBuilder, auth: InternalAuth, context: &ServiceContext) {
-        api::add_routes(routes, &auth, api::Shared::new(context));
+        api::add_routes(routes, &auth, context.clone());
     }
 
     fn subscriptions(&self, context: &ServiceContext) -> Vec<ServiceSubscription> {

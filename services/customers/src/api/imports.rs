@@ -778,7 +778,7 @@ async fn finish(
         tracing::warn!(import = %run.id, counted = stored.rows_total, processed = position, "import rows counted on upload and processed differ");
     }
     end(&txn, run.tenant, &mut stored, state, error, now).await?;
-    shared.commit(txn).await
+    Ok(shared.commit(txn).await?)
 }
 
 /// Sends the stored chunks of import `id` in order.
@@ -1557,11 +1557,11 @@ mod tests {
     #[tokio::test]
     async fn a_crashed_import_resumes_after_its_committed_rows() {
         let database = TestDatabase::sqlite("customers").await;
-        let shared = Shared::new(&ServiceContext {
+        let shared = ServiceContext {
             db: database.db.clone(),
             outbox: OutboxSignal::default(),
             clock: Arc::new(SystemClock),
-        });
+        };
         let tenant = TenantId(Uuid::now_v7());
         let id = Uuid::now_v7();
         let file = "external_id,display_name,phones\n\

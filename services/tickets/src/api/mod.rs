@@ -18,10 +18,9 @@ pub(crate) mod tickets;
 use chrono::{DateTime, Utc};
 use kefu_kit::{
     auth::InternalAuth,
-    clock::SharedClock,
     context::{CallContext, PrincipalKind, TenantId},
     events::new_event,
-    outbox::{self, OutboxSignal},
+    outbox,
     service::ServiceContext,
 };
 use kefu_proto::v1::{
@@ -64,7 +63,7 @@ use kefu_proto::v1::{
     ticket_service_server::{TicketService, TicketServiceServer},
 };
 use prost::{Message, Name};
-use sea_orm::{DatabaseConnection, DatabaseTransaction};
+use sea_orm::DatabaseTransaction;
 use tonic::{Request, Response, Status, service::RoutesBuilder};
 
 use crate::{
@@ -72,48 +71,9 @@ use crate::{
     error::{Result, TicketsError},
 };
 
-/// What the handlers share.
-#[derive(Clone)]
-pub struct Shared {
-    db: DatabaseConnection,
-    outbox: OutboxSignal,
-    clock: SharedClock,
-}
-
-impl Shared {
-    /// Handlers' state from the service context.
-    pub fn new(context: &ServiceContext) -> Self {
-        Self {
-            db: context.db.clone(),
-            outbox: context.outbox.clone(),
-            clock: context.clock.clone(),
-        }
-    }
-
-    /// The current time of the injected clock.
-    fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
-    }
-
-    /// A transaction scoped to `tenant` for reads and writes (on PostgreSQL
-    /// it sets the row-level security tenant).
-    async fn begin(&self, tenant: TenantId) -> Result<DatabaseTransaction> {
-        Ok(kefu_kit::db::begin_for_tenant(&self.db, tenant).await?)
-    }
-
-    /// A transaction scoped to `tenant` that only reads: on SQLite it does
-    /// not queue behind writers.
-    async fn begin_read(&self, tenant: TenantId) -> Result<DatabaseTransaction> {
-        Ok(kefu_kit::db::begin_read_for_tenant(&self.db, tenant).await?)
-    }
-
-    /// Commits `txn` and wakes the relay for the events it wrote.
-    async fn commit(&self, txn: DatabaseTransaction) -> Result<()> {
-        txn.commit().await?;
-        self.outbox.notify();
-        Ok(())
-    }
-}
+/// What the handlers share: the service's database, outbox signal and
+/// clock, with the tenant-scoped transactions they open.
+pub type Shared = ServiceContext;
 
 /// Adds every gRPC service of this target, each behind `auth`.
 pub fn add_routes(routes: &mut RoutesBuilder, auth: &InternalAuth, shared: Shared) {
