@@ -21,6 +21,7 @@ mod m20261202_000013_ticket_conversation;
 mod m20261202_000014_ticket_sla;
 mod m20261202_000015_complaints;
 mod m20261202_000016_dispatch;
+mod m20261203_000017_callbacks;
 pub mod rls;
 mod tables;
 
@@ -82,7 +83,8 @@ service_migrator!(
 );
 service_migrator!(
     callbacks,
-    "The callbacks service: return visits and surveys."
+    "The callbacks service: return visits and surveys.",
+    super::m20261203_000017_callbacks::Migration
 );
 service_migrator!(
     analytics,

@@ -1,18 +1,27 @@
-//! The callbacks service: return visits (回访), scripts and satisfaction surveys.
+//! The callbacks service: return visits (回访), scripts (话术) and
+//! satisfaction surveys (满意度调查).
 //!
-//! Only `api` exists so far: the contract's methods answer UNIMPLEMENTED
-//! until this service's issue builds them, as `api` translating gRPC calls,
-//! `domain` deciding (pure rules, injected clock) and `store` persisting
-//! through sea-orm, with events leaving through the outbox in the store's
-//! transactions.
+//! `api` translates gRPC calls, `domain` decides (pure rules, the clock
+//! passed in), `store` persists through sea-orm, and events leave through
+//! the outbox in the same transactions. `consumers` keeps this service's
+//! copies of other services' data (the tenant's users, teams and calendar;
+//! the customers' contact facts and segment memberships), schedules tasks
+//! from the tickets events and runs the scheduled scans (overdue tasks,
+//! unanswered SMS surveys, campaign periods).
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod consumers;
+pub mod domain;
+pub mod error;
+pub mod store;
 
 use kefu_kit::{
     auth::InternalAuth,
-    service::{KefuService, ServiceContext},
+    service::{KefuService, ServiceContext, ServiceSubscription},
 };
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use tonic::service::RoutesBuilder;
 
 /// The target name: `kefu serve --target callbacks`, its schema, its event stream.
@@ -34,12 +43,19 @@ impl KefuService for CallbacksService {
         GRPC_SERVICES
     }
 
-    fn add_routes(
+    fn add_routes(&self, routes: &mut RoutesBuilder, auth: InternalAuth, context: &ServiceContext) {
+        api::add_routes(routes, &auth, context.clone());
+    }
+
+    fn subscriptions(&self, context: &ServiceContext) -> Vec<ServiceSubscription> {
+        consumers::subscriptions(context)
+    }
+
+    fn background(
         &self,
-        routes: &mut RoutesBuilder,
-        auth: InternalAuth,
-        _context: &ServiceContext,
-    ) {
-        api::add_routes(routes, &auth);
+        context: &ServiceContext,
+        shutdown: CancellationToken,
+    ) -> Vec<JoinHandle<()>> {
+        consumers::background(context, shutdown)
     }
 }

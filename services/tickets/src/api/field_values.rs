@@ -1,10 +1,10 @@
 //! The values a record's field has for the list filters
-//! ([`record_filter`](crate::domain::record_filter)): an empty text or a
+//! ([`record_filter`](kefu_kit::filter)): an empty text or a
 //! missing time has none.
 
 use kefu_kit::events::from_timestamp;
 
-use crate::domain::record_filter::FieldValue;
+use kefu_kit::filter::FieldValue;
 
 /// A text field's value; an empty text has none.
 pub(super) fn text(value: &str) -> Vec<FieldValue> {

@@ -18,12 +18,12 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::schedule::every;
 use crate::{
     NAME,
     domain::complaint::{self as rules, Result, events},
     store::complaints,
 };
+use kefu_kit::schedule::every;
 
 /// How often the scan runs.
 const SCAN_INTERVAL: Duration = Duration::from_secs(60);

@@ -109,7 +109,7 @@ pub fn spawn(
     context: &kefu_kit::service::ServiceContext,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
-    super::schedule::every(
+    kefu_kit::schedule::every(
         context,
         SCAN_INTERVAL,
         shutdown,

@@ -26,7 +26,6 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::schedule::every;
 use crate::{
     api::{system_actor, tickets::auto_close},
     domain::ticket::{anonymise, anonymise_entry, id_of},
@@ -36,6 +35,7 @@ use crate::{
         tickets::{self, Prefilter},
     },
 };
+use kefu_kit::schedule::every;
 
 /// How often the auto-close scan runs.
 const SCAN_INTERVAL: StdDuration = StdDuration::from_secs(60);

@@ -7,7 +7,6 @@ pub mod dispatch;
 pub mod lifecycle;
 mod merges;
 mod reassign;
-mod schedule;
 mod seed;
 pub mod sla;
 

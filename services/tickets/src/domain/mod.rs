@@ -7,9 +7,10 @@ pub mod complaint;
 pub mod custom_fields;
 pub mod dispatch;
 pub mod dispatch_filter;
+/// The filters of the conversation lists, shared with the other services.
+pub use kefu_kit::filter as record_filter;
 pub mod handover;
 pub mod incident;
-pub mod record_filter;
 pub mod sla;
 pub mod taxonomy;
 pub mod taxonomy_filter;

@@ -87,7 +87,7 @@ pub async fn find<C: ConnectionTrait>(
     let statement = select(tenant, ticket)
         .and_where(Expr::col(ident("id")).eq(entry))
         .to_owned();
-    rows::fetch_one(db, statement, false, rows::decode_resource).await
+    Ok(rows::fetch_one(db, statement, false, rows::decode_resource).await?)
 }
 
 /// Replaces the stored entry `entry.name` (only the customer's erasure

@@ -61,7 +61,7 @@ pub async fn find<C: ConnectionTrait>(
     let statement = select(tenant, ticket)
         .and_where(Expr::col(ident("id")).eq(id))
         .to_owned();
-    rows::fetch_one(db, statement, false, rows::decode_resource).await
+    Ok(rows::fetch_one(db, statement, false, rows::decode_resource).await?)
 }
 
 /// Every comment of ticket `ticket`, oldest first.

@@ -1,10 +1,10 @@
-//! The timer the scheduled scans share: one scan per tick until shutdown,
-//! the relay woken when the scan wrote something.
+//! The timer the services' scheduled scans share: one scan per tick until
+//! shutdown, the relay woken when the scan wrote something.
 
 use std::{future::Future, time::Duration};
 
+use crate::service::ServiceContext;
 use chrono::{DateTime, Utc};
-use kefu_kit::service::ServiceContext;
 use sea_orm::DatabaseConnection;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 /// above zero) wakes the relay and is reported by `done`; a failed one is
 /// reported by `failed` and the next tick tries again. A tick missed while
 /// a scan ran is delayed, not made up in a burst.
-pub(super) fn every<Scan, Fut, E>(
+pub fn every<Scan, Fut, E>(
     context: &ServiceContext,
     interval: Duration,
     shutdown: CancellationToken,

@@ -1,6 +1,7 @@
-//! The AIP-160 filters and `order_by` of the conversation lists (comments,
-//! audit entries, incidents, handovers): parsed once against the list's
-//! documented fields, then evaluated over decoded resources.
+//! The AIP-160 filters and `order_by` of lists over decoded resources (the
+//! tickets' comments, audit entries, incidents and handovers; the callbacks
+//! service's lists): parsed once against the list's documented fields, then
+//! evaluated over decoded resources.
 //!
 //! The subset: conditions `field op value` with `=`, `!=`, `<`, `<=`, `>`,
 //! `>=` and `:` (has: an element of a repeated field, `:*` for "is set"),

@@ -1,0 +1,25 @@
+//! What the callbacks service does on events and on a schedule. Each part
+//! adds its subscription or its scan here.
+
+pub mod campaigns;
+pub mod customers;
+mod directory;
+pub mod follow_ups;
+pub mod overdue;
+mod seed;
+pub mod sms;
+pub mod triggers;
+
+use kefu_kit::service::{ServiceContext, ServiceSubscription};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// The subscriptions of the callbacks service.
+pub fn subscriptions(_context: &ServiceContext) -> Vec<ServiceSubscription> {
+    Vec::new()
+}
+
+/// The scheduled scans, each until `shutdown`.
+pub fn background(_context: &ServiceContext, _shutdown: CancellationToken) -> Vec<JoinHandle<()>> {
+    Vec::new()
+}
