@@ -18,7 +18,7 @@ use kefu_kit::{
 };
 use kefu_proto::v1::{
     AcceptInvitationRequest, CreateTenantRequest, Industry, LoginRequest, Tenant,
-    complaint_service_client::ComplaintServiceClient,
+    callback_service_client::CallbackServiceClient, complaint_service_client::ComplaintServiceClient,
     customer_service_client::CustomerServiceClient, dispatch_service_client::DispatchServiceClient,
     identity_service_client::IdentityServiceClient, tenant_service_client::TenantServiceClient,
     ticket_service_client::TicketServiceClient,
@@ -192,6 +192,11 @@ impl Stack {
     /// The ticket service as the holder of `token`.
     pub fn tickets(&self, token: Option<&str>) -> TicketServiceClient<Bearer> {
         TicketServiceClient::with_interceptor(self.channel.clone(), Self::bearer(token))
+    }
+
+    /// The callback service as the holder of `token`.
+    pub fn callbacks(&self, token: Option<&str>) -> CallbackServiceClient<Bearer> {
+        CallbackServiceClient::with_interceptor(self.channel.clone(), Self::bearer(token))
     }
 
     /// The complaint service as the holder of `token`.
