@@ -9,8 +9,10 @@
 //! `a AND b OR c` is `a AND (b OR c)`), each optionally negated with `NOT`
 //! or `-`. Values are quoted strings or bare words; enum names are read with
 //! or without their prefix, case-insensitively; times are RFC 3339 or
-//! `YYYY-MM-DD` (midnight UTC). An unknown field or a malformed value is
-//! refused rather than silently matching nothing.
+//! `YYYY-MM-DD` (midnight UTC); booleans are `true` or `false`, and a bare
+//! boolean field (`active`, `NOT overdue`) reads as `= true`. An unknown
+//! field or a malformed value is refused rather than silently matching
+//! nothing.
 
 use std::cmp::Ordering;
 
@@ -32,6 +34,8 @@ pub enum Kind {
     Time,
     /// An integer.
     Int,
+    /// A boolean (`active = false`, or the bare field for `= true`).
+    Bool,
 }
 
 /// One value of a resource's field, as the list reads it.
@@ -45,6 +49,8 @@ pub enum FieldValue {
     Time(DateTime<Utc>),
     /// An integer.
     Int(i64),
+    /// A boolean.
+    Bool(bool),
 }
 
 /// A comparison operator.
@@ -80,6 +86,7 @@ enum Literal {
     Enum(String),
     Time(DateTime<Utc>),
     Int(i64),
+    Bool(bool),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -190,6 +197,13 @@ fn literal(field: &str, kind: Kind, raw: &str) -> Result<Literal, FilterError> {
                 "filter compares {field} with {text:?}, which is not an integer"
             ))
         }),
+        Kind::Bool => match text.to_ascii_lowercase().as_str() {
+            "true" => Ok(Literal::Bool(true)),
+            "false" => Ok(Literal::Bool(false)),
+            _ => error(format!(
+                "filter compares {field} with {text:?}, which is not true or false"
+            )),
+        },
     }
 }
 
@@ -230,7 +244,27 @@ pub fn parse(text: &str, fields: &[(&'static str, Kind)]) -> Result<Filter, Filt
                 known.join(", ")
             ));
         };
-        let op = match tokens.get(index + 1).map(String::as_str) {
+        let next = tokens.get(index + 1).map(String::as_str);
+        let is_op = |token: &str| matches!(token, "=" | "!=" | "<" | "<=" | ">" | ">=" | ":");
+        if kind == Kind::Bool && !next.is_some_and(is_op) {
+            // A bare boolean field (`overdue`, `NOT active`) holds when true.
+            count += 1;
+            if count > MAX_CONDITIONS {
+                return error(format!(
+                    "filter holds more than {MAX_CONDITIONS} conditions"
+                ));
+            }
+            group.push(Condition {
+                field,
+                op: Op::Eq,
+                literal: Literal::Bool(true),
+                negated,
+            });
+            index += 1;
+            expect_condition = false;
+            continue;
+        }
+        let op = match next {
             Some("=") => Op::Eq,
             Some("!=") => Op::Ne,
             Some("<") => Op::Lt,
@@ -279,6 +313,7 @@ fn holds(condition: &Condition, values: &[FieldValue]) -> bool {
             (FieldValue::Enum(actual), Literal::Enum(wanted)) => Some(actual.cmp(wanted)),
             (FieldValue::Time(actual), Literal::Time(wanted)) => Some(actual.cmp(wanted)),
             (FieldValue::Int(actual), Literal::Int(wanted)) => Some(actual.cmp(wanted)),
+            (FieldValue::Bool(actual), Literal::Bool(wanted)) => Some(actual.cmp(wanted)),
             _ => None,
         }
     };
@@ -421,6 +456,7 @@ mod tests {
         ("changes.path", Kind::Text),
         ("create_time", Kind::Time),
         ("count", Kind::Int),
+        ("active", Kind::Bool),
     ];
 
     fn values(field: &str) -> Vec<FieldValue> {
@@ -435,6 +471,7 @@ mod tests {
                 parse_time("2026-12-01T10:00:00Z").unwrap_or_default(),
             )],
             "count" => vec![FieldValue::Int(3)],
+            "active" => vec![FieldValue::Bool(true)],
             _ => Vec::new(),
         }
     }
@@ -478,6 +515,18 @@ mod tests {
             r#"create_time < "2026-12-01T11:00:00+01:00" OR count < 4"#
         ));
         assert!(!check("create_time > 2026-12-02"));
+    }
+
+    #[test]
+    fn booleans_compare_or_stand_alone() {
+        assert!(check("active = true"));
+        assert!(check("active = TRUE AND count = 3"));
+        assert!(!check("active = false"));
+        assert!(check("active"));
+        assert!(!check("NOT active"));
+        assert!(check("active AND count = 3"));
+        assert!(!check("-active OR count = 4"));
+        assert!(parse("active = maybe", FIELDS).is_err());
     }
 
     #[test]
