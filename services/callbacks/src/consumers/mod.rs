@@ -15,8 +15,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// The subscriptions of the callbacks service.
-pub fn subscriptions(_context: &ServiceContext) -> Vec<ServiceSubscription> {
-    Vec::new()
+pub fn subscriptions(context: &ServiceContext) -> Vec<ServiceSubscription> {
+    vec![customers::subscription(context)]
 }
 
 /// The scheduled scans, each until `shutdown`.

@@ -1,1 +1,164 @@
-//! (being written)
+//! The copy of the customers' segment memberships
+//! (`callback_segment_members`), kept from CustomerCreated and
+//! CustomerSegmentMembershipChanged: who a campaign over a saved segment
+//! targets, and which customers a policy's `customer_segment` admits.
+//! Segments are named `segments/{segment}` as the customers service names
+//! them.
+
+use kefu_kit::{context::TenantId, rows::ident};
+use kefu_proto::v1::CustomerState;
+use sea_orm::{
+    ConnectionTrait, DbErr,
+    sea_query::{Expr, ExprTrait, Func, OnConflict, Order, Query},
+};
+
+use crate::error::Result;
+
+const TABLE: &str = "callback_segment_members";
+
+/// Records that `customer` belongs to each of `segments` (already there:
+/// nothing changes).
+pub async fn enter<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    customer: &str,
+    segments: &[String],
+) -> Result<()> {
+    for segment in segments {
+        let statement = Query::insert()
+            .into_table(ident(TABLE))
+            .columns([ident("tenant_id"), ident("segment"), ident("customer")])
+            .values([tenant.0.into(), segment.as_str().into(), customer.into()])
+            .map_err(|error| DbErr::Custom(error.to_string()))?
+            .on_conflict(
+                OnConflict::columns([ident("tenant_id"), ident("segment"), ident("customer")])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .to_owned();
+        db.execute(&statement).await?;
+    }
+    Ok(())
+}
+
+/// Records that `customer` left each of `segments`.
+pub async fn leave<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    customer: &str,
+    segments: &[String],
+) -> Result<()> {
+    if segments.is_empty() {
+        return Ok(());
+    }
+    let statement = Query::delete()
+        .from_table(ident(TABLE))
+        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
+        .and_where(Expr::col(ident("customer")).eq(customer))
+        .and_where(Expr::col(ident("segment")).is_in(segments.iter().map(String::as_str)))
+        .to_owned();
+    db.execute(&statement).await?;
+    Ok(())
+}
+
+/// Drops every membership of `customer` (erased, or merged into another).
+pub async fn remove_customer<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    customer: &str,
+) -> Result<()> {
+    let statement = Query::delete()
+        .from_table(ident(TABLE))
+        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
+        .and_where(Expr::col(ident("customer")).eq(customer))
+        .to_owned();
+    db.execute(&statement).await?;
+    Ok(())
+}
+
+/// The segments `customer` belongs to, by name.
+pub async fn of_customer<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    customer: &str,
+) -> Result<Vec<String>> {
+    let statement = Query::select()
+        .column(ident("segment"))
+        .from(ident(TABLE))
+        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
+        .and_where(Expr::col(ident("customer")).eq(customer))
+        .order_by(ident("segment"), Order::Asc)
+        .to_owned();
+    let rows = db.query_all(&statement).await?;
+    Ok(rows
+        .iter()
+        .map(|row| row.try_get::<String>("", "segment"))
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Whether `customer` belongs to `segment`.
+pub async fn contains<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    segment: &str,
+    customer: &str,
+) -> Result<bool> {
+    let statement = Query::select()
+        .expr_as(Func::count(Expr::col(ident("customer"))), ident("count"))
+        .from(ident(TABLE))
+        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
+        .and_where(Expr::col(ident("segment")).eq(segment))
+        .and_where(Expr::col(ident("customer")).eq(customer))
+        .to_owned();
+    let count: i64 = match db.query_one(&statement).await? {
+        Some(row) => row.try_get("", "count")?,
+        None => 0,
+    };
+    Ok(count > 0)
+}
+
+/// Whether any customer is known to belong to `segment` (a segment never
+/// seen in an event is unknown here).
+pub async fn is_known<C: ConnectionTrait>(db: &C, tenant: TenantId, segment: &str) -> Result<bool> {
+    let statement = Query::select()
+        .column(ident("customer"))
+        .from(ident(TABLE))
+        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
+        .and_where(Expr::col(ident("segment")).eq(segment))
+        .limit(1)
+        .to_owned();
+    Ok(db.query_one(&statement).await?.is_some())
+}
+
+/// The live (ACTIVE) customers of `segment`, by name.
+pub async fn members<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    segment: &str,
+) -> Result<Vec<String>> {
+    let statement = Query::select()
+        .column((ident(TABLE), ident("customer")))
+        .from(ident(TABLE))
+        .inner_join(
+            ident("callback_customers"),
+            Expr::col((ident("callback_customers"), ident("tenant_id")))
+                .equals((ident(TABLE), ident("tenant_id")))
+                .and(
+                    Expr::col((ident("callback_customers"), ident("name")))
+                        .equals((ident(TABLE), ident("customer"))),
+                ),
+        )
+        .and_where(Expr::col((ident(TABLE), ident("tenant_id"))).eq(tenant.0))
+        .and_where(Expr::col((ident(TABLE), ident("segment"))).eq(segment))
+        .and_where(
+            Expr::col((ident("callback_customers"), ident("state")))
+                .eq(CustomerState::Active as i32),
+        )
+        .order_by((ident(TABLE), ident("customer")), Order::Asc)
+        .to_owned();
+    let rows = db.query_all(&statement).await?;
+    Ok(rows
+        .iter()
+        .map(|row| row.try_get::<String>("", "customer"))
+        .collect::<Result<Vec<_>, _>>()?)
+}

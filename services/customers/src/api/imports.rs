@@ -1428,6 +1428,7 @@ async fn insert_created(
                 segments: customer.segments.clone(),
                 customer_import: run.name.clone(),
                 customer_since: customer.customer_since,
+                contact: Some(records::contact_of(customer)),
             };
             new_event(NAME, Some(tenant), &customer.name, &event, now)
         })

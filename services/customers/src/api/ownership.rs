@@ -214,6 +214,7 @@ pub(crate) async fn record_contact(
         member: customer.member,
         contact_preferences: customer.contact_preferences.clone(),
         risk_profile: customer.risk_profile,
+        contact: Some(super::records::contact_of(&customer)),
     };
     append_event(txn, tenant, &customer.name, &event, now).await?;
     let owner_name = agents::get(txn, tenant.0, &customer.owner)

@@ -5,9 +5,10 @@ use kefu_kit::{
     context::TenantId, db::is_unique_violation, events::to_timestamp, idempotency, resource,
 };
 use kefu_proto::v1::{
-    CreateCustomerRequest, Customer, CustomerCreated, CustomerErased, CustomerIdentifierKind,
-    CustomerState, CustomerUpdated, DeleteCustomerRequest, GetCustomerRequest,
-    SearchCustomersRequest, SearchCustomersResponse, UpdateCustomerRequest,
+    CreateCustomerRequest, Customer, CustomerContact, CustomerCreated, CustomerErased,
+    CustomerIdentifierKind, CustomerPhoneType, CustomerState, CustomerUpdated,
+    DeleteCustomerRequest, GetCustomerRequest, SearchCustomersRequest, SearchCustomersResponse,
+    UpdateCustomerRequest,
 };
 use sea_orm::DatabaseTransaction;
 use tonic::{Request, Response, Status};
@@ -203,10 +204,34 @@ pub(crate) async fn insert_customer(
         segments: customer.segments.clone(),
         customer_import: customer_import.to_owned(),
         customer_since: customer.customer_since,
+        contact: Some(contact_of(&customer)),
     };
     append_event(txn, tenant, &customer.name, &event, now).await?;
     customer.etag = resource::etag(1);
     Ok(customer)
+}
+
+/// How to address and reach `customer`, for CustomerCreated and
+/// CustomerUpdated: the callbacks service greets, calls and texts from its
+/// copy of it instead of asking this service for every task.
+pub(crate) fn contact_of(customer: &Customer) -> CustomerContact {
+    let primary = customer
+        .phones
+        .iter()
+        .find(|phone| phone.primary)
+        .or_else(|| customer.phones.first());
+    let is_mobile =
+        |phone: &&kefu_proto::v1::CustomerPhone| phone.r#type == CustomerPhoneType::Mobile as i32;
+    let mobile = primary
+        .filter(is_mobile)
+        .or_else(|| customer.phones.iter().find(is_mobile));
+    CustomerContact {
+        display_name: customer.display_name.clone(),
+        family_name: customer.family_name.clone(),
+        given_name: customer.given_name.clone(),
+        primary_phone: primary.map(|phone| phone.e164.clone()).unwrap_or_default(),
+        primary_mobile: mobile.map(|phone| phone.e164.clone()).unwrap_or_default(),
+    }
 }
 
 /// Stores `customer` (already changed and normalised) over its stored
@@ -242,6 +267,7 @@ pub(crate) async fn replace_customer(
         member: customer.member,
         contact_preferences: customer.contact_preferences.clone(),
         risk_profile: customer.risk_profile,
+        contact: Some(contact_of(&customer)),
     };
     append_event(txn, tenant, &customer.name, &event, now).await?;
     customer.etag = resource::etag(expected + 1);
