@@ -31,5 +31,6 @@ pub mod shutdown;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod wall_clock;
 
 pub use error::{ErrorReason, FieldViolation, KitError, ServiceError};

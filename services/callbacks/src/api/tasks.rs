@@ -1,61 +1,328 @@
-//! Callback tasks: the queues, creation by hand, reassignment, cancellation.
-//!
-//! Until written, each method answers UNIMPLEMENTED.
+//! Callback tasks: the queues, creation by hand, reassignment, cancellation,
+//! and [`schedule`], the one way a task comes to exist (triggers,
+//! campaigns and CreateCallbackTask all go through it).
 
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use kefu_kit::{
+    context::{CallContext, PrincipalKind, TenantId},
+    events::{from_timestamp, to_timestamp},
+    filter::{self, FieldValue, Kind, OrderKey},
+    idempotency,
+    rows::{self, ident},
+};
 use kefu_proto::v1::{
-    CallbackTask, CancelCallbackTaskRequest, CreateCallbackTaskRequest, GetCallbackTaskRequest,
-    ListCallbackTasksRequest, ListCallbackTasksResponse, ReassignCallbackTaskRequest,
+    Actor, ActorKind, CallbackAssignmentCause, CallbackAssignmentMode, CallbackCancelReason,
+    CallbackPolicy, CallbackTask, CallbackTaskAssigned, CallbackTaskState, CallbackTrigger,
+    CancelCallbackTaskRequest, Channel, CreateCallbackTaskRequest, GetCallbackTaskRequest,
+    ListCallbackTasksRequest, ListCallbackTasksResponse, ReassignCallbackTaskRequest, Role, Tenant,
+};
+use sea_orm::{
+    ConnectionTrait, DatabaseTransaction,
+    sea_query::{Expr, ExprTrait},
 };
 use tonic::{Request, Response, Status};
+use uuid::Uuid;
 
-use super::Shared;
+use super::{
+    Shared, append_event, caller, caller_user, holds, page_size, remember_request, required,
+};
+use crate::{
+    domain::{
+        assignment,
+        task::{self, DEFAULT_DUE_WINDOW, Trigger},
+        window::CallingRules,
+    },
+    error::{CallbacksError, Result},
+    store::{self, customers::KnownCustomer, tasks},
+};
 
-/// ListCallbackTasks.
-pub(super) async fn list_callback_tasks(
-    _shared: &Shared,
-    _request: Request<ListCallbackTasksRequest>,
-) -> Result<Response<ListCallbackTasksResponse>, Status> {
-    Err(Status::unimplemented(
-        "ListCallbackTasks is not written yet",
+/// The roles that manage other people's tasks (reassign, cancel).
+const MANAGERS: &[Role] = &[Role::Supervisor, Role::Manager, Role::Admin];
+
+/// The roles that work tasks or manage them.
+const STAFF: &[Role] = &[Role::Agent, Role::Supervisor, Role::Manager, Role::Admin];
+
+/// The roles that may read tasks.
+const READERS: &[Role] = &[
+    Role::Agent,
+    Role::Supervisor,
+    Role::Manager,
+    Role::Admin,
+    Role::Viewer,
+];
+
+/// The longest a due window given on create may reach ahead of now.
+const MAX_WINDOW_AHEAD: Duration = Duration::days(90);
+
+fn require(context: &CallContext, roles: &[Role], what: &str) -> Result<()> {
+    if holds(context, roles) {
+        Ok(())
+    } else {
+        Err(CallbacksError::PermissionDenied(format!(
+            "your role may not {what}"
+        )))
+    }
+}
+
+/// The system, as the creator of triggered tasks.
+pub(crate) fn system_actor() -> Actor {
+    Actor {
+        kind: ActorKind::System as i32,
+        ..Actor::default()
+    }
+}
+
+/// The caller as an actor, with a user's display name from the copy.
+async fn actor_for(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    context: &CallContext,
+) -> Result<Actor> {
+    Ok(match context.principal.kind {
+        PrincipalKind::User => {
+            let name = format!("users/{}", context.principal.id);
+            let display_name = kefu_tenants::replica::user(txn, tenant, &name)
+                .await?
+                .map(|user| user.display_name)
+                .unwrap_or_default();
+            Actor {
+                kind: ActorKind::User as i32,
+                name,
+                display_name,
+            }
+        }
+        PrincipalKind::ApiKey => Actor {
+            kind: ActorKind::ApiKey as i32,
+            name: format!("apiKeys/{}", context.principal.id),
+            display_name: String::new(),
+        },
+        _ => system_actor(),
+    })
+}
+
+// ---------------------------------------------------------------------------
+// What scheduling reads of other parts
+// ---------------------------------------------------------------------------
+
+/// The customer copy (`store::customers`, kept from the customers events).
+pub(crate) async fn customer_of<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    name: &str,
+) -> Result<Option<KnownCustomer>> {
+    store::customers::find(db, tenant, name).await
+}
+
+/// The policy `name` (`callbackPolicies/{id}`) of `tenant`, if it exists.
+///
+/// Reads the row directly until `store::policies` offers its reader.
+pub(crate) async fn policy_of<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    name: &str,
+) -> Result<Option<CallbackPolicy>> {
+    let Some(id) =
+        kefu_kit::resource::id_in(name, "callbackPolicies").and_then(|id| Uuid::parse_str(id).ok())
+    else {
+        return Ok(None);
+    };
+    let statement = rows::select_resources("callback_policies", tenant)
+        .and_where(Expr::col(ident("id")).eq(id))
+        .to_owned();
+    rows::fetch_one(db, statement, false, |row| {
+        let (mut policy, revision) = rows::decode_revisioned::<CallbackPolicy>(row)?;
+        policy.etag = kefu_kit::resource::etag(revision);
+        Ok::<_, CallbacksError>(policy)
+    })
+    .await
+}
+
+/// Every active policy of `tenant` with trigger `trigger`, oldest first
+/// (the tie-break of the most specific policy).
+///
+/// Reads the rows directly until `store::policies` offers its reader.
+pub(crate) async fn active_policies<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    trigger: CallbackTrigger,
+) -> Result<Vec<CallbackPolicy>> {
+    let statement = rows::select_resources("callback_policies", tenant)
+        .and_where(Expr::col(ident("trigger_kind")).eq(trigger as i32))
+        .and_where(Expr::col(ident("active")).eq(true))
+        .order_by(ident("create_time"), sea_orm::sea_query::Order::Asc)
+        .order_by(ident("id"), sea_orm::sea_query::Order::Asc)
+        .to_owned();
+    db.query_all(&statement)
+        .await?
+        .iter()
+        .map(|row| {
+            let (policy, _) = rows::decode_revisioned::<CallbackPolicy>(row)?;
+            Ok(policy)
+        })
+        .collect()
+}
+
+/// A positive duration of the contract.
+fn duration_of(duration: Option<&prost_types::Duration>) -> Option<Duration> {
+    let duration = duration?;
+    let total =
+        Duration::seconds(duration.seconds) + Duration::nanoseconds(i64::from(duration.nanos));
+    (total > Duration::zero()).then_some(total)
+}
+
+/// How long a task of `policy` may take: the policy's due window, else the
+/// tenant's `callback_due_window`, else 3 days.
+pub(crate) fn due_window_of(policy: &CallbackPolicy, tenant: Option<&Tenant>) -> Duration {
+    duration_of(policy.due_window.as_ref())
+        .or_else(|| {
+            tenant
+                .and_then(|tenant| tenant.settings.as_ref())
+                .and_then(|settings| duration_of(settings.callback_due_window.as_ref()))
+        })
+        .unwrap_or(DEFAULT_DUE_WINDOW)
+}
+
+/// When `customer` may be called under `policy` in `tenant`'s calendar.
+pub(crate) fn calling_rules(
+    tenant: Option<&Tenant>,
+    policy: &CallbackPolicy,
+    customer: Option<&KnownCustomer>,
+    now: DateTime<Utc>,
+) -> CallingRules {
+    CallingRules::new(
+        tenant.and_then(|tenant| tenant.calendar.as_ref()),
+        tenant
+            .map(|tenant| tenant.time_zone.as_str())
+            .unwrap_or_default(),
+    )
+    .with_calling_hours(policy.calling_hours.as_ref())
+    .with_customer(
+        customer.and_then(|customer| customer.contact_preferences.as_ref()),
+        now,
+    )
+}
+
+/// The rules of when task `task` may be called, from the tenant copy, its
+/// policy and its customer's copy as they are now (for attempts and
+/// appointments).
+pub(crate) async fn calling_rules_of(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    task: &CallbackTask,
+    now: DateTime<Utc>,
+) -> Result<CallingRules> {
+    let tenant_copy = kefu_tenants::replica::tenant(txn, tenant).await?;
+    let policy = policy_of(txn, tenant, &task.policy)
+        .await?
+        .unwrap_or_default();
+    let customer = customer_of(txn, tenant, &task.customer).await?;
+    Ok(calling_rules(
+        tenant_copy.as_ref(),
+        &policy,
+        customer.as_ref(),
+        now,
     ))
 }
 
-/// GetCallbackTask.
-pub(super) async fn get_callback_task(
-    _shared: &Shared,
-    _request: Request<GetCallbackTaskRequest>,
-) -> Result<Response<CallbackTask>, Status> {
-    Err(Status::unimplemented("GetCallbackTask is not written yet"))
-}
-
-/// CreateCallbackTask.
-pub(super) async fn create_callback_task(
-    _shared: &Shared,
-    _request: Request<CreateCallbackTaskRequest>,
-) -> Result<Response<CallbackTask>, Status> {
-    Err(Status::unimplemented(
-        "CreateCallbackTask is not written yet",
+/// The agent the policy's assignment picks in `team` for `customer` (the
+/// team's turn row locked until the transaction ends), or None.
+async fn pick_assignee(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    mode: CallbackAssignmentMode,
+    team: &str,
+    owner: Option<&str>,
+) -> Result<Option<String>> {
+    let users = kefu_tenants::replica::users(txn, tenant).await?;
+    let owner_takes_tasks = owner.is_some_and(|owner| {
+        users
+            .iter()
+            .any(|user| user.name == owner && assignment::takes_tasks(user))
+    });
+    let candidates = if team.is_empty() {
+        Vec::new()
+    } else {
+        match kefu_tenants::replica::team(txn, tenant, team).await? {
+            Some(team) => assignment::candidates(&team, &users),
+            None => Vec::new(),
+        }
+    };
+    let last = if team.is_empty() {
+        None
+    } else {
+        store::assignment::last(txn, tenant, team).await?
+    };
+    let open = tasks::open_counts(txn, tenant, &candidates).await?;
+    Ok(assignment::pick(
+        mode,
+        &candidates,
+        &open,
+        last.as_deref(),
+        owner,
+        owner_takes_tasks,
     ))
 }
 
-/// ReassignCallbackTask.
-pub(super) async fn reassign_callback_task(
-    _shared: &Shared,
-    _request: Request<ReassignCallbackTaskRequest>,
-) -> Result<Response<CallbackTask>, Status> {
-    Err(Status::unimplemented(
-        "ReassignCallbackTask is not written yet",
-    ))
+/// A local date in the tenant's zone, `YYYY-MM-DD`, for the render context.
+fn local_day(rules: &CallingRules, instant: Option<&prost_types::Timestamp>) -> String {
+    instant
+        .and_then(from_timestamp)
+        .map(|instant| {
+            instant
+                .with_timezone(&rules.zone())
+                .date_naive()
+                .format("%Y-%m-%d")
+                .to_string()
+        })
+        .unwrap_or_default()
 }
 
-/// CancelCallbackTask.
-pub(super) async fn cancel_callback_task(
-    _shared: &Shared,
-    _request: Request<CancelCallbackTaskRequest>,
-) -> Result<Response<CallbackTask>, Status> {
-    Err(Status::unimplemented(
-        "CancelCallbackTask is not written yet",
-    ))
+/// The values the task's script renders, fixed at creation: the tenant's
+/// and customer's fields, the task's, and those the trigger knows
+/// (`ticket.subject`, `dispatch.technician_name`, …). Dates are local
+/// dates of the tenant's zone, `YYYY-MM-DD`; the renderer formats them in
+/// the render locale.
+fn render_context(
+    tenant: Option<&Tenant>,
+    customer: Option<&KnownCustomer>,
+    task: &CallbackTask,
+    rules: &CallingRules,
+    trigger_values: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut values = BTreeMap::new();
+    let mut put = |field: &str, value: &str| {
+        if !value.is_empty() {
+            values.insert(field.to_owned(), value.to_owned());
+        }
+    };
+    if let Some(tenant) = tenant {
+        put("tenant.display_name", &tenant.display_name);
+    }
+    if let Some(customer) = customer {
+        put("customer.display_name", &customer.display_name);
+        put("customer.family_name", &customer.family_name);
+    }
+    let digits: Vec<char> = task
+        .contact_phone
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    if digits.len() >= 4 {
+        let last4: String = digits[digits.len() - 4..].iter().collect();
+        put("customer.phone_last4", &last4);
+    }
+    put("task.subject", &task.subject);
+    put(
+        "task.trigger_date",
+        &local_day(rules, task.trigger_time.as_ref()),
+    );
+    put("task.due_date", &local_day(rules, task.due_end.as_ref()));
+    for (field, value) in trigger_values {
+        put(field, value);
+    }
+    values
 }
 
 /// Schedules the task `trigger` owes, in `txn`: the due window from the
@@ -64,12 +331,782 @@ pub(super) async fn cancel_callback_task(
 /// CallbackTaskAssigned in the outbox. None when the policy already has a
 /// task for the trigger's event id (nothing written).
 pub(crate) async fn schedule(
-    _txn: &sea_orm::DatabaseTransaction,
-    _tenant: kefu_kit::context::TenantId,
-    _trigger: crate::domain::task::Trigger,
-    _now: chrono::DateTime<chrono::Utc>,
-) -> crate::error::Result<Option<kefu_proto::v1::CallbackTask>> {
-    Err(crate::error::CallbacksError::Internal(
-        "scheduling is not written yet".into(),
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    trigger: Trigger,
+    now: DateTime<Utc>,
+) -> Result<Option<CallbackTask>> {
+    let policy = &trigger.policy;
+    // A redelivered trigger stops here, before reading anything else.
+    if tasks::find_by_trigger(txn, tenant, &policy.name, &trigger.event_id)
+        .await?
+        .is_some()
+    {
+        return Ok(None);
+    }
+    let tenant_copy = kefu_tenants::replica::tenant(txn, tenant).await?;
+    let customer = customer_of(txn, tenant, &trigger.customer).await?;
+    let rules = calling_rules(tenant_copy.as_ref(), policy, customer.as_ref(), now);
+    let length = due_window_of(policy, tenant_copy.as_ref());
+    let delay = duration_of(policy.start_delay.as_ref()).unwrap_or_else(Duration::zero);
+    let window = match (trigger.due_start, trigger.due_end) {
+        (Some(start), end) => rules.window_between(start, end.unwrap_or(start + length), now),
+        (None, Some(end)) => rules.window_between(trigger.time + delay, end, now),
+        (None, None) => rules.due_window(trigger.time, delay, length, now),
+    };
+    let assignment_mode = policy
+        .assignment
+        .as_ref()
+        .map(|assignment| assignment.mode())
+        .filter(|mode| *mode != CallbackAssignmentMode::Unspecified)
+        .unwrap_or(CallbackAssignmentMode::TeamLeastLoaded);
+    let team = policy
+        .assignment
+        .as_ref()
+        .map(|assignment| assignment.team.clone())
+        .unwrap_or_default();
+    let assignee = if trigger.assignee.is_empty() {
+        let owner = customer
+            .as_ref()
+            .map(|customer| customer.owner.as_str())
+            .filter(|owner| !owner.is_empty());
+        pick_assignee(txn, tenant, assignment_mode, &team, owner)
+            .await?
+            .unwrap_or_default()
+    } else {
+        trigger.assignee.clone()
+    };
+    let channel = match policy.channel() {
+        Channel::Sms => Channel::Sms,
+        _ => Channel::Phone,
+    };
+    let max_attempts = policy
+        .retry
+        .as_ref()
+        .map(|retry| retry.max_attempts)
+        .filter(|max| *max > 0)
+        .unwrap_or(3);
+    let mut task = CallbackTask {
+        name: tasks::name_of(Uuid::now_v7()),
+        policy: policy.name.clone(),
+        campaign: trigger.campaign.clone(),
+        trigger: trigger.trigger as i32,
+        trigger_source: trigger.source.clone(),
+        trigger_event_id: trigger.event_id.clone(),
+        trigger_time: Some(to_timestamp(trigger.time)),
+        subject: trigger.subject.clone(),
+        customer: trigger.customer.clone(),
+        customer_display_name: customer
+            .as_ref()
+            .map(|customer| customer.display_name.clone())
+            .unwrap_or_default(),
+        contact_phone: customer
+            .as_ref()
+            .map(|customer| {
+                if customer.phone.is_empty() {
+                    customer.mobile.clone()
+                } else {
+                    customer.phone.clone()
+                }
+            })
+            .unwrap_or_default(),
+        customer_is_member: customer.as_ref().is_some_and(|customer| customer.member),
+        related_ticket: trigger.related_ticket.clone(),
+        related_dispatch: trigger.related_dispatch.clone(),
+        related_complaint: trigger.related_complaint.clone(),
+        assignee: assignee.clone(),
+        team: team.clone(),
+        channel: channel as i32,
+        script: if trigger.script.is_empty() {
+            policy.script.clone()
+        } else {
+            trigger.script.clone()
+        },
+        survey: policy.survey.clone(),
+        due_start: Some(to_timestamp(window.start)),
+        due_end: Some(to_timestamp(window.end)),
+        next_call_time: trigger.appointment.or(window.next_call).map(to_timestamp),
+        appointment_time: trigger.appointment.map(to_timestamp),
+        state: CallbackTaskState::Pending as i32,
+        max_attempts,
+        creator: Some(trigger.creator.clone()),
+        create_time: Some(to_timestamp(now)),
+        update_time: Some(to_timestamp(now)),
+        ..CallbackTask::default()
+    };
+    let context = render_context(
+        tenant_copy.as_ref(),
+        customer.as_ref(),
+        &task,
+        &rules,
+        &trigger.render_values,
+    );
+    if !tasks::insert(txn, tenant, &mut task, &context).await? {
+        return Ok(None);
+    }
+    append_event(
+        txn,
+        tenant,
+        task.name.clone(),
+        &task::scheduled_event(&task),
+        now,
+    )
+    .await?;
+    if !assignee.is_empty() {
+        if !team.is_empty() && trigger.assignee.is_empty() {
+            store::assignment::record(txn, tenant, &team, &assignee, now).await?;
+        }
+        let assigned = CallbackTaskAssigned {
+            callback_task: task.name.clone(),
+            customer: task.customer.clone(),
+            assignee: assignee.clone(),
+            previous_assignee: String::new(),
+            team: team.clone(),
+            cause: CallbackAssignmentCause::Initial as i32,
+            reason: String::new(),
+            due_end: task.due_end,
+            actor: Some(trigger.creator.clone()),
+        };
+        append_event(txn, tenant, task.name.clone(), &assigned, now).await?;
+    }
+    Ok(Some(task))
+}
+
+// ---------------------------------------------------------------------------
+// Reads
+// ---------------------------------------------------------------------------
+
+/// The fields ListCallbackTasks filters on.
+const FILTER_FIELDS: &[(&str, Kind)] = &[
+    ("assignee", Kind::Text),
+    ("team", Kind::Text),
+    ("state", Kind::Enum("CALLBACK_TASK_STATE_")),
+    ("overdue", Kind::Bool),
+    ("policy", Kind::Text),
+    ("campaign", Kind::Text),
+    ("customer", Kind::Text),
+    ("trigger", Kind::Enum("CALLBACK_TRIGGER_")),
+    ("channel", Kind::Enum("CHANNEL_")),
+    ("related_ticket", Kind::Text),
+    ("customer_is_member", Kind::Bool),
+    ("due_start", Kind::Time),
+    ("due_end", Kind::Time),
+    ("next_call_time", Kind::Time),
+    ("appointment_time", Kind::Time),
+    ("create_time", Kind::Time),
+];
+
+/// The fields ListCallbackTasks orders by.
+const ORDER_FIELDS: &[&str] = &[
+    "due_end",
+    "due_start",
+    "next_call_time",
+    "appointment_time",
+    "create_time",
+    "update_time",
+];
+
+fn time_value(timestamp: Option<&prost_types::Timestamp>) -> Vec<FieldValue> {
+    timestamp
+        .and_then(from_timestamp)
+        .map(FieldValue::Time)
+        .into_iter()
+        .collect()
+}
+
+fn enum_value(name: Option<&str>) -> Vec<FieldValue> {
+    name.map(|name| FieldValue::Enum(name.to_owned()))
+        .into_iter()
+        .collect()
+}
+
+/// Whether `task` is overdue for the `overdue` filter: OVERDUE, or open
+/// past its due end (the scan has not come by yet).
+fn overdue_now(task: &CallbackTask, now: DateTime<Utc>) -> bool {
+    task.state == CallbackTaskState::Overdue as i32 || task::is_overdue_at(task, now)
+}
+
+/// The values of `field` of `task` for the filter.
+fn field_values(task: &CallbackTask, field: &str, now: DateTime<Utc>) -> Vec<FieldValue> {
+    let text = |value: &str| vec![FieldValue::Text(value.to_owned())];
+    match field {
+        "assignee" => text(&task.assignee),
+        "team" => text(&task.team),
+        "state" => enum_value(
+            CallbackTaskState::try_from(task.state)
+                .ok()
+                .map(|state| state.as_str_name()),
+        ),
+        "overdue" => vec![FieldValue::Bool(overdue_now(task, now))],
+        "policy" => text(&task.policy),
+        "campaign" => text(&task.campaign),
+        "customer" => text(&task.customer),
+        "trigger" => enum_value(
+            CallbackTrigger::try_from(task.trigger)
+                .ok()
+                .map(|trigger| trigger.as_str_name()),
+        ),
+        "channel" => enum_value(
+            Channel::try_from(task.channel)
+                .ok()
+                .map(|channel| channel.as_str_name()),
+        ),
+        "related_ticket" => text(&task.related_ticket),
+        "customer_is_member" => vec![FieldValue::Bool(task.customer_is_member)],
+        "due_start" => time_value(task.due_start.as_ref()),
+        "due_end" => time_value(task.due_end.as_ref()),
+        "next_call_time" => time_value(task.next_call_time.as_ref()),
+        "appointment_time" => time_value(task.appointment_time.as_ref()),
+        "create_time" => time_value(task.create_time.as_ref()),
+        _ => Vec::new(),
+    }
+}
+
+/// The sort key of `field` (unset times last).
+fn order_value(task: &CallbackTask, field: &str) -> (bool, Option<DateTime<Utc>>) {
+    let time = match field {
+        "due_start" => task.due_start.as_ref(),
+        "next_call_time" => task.next_call_time.as_ref(),
+        "appointment_time" => task.appointment_time.as_ref(),
+        "create_time" => task.create_time.as_ref(),
+        "update_time" => task.update_time.as_ref(),
+        _ => task.due_end.as_ref(),
+    }
+    .and_then(from_timestamp);
+    (time.is_none(), time)
+}
+
+/// The filter with parentheses around OR-groups dropped: OR binds tighter
+/// than AND, so `a AND (b OR c)` means `a AND b OR c`, which the list's
+/// filter reads. Parentheses holding an AND would change the meaning and
+/// are left for the parser to refuse.
+fn without_or_parentheses(text: &str) -> String {
+    let mut result = String::with_capacity(text.len());
+    let mut quote: Option<char> = None;
+    let mut group = String::new();
+    let mut depth = 0;
+    for character in text.chars() {
+        let target = if depth > 0 { &mut group } else { &mut result };
+        match (quote, character) {
+            (Some(open), _) if character == open => {
+                quote = None;
+                target.push(character);
+            }
+            (Some(_), _) => target.push(character),
+            (None, '"' | '\'') => {
+                quote = Some(character);
+                target.push(character);
+            }
+            (None, '(') if depth == 0 => depth = 1,
+            (None, ')') if depth == 1 => {
+                depth = 0;
+                if group.split_whitespace().any(|word| word == "AND") {
+                    result.push('(');
+                    result.push_str(&group);
+                    result.push(')');
+                } else {
+                    result.push_str(&group);
+                }
+                group.clear();
+            }
+            (None, _) => target.push(character),
+        }
+    }
+    if depth > 0 {
+        result.push('(');
+        result.push_str(&group);
+    }
+    result
+}
+
+/// ListCallbackTasks.
+pub(super) async fn list_callback_tasks(
+    shared: &Shared,
+    request: Request<ListCallbackTasksRequest>,
+) -> Result<Response<ListCallbackTasksResponse>, Status> {
+    let (context, tenant) = caller(&request)?;
+    require(&context, READERS, "read callback tasks")?;
+    let request = request.into_inner();
+    let size = page_size(request.page_size)?;
+    let invalid = |field: &'static str| {
+        move |error: filter::FilterError| CallbacksError::invalid(field, error.0)
+    };
+    let mut parsed = filter::parse(&without_or_parentheses(&request.filter), FILTER_FIELDS)
+        .map_err(invalid("filter"))?;
+    parsed
+        .resolve_me(caller_user(&context).as_deref())
+        .map_err(invalid("filter"))?;
+    let mut order = filter::parse_order(
+        &request.order_by,
+        ORDER_FIELDS,
+        OrderKey {
+            field: "due_end",
+            descending: false,
+        },
+    )
+    .map_err(invalid("order_by"))?;
+    order.push(OrderKey {
+        field: "name",
+        descending: false,
+    });
+    let offset = filter::page_offset(&request.page_token).map_err(invalid("page_token"))?;
+    let now = shared.now();
+    let txn = shared
+        .begin_read(tenant)
+        .await
+        .map_err(CallbacksError::from)?;
+    let all = tasks::list(&txn, tenant, &tasks::Prefilter::default()).await?;
+    txn.commit().await.map_err(CallbacksError::from)?;
+    let mut matching: Vec<CallbackTask> = all
+        .into_iter()
+        .filter(|task| parsed.matches(|field| field_values(task, field, now)))
+        .collect();
+    matching.sort_by(|left, right| {
+        filter::compare(left, right, &order, |task, field| {
+            if field == "name" {
+                ((false, None), task.name.clone())
+            } else {
+                (order_value(task, field), String::new())
+            }
+        })
+    });
+    let total_size = i32::try_from(matching.len()).unwrap_or(i32::MAX);
+    let (callback_tasks, next_page_token) = filter::page(matching, offset, size);
+    Ok(Response::new(ListCallbackTasksResponse {
+        callback_tasks,
+        next_page_token,
+        total_size,
+    }))
+}
+
+/// GetCallbackTask.
+pub(super) async fn get_callback_task(
+    shared: &Shared,
+    request: Request<GetCallbackTaskRequest>,
+) -> Result<Response<CallbackTask>, Status> {
+    let (context, tenant) = caller(&request)?;
+    require(&context, READERS, "read callback tasks")?;
+    let name = request.into_inner().name;
+    if name.is_empty() {
+        return Err(CallbacksError::invalid("name", "name is required").into());
+    }
+    if kefu_kit::resource::id_in(&name, tasks::COLLECTION).is_none() {
+        return Err(CallbacksError::invalid("name", "name must be callbackTasks/{id}").into());
+    }
+    let txn = shared
+        .begin_read(tenant)
+        .await
+        .map_err(CallbacksError::from)?;
+    let task = tasks::find(&txn, tenant, &name).await?;
+    txn.commit().await.map_err(CallbacksError::from)?;
+    Ok(Response::new(
+        task.ok_or_else(|| CallbacksError::not_found(&name))?,
     ))
+}
+
+// ---------------------------------------------------------------------------
+// Changes
+// ---------------------------------------------------------------------------
+
+fn at_most(value: &str, limit: usize, field: &str) -> Result<()> {
+    if value.chars().count() > limit {
+        return Err(CallbacksError::invalid(
+            field,
+            format!("{field} is at most {limit} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// The user `name` when it is an active user of the tenant (the copy).
+async fn active_user(txn: &DatabaseTransaction, tenant: TenantId, name: &str) -> Result<bool> {
+    Ok(kefu_tenants::replica::user(txn, tenant, name)
+        .await?
+        .is_some_and(|user| user.state == kefu_proto::v1::UserState::Active as i32))
+}
+
+/// CreateCallbackTask.
+pub(super) async fn create_callback_task(
+    shared: &Shared,
+    request: Request<CreateCallbackTaskRequest>,
+) -> Result<Response<CallbackTask>, Status> {
+    let (context, tenant) = caller(&request)?;
+    require(&context, STAFF, "create callback tasks")?;
+    let request = request.into_inner();
+    let given = required(request.callback_task, "callback_task")?;
+    if given.policy.is_empty() {
+        return Err(
+            CallbacksError::invalid("callback_task.policy", "the policy is required").into(),
+        );
+    }
+    if given.customer.is_empty() {
+        return Err(
+            CallbacksError::invalid("callback_task.customer", "the customer is required").into(),
+        );
+    }
+    at_most(&given.subject, 200, "callback_task.subject")?;
+    at_most(&given.trigger_source, 256, "callback_task.trigger_source")?;
+    at_most(
+        &given.trigger_event_id,
+        128,
+        "callback_task.trigger_event_id",
+    )?;
+    let now = shared.now();
+    let due_start = given.due_start.as_ref().and_then(from_timestamp);
+    let due_end = given.due_end.as_ref().and_then(from_timestamp);
+    if let Some(end) = due_end {
+        if due_start.is_some_and(|start| end <= start) {
+            return Err(CallbacksError::invalid(
+                "callback_task.due_end",
+                "due_end must be after due_start",
+            )
+            .into());
+        }
+        if end <= now || end > now + MAX_WINDOW_AHEAD {
+            return Err(CallbacksError::invalid(
+                "callback_task.due_end",
+                "due_end must be in the next 90 days",
+            )
+            .into());
+        }
+    }
+    let appointment = given.appointment_time.as_ref().and_then(from_timestamp);
+    if appointment.is_some_and(|appointment| appointment <= now) {
+        return Err(CallbacksError::invalid(
+            "callback_task.appointment_time",
+            "the appointment must be in the future",
+        )
+        .into());
+    }
+    let txn = shared.begin(tenant).await.map_err(CallbacksError::from)?;
+    if !request.request_id.is_empty()
+        && let Some(remembered) = idempotency::recall(&txn, tenant.0, &request.request_id)
+            .await
+            .map_err(CallbacksError::from)?
+    {
+        let task = tasks::find(&txn, tenant, &remembered.resource_name)
+            .await?
+            .ok_or_else(|| CallbacksError::not_found(&remembered.resource_name))?;
+        return Ok(Response::new(task));
+    }
+    let policy = policy_of(&txn, tenant, &given.policy)
+        .await?
+        .ok_or_else(|| {
+            CallbacksError::invalid(
+                "callback_task.policy",
+                format!("{} does not exist", given.policy),
+            )
+        })?;
+    if policy.active == Some(false) {
+        return Err(CallbacksError::invalid(
+            "callback_task.policy",
+            format!("{} is not active", given.policy),
+        )
+        .into());
+    }
+    let customer = customer_of(&txn, tenant, &given.customer).await?;
+    if !customer.as_ref().is_some_and(KnownCustomer::is_active) {
+        return Err(CallbacksError::invalid(
+            "callback_task.customer",
+            format!("{} is not a customer of the tenant", given.customer),
+        )
+        .into());
+    }
+    if !given.assignee.is_empty() && !active_user(&txn, tenant, &given.assignee).await? {
+        return Err(CallbacksError::invalid(
+            "callback_task.assignee",
+            format!("{} is not an active agent of the tenant", given.assignee),
+        )
+        .into());
+    }
+    if let Some(appointment) = appointment {
+        let tenant_copy = kefu_tenants::replica::tenant(&txn, tenant).await?;
+        let rules = calling_rules(tenant_copy.as_ref(), &policy, customer.as_ref(), now);
+        if let Some(blocked) = rules.blocked(appointment) {
+            return Err(CallbacksError::invalid_because(
+                "callback_task.appointment_time",
+                "the appointment falls when the customer may not be called",
+                blocked.reason(),
+            )
+            .into());
+        }
+    }
+    let actor = actor_for(&txn, tenant, &context).await?;
+    let reported = !given.trigger_event_id.is_empty() || !given.trigger_source.is_empty();
+    let event_id = if !given.trigger_event_id.is_empty() {
+        given.trigger_event_id.clone()
+    } else if !request.request_id.is_empty() {
+        format!("requests/{}", request.request_id)
+    } else {
+        format!("manual/{}", Uuid::now_v7())
+    };
+    let trigger = Trigger {
+        trigger: if reported {
+            policy.trigger()
+        } else {
+            CallbackTrigger::Manual
+        },
+        event_id: event_id.clone(),
+        source: given.trigger_source.clone(),
+        time: given
+            .trigger_time
+            .as_ref()
+            .and_then(from_timestamp)
+            .unwrap_or(now),
+        customer: given.customer.clone(),
+        subject: given.subject.clone(),
+        related_ticket: given.related_ticket.clone(),
+        related_dispatch: given.related_dispatch.clone(),
+        related_complaint: given.related_complaint.clone(),
+        campaign: String::new(),
+        script: String::new(),
+        assignee: given.assignee.clone(),
+        due_start: due_start.or(due_end.map(|_| now)),
+        due_end,
+        appointment,
+        render_values: BTreeMap::new(),
+        creator: actor,
+        policy,
+    };
+    let Some(task) = schedule(&txn, tenant, trigger, now).await? else {
+        return Err(CallbacksError::AlreadyExists(
+            format!(
+                "{} already has a task for trigger event {event_id}",
+                given.policy
+            ),
+            Some("DUPLICATE_TRIGGER"),
+        )
+        .into());
+    };
+    remember_request(
+        &txn,
+        tenant,
+        &request.request_id,
+        "CreateCallbackTask",
+        &task.name,
+        now,
+    )
+    .await?;
+    shared.commit(txn).await.map_err(CallbacksError::from)?;
+    Ok(Response::new(task))
+}
+
+/// FAILED_PRECONDITION for a task that has ended.
+fn still_open(task: &CallbackTask) -> Result<()> {
+    if task::is_open(task.state) {
+        Ok(())
+    } else {
+        Err(CallbacksError::precondition(
+            format!("{} has ended and can no longer change", task.name),
+            "ILLEGAL_TRANSITION",
+        ))
+    }
+}
+
+/// ReassignCallbackTask.
+pub(super) async fn reassign_callback_task(
+    shared: &Shared,
+    request: Request<ReassignCallbackTaskRequest>,
+) -> Result<Response<CallbackTask>, Status> {
+    let (context, tenant) = caller(&request)?;
+    require(&context, MANAGERS, "reassign callback tasks")?;
+    let request = request.into_inner();
+    if request.assignee.is_empty() && request.team.is_empty() {
+        return Err(
+            CallbacksError::invalid("assignee", "an assignee or a team is required").into(),
+        );
+    }
+    at_most(&request.reason, 500, "reason")?;
+    let now = shared.now();
+    let txn = shared.begin(tenant).await.map_err(CallbacksError::from)?;
+    let before = tasks::find_for_change(&txn, tenant, &request.name, "name", &request.etag).await?;
+    still_open(&before)?;
+    let team = if request.team.is_empty() {
+        before.team.clone()
+    } else {
+        if kefu_tenants::replica::team(&txn, tenant, &request.team)
+            .await?
+            .is_none()
+        {
+            return Err(CallbacksError::invalid(
+                "team",
+                format!("{} is not a team of the tenant", request.team),
+            )
+            .into());
+        }
+        request.team.clone()
+    };
+    let assignee = if request.assignee.is_empty() {
+        let policy = policy_of(&txn, tenant, &before.policy)
+            .await?
+            .unwrap_or_default();
+        let mode = policy
+            .assignment
+            .as_ref()
+            .map(|assignment| assignment.mode())
+            .filter(|mode| {
+                matches!(
+                    mode,
+                    CallbackAssignmentMode::TeamRoundRobin
+                        | CallbackAssignmentMode::TeamLeastLoaded
+                )
+            })
+            .unwrap_or(CallbackAssignmentMode::TeamLeastLoaded);
+        let picked = pick_assignee(&txn, tenant, mode, &team, None)
+            .await?
+            .ok_or_else(|| {
+                CallbacksError::invalid("team", format!("{team} has no active agent to take it"))
+            })?;
+        store::assignment::record(&txn, tenant, &team, &picked, now).await?;
+        picked
+    } else {
+        if !active_user(&txn, tenant, &request.assignee).await? {
+            return Err(CallbacksError::invalid(
+                "assignee",
+                format!("{} is not an active agent of the tenant", request.assignee),
+            )
+            .into());
+        }
+        request.assignee.clone()
+    };
+    let mut after = before.clone();
+    after.assignee = assignee.clone();
+    after.team = team.clone();
+    tasks::save(&txn, tenant, &before, &mut after, now).await?;
+    let actor = actor_for(&txn, tenant, &context).await?;
+    let assigned = CallbackTaskAssigned {
+        callback_task: after.name.clone(),
+        customer: after.customer.clone(),
+        assignee,
+        previous_assignee: before.assignee.clone(),
+        team,
+        cause: CallbackAssignmentCause::Reassigned as i32,
+        reason: request.reason.clone(),
+        due_end: after.due_end,
+        actor: Some(actor),
+    };
+    append_event(&txn, tenant, after.name.clone(), &assigned, now).await?;
+    shared.commit(txn).await.map_err(CallbacksError::from)?;
+    Ok(Response::new(after))
+}
+
+/// Cancels `before` (read for change) for `reason`, with its event.
+pub(crate) async fn cancel_task(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    before: &CallbackTask,
+    reason: CallbackCancelReason,
+    note: &str,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<CallbackTask> {
+    let mut after = task::cancel(before, reason, note, now).map_err(|ended| {
+        CallbacksError::precondition(format!("{}: {ended}", before.name), "ILLEGAL_TRANSITION")
+    })?;
+    tasks::save(txn, tenant, before, &mut after, now).await?;
+    append_event(
+        txn,
+        tenant,
+        after.name.clone(),
+        &task::cancelled_event(&after, actor),
+        now,
+    )
+    .await?;
+    Ok(after)
+}
+
+/// CancelCallbackTask.
+pub(super) async fn cancel_callback_task(
+    shared: &Shared,
+    request: Request<CancelCallbackTaskRequest>,
+) -> Result<Response<CallbackTask>, Status> {
+    let (context, tenant) = caller(&request)?;
+    require(&context, MANAGERS, "cancel callback tasks")?;
+    let request = request.into_inner();
+    if request.note.trim().is_empty() {
+        return Err(CallbacksError::invalid("note", "note is required").into());
+    }
+    at_most(&request.note, 500, "note")?;
+    let now = shared.now();
+    let txn = shared.begin(tenant).await.map_err(CallbacksError::from)?;
+    let before = tasks::find_for_change(&txn, tenant, &request.name, "name", &request.etag).await?;
+    still_open(&before)?;
+    let reason = if request.customer_opted_out {
+        CallbackCancelReason::CustomerOptedOut
+    } else {
+        CallbackCancelReason::Manual
+    };
+    let actor = actor_for(&txn, tenant, &context).await?;
+    let after = cancel_task(&txn, tenant, &before, reason, &request.note, &actor, now).await?;
+    shared.commit(txn).await.map_err(CallbacksError::from)?;
+    Ok(Response::new(after))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parentheses_around_or_groups_are_dropped() {
+        assert_eq!(
+            without_or_parentheses(
+                r#"assignee = "users/me" AND (state = PENDING OR state = OVERDUE)"#
+            ),
+            r#"assignee = "users/me" AND state = PENDING OR state = OVERDUE"#
+        );
+        assert_eq!(
+            without_or_parentheses(r#"subject = "(a AND b)""#),
+            r#"subject = "(a AND b)""#
+        );
+        assert_eq!(
+            without_or_parentheses("(a = 1 AND b = 2)"),
+            "(a = 1 AND b = 2)"
+        );
+    }
+
+    #[test]
+    fn the_queue_filter_reads_and_matches() {
+        let now = Utc::now();
+        let mut filter = filter::parse(
+            &without_or_parentheses(
+                r#"assignee = "users/me" AND (state = PENDING OR state = IN_PROGRESS OR state = OVERDUE)"#,
+            ),
+            FILTER_FIELDS,
+        )
+        .expect("the contract's example reads");
+        filter.resolve_me(Some("users/u1")).expect("a user");
+        let mut task = CallbackTask {
+            assignee: "users/u1".into(),
+            state: CallbackTaskState::Pending as i32,
+            ..CallbackTask::default()
+        };
+        assert!(filter.matches(|field| field_values(&task, field, now)));
+        task.state = CallbackTaskState::Done as i32;
+        assert!(!filter.matches(|field| field_values(&task, field, now)));
+        let overdue = filter::parse("overdue", FILTER_FIELDS).expect("bare boolean");
+        task.state = CallbackTaskState::Overdue as i32;
+        assert!(overdue.matches(|field| field_values(&task, field, now)));
+    }
+
+    #[test]
+    fn due_windows_come_from_the_policy_then_the_tenant_then_three_days() {
+        let mut policy = CallbackPolicy::default();
+        assert_eq!(due_window_of(&policy, None), Duration::days(3));
+        let tenant = Tenant {
+            settings: Some(kefu_proto::v1::TenantSettings {
+                callback_due_window: Some(prost_types::Duration {
+                    seconds: 86_400,
+                    nanos: 0,
+                }),
+                ..Default::default()
+            }),
+            ..Tenant::default()
+        };
+        assert_eq!(due_window_of(&policy, Some(&tenant)), Duration::days(1));
+        policy.due_window = Some(prost_types::Duration {
+            seconds: 7_200,
+            nanos: 0,
+        });
+        assert_eq!(due_window_of(&policy, Some(&tenant)), Duration::hours(2));
+    }
 }

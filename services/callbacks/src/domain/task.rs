@@ -4,7 +4,12 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use kefu_proto::v1::{Actor, CallbackPolicy, CallbackTrigger};
+use kefu_kit::events::to_timestamp;
+use kefu_proto::v1::{
+    Actor, CallbackCancelReason, CallbackEscalation, CallbackEscalationReason, CallbackPolicy,
+    CallbackTask, CallbackTaskCancelled, CallbackTaskOverdue, CallbackTaskScheduled,
+    CallbackTaskState, CallbackTrigger,
+};
 
 /// A return visit owed: one task of `policy` for `customer`, unique per
 /// policy and `event_id` (a trigger delivered twice, or seen by two
@@ -53,4 +58,210 @@ pub struct Trigger {
     pub render_values: BTreeMap<String, String>,
     /// Who made it (the system for events and campaigns).
     pub creator: Actor,
+}
+
+/// The default due window when neither the policy nor the tenant sets one
+/// (the seeds' "within 3 days", 三天之内回访).
+pub const DEFAULT_DUE_WINDOW: chrono::Duration = chrono::Duration::days(3);
+
+/// Whether a task in `state` is still owed (PENDING, IN_PROGRESS, OVERDUE).
+pub fn is_open(state: i32) -> bool {
+    matches!(
+        CallbackTaskState::try_from(state),
+        Ok(CallbackTaskState::Pending | CallbackTaskState::InProgress | CallbackTaskState::Overdue)
+    )
+}
+
+/// Why a task cannot change: it has ended (DONE, FAILED, CANCELLED).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the callback task is {0} and can no longer change")]
+pub struct Ended(pub &'static str);
+
+fn ended(task: &CallbackTask) -> Result<(), Ended> {
+    if is_open(task.state) {
+        Ok(())
+    } else {
+        Err(Ended(
+            CallbackTaskState::try_from(task.state)
+                .map(|state| state.as_str_name())
+                .unwrap_or("ended"),
+        ))
+    }
+}
+
+/// `task` cancelled at `now` for `reason` with `note`.
+pub fn cancel(
+    task: &CallbackTask,
+    reason: CallbackCancelReason,
+    note: &str,
+    now: DateTime<Utc>,
+) -> Result<CallbackTask, Ended> {
+    ended(task)?;
+    let mut after = task.clone();
+    after.state = CallbackTaskState::Cancelled as i32;
+    after.cancel_reason = reason as i32;
+    after.cancel_note = note.to_owned();
+    after.end_time = Some(to_timestamp(now));
+    after.next_call_time = None;
+    Ok(after)
+}
+
+/// Whether `task` is overdue at `now`: open (PENDING or IN_PROGRESS) past
+/// its due end, and past its appointment when one is set (an appointment
+/// after the window holds it off until then).
+pub fn is_overdue_at(task: &CallbackTask, now: DateTime<Utc>) -> bool {
+    let open = matches!(
+        CallbackTaskState::try_from(task.state),
+        Ok(CallbackTaskState::Pending | CallbackTaskState::InProgress)
+    );
+    let past = |time: Option<&prost_types::Timestamp>| {
+        time.and_then(kefu_kit::events::from_timestamp)
+            .is_some_and(|time| time < now)
+    };
+    open && past(task.due_end.as_ref())
+        && task
+            .appointment_time
+            .as_ref()
+            .is_none_or(|appointment| past(Some(appointment)))
+}
+
+/// `task` turned OVERDUE at `now` and escalated to `escalated_to`; None
+/// when it is not overdue (someone else already moved it).
+pub fn mark_overdue(
+    task: &CallbackTask,
+    escalated_to: Vec<String>,
+    now: DateTime<Utc>,
+) -> Option<CallbackTask> {
+    if !is_overdue_at(task, now) {
+        return None;
+    }
+    let mut after = task.clone();
+    after.state = CallbackTaskState::Overdue as i32;
+    after.escalations.push(CallbackEscalation {
+        reason: CallbackEscalationReason::Overdue as i32,
+        escalate_time: Some(to_timestamp(now)),
+        escalated_to,
+    });
+    Some(after)
+}
+
+/// The CallbackTaskScheduled event of a new task.
+pub fn scheduled_event(task: &CallbackTask) -> CallbackTaskScheduled {
+    CallbackTaskScheduled {
+        callback_task: task.name.clone(),
+        policy: task.policy.clone(),
+        campaign: task.campaign.clone(),
+        trigger: task.trigger,
+        trigger_source: task.trigger_source.clone(),
+        trigger_event_id: task.trigger_event_id.clone(),
+        trigger_time: task.trigger_time,
+        customer: task.customer.clone(),
+        customer_is_member: task.customer_is_member,
+        related_ticket: task.related_ticket.clone(),
+        related_dispatch: task.related_dispatch.clone(),
+        related_complaint: task.related_complaint.clone(),
+        assignee: task.assignee.clone(),
+        team: task.team.clone(),
+        channel: task.channel,
+        due_start: task.due_start,
+        due_end: task.due_end,
+        appointment_time: task.appointment_time,
+        creator: task.creator.clone(),
+    }
+}
+
+/// The CallbackTaskCancelled event of a cancelled task.
+pub fn cancelled_event(task: &CallbackTask, actor: &Actor) -> CallbackTaskCancelled {
+    CallbackTaskCancelled {
+        callback_task: task.name.clone(),
+        policy: task.policy.clone(),
+        campaign: task.campaign.clone(),
+        customer: task.customer.clone(),
+        assignee: task.assignee.clone(),
+        reason: task.cancel_reason,
+        note: task.cancel_note.clone(),
+        actor: Some(actor.clone()),
+    }
+}
+
+/// The CallbackTaskOverdue event of a task just turned OVERDUE.
+pub fn overdue_event(task: &CallbackTask) -> CallbackTaskOverdue {
+    CallbackTaskOverdue {
+        callback_task: task.name.clone(),
+        policy: task.policy.clone(),
+        campaign: task.campaign.clone(),
+        customer: task.customer.clone(),
+        customer_is_member: task.customer_is_member,
+        assignee: task.assignee.clone(),
+        team: task.team.clone(),
+        due_end: task.due_end,
+        attempt_count: task.attempt_count,
+        last_outcome: task
+            .latest_attempt
+            .as_ref()
+            .map(|attempt| attempt.outcome)
+            .unwrap_or_default(),
+        escalated_to: task
+            .escalations
+            .last()
+            .map(|escalation| escalation.escalated_to.clone())
+            .unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn at(hour: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 1, hour, 0, 0)
+            .single()
+            .expect("a time")
+    }
+
+    fn task(state: CallbackTaskState, due_end: u32) -> CallbackTask {
+        CallbackTask {
+            name: "callbackTasks/t".into(),
+            state: state as i32,
+            due_end: Some(to_timestamp(at(due_end))),
+            ..CallbackTask::default()
+        }
+    }
+
+    #[test]
+    fn open_tasks_past_their_window_turn_overdue_once() {
+        let pending = task(CallbackTaskState::Pending, 10);
+        assert!(mark_overdue(&pending, vec![], at(9)).is_none());
+        let overdue = mark_overdue(&pending, vec!["users/boss".into()], at(11)).expect("overdue");
+        assert_eq!(overdue.state, CallbackTaskState::Overdue as i32);
+        assert_eq!(overdue.escalations.len(), 1);
+        assert_eq!(overdue_event(&overdue).escalated_to, vec!["users/boss"]);
+        // Already OVERDUE: nothing more.
+        assert!(mark_overdue(&overdue, vec![], at(12)).is_none());
+        assert!(mark_overdue(&task(CallbackTaskState::Done, 10), vec![], at(11)).is_none());
+    }
+
+    #[test]
+    fn an_appointment_after_the_window_holds_off_overdue() {
+        let mut pending = task(CallbackTaskState::Pending, 10);
+        pending.appointment_time = Some(to_timestamp(at(14)));
+        assert!(!is_overdue_at(&pending, at(12)));
+        assert!(is_overdue_at(&pending, at(15)));
+    }
+
+    #[test]
+    fn only_open_tasks_cancel() {
+        let pending = task(CallbackTaskState::Pending, 10);
+        let cancelled =
+            cancel(&pending, CallbackCancelReason::Manual, "mistake", at(9)).expect("cancelled");
+        assert_eq!(cancelled.state, CallbackTaskState::Cancelled as i32);
+        assert_eq!(cancelled.cancel_note, "mistake");
+        assert!(cancelled.end_time.is_some());
+        assert_eq!(
+            cancel(&cancelled, CallbackCancelReason::Manual, "", at(9)),
+            Err(Ended("CALLBACK_TASK_STATE_CANCELLED"))
+        );
+    }
 }
