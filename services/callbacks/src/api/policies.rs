@@ -1,62 +1,537 @@
-//! Callback policies (回访制度): CRUD and validation.
-//!
-//! Until written, each method answers UNIMPLEMENTED.
+//! Callback policies (回访制度): CRUD and validation. Everyone of the tenant
+//! reads them; only admins write (the gateway checks, and so do we: a
+//! service reached without the gateway keeps the rule). Also the helpers
+//! the scripts' and surveys' handlers share with these: admin checks,
+//! request ids, update masks, etags, list filters and orders.
 
-use kefu_proto::v1::{
-    CallbackPolicy, CreateCallbackPolicyRequest, DeleteCallbackPolicyRequest,
-    GetCallbackPolicyRequest, ListCallbackPoliciesRequest, ListCallbackPoliciesResponse,
-    UpdateCallbackPolicyRequest,
+use chrono::{DateTime, Utc};
+use kefu_kit::{
+    context::{CallContext, TenantId},
+    events::{from_timestamp, to_timestamp},
+    filter::{self, FieldValue, Filter, Kind, OrderKey},
+    idempotency, resource,
 };
+use kefu_proto::v1::{
+    CallbackPolicy, CallbackTrigger, Channel, CreateCallbackPolicyRequest,
+    DeleteCallbackPolicyRequest, GetCallbackPolicyRequest, ListCallbackPoliciesRequest,
+    ListCallbackPoliciesResponse, Role, UpdateCallbackPolicyRequest,
+};
+use prost_types::{FieldMask, Timestamp};
+use sea_orm::DatabaseTransaction;
 use tonic::{Request, Response, Status};
+use uuid::Uuid;
 
-use super::Shared;
+use super::{Shared, caller, holds, page_size, remember_request, required};
+use crate::{
+    domain::policy::check_policy,
+    error::{CallbacksError, Result},
+    store::{
+        policies::{self as store, Stored},
+        scripts, surveys,
+    },
+};
+
+// ---------------------------------------------------------------------------
+// Shared by the policies', scripts' and surveys' handlers
+// ---------------------------------------------------------------------------
+
+/// PERMISSION_DENIED unless the caller is an admin (keys and Kefu itself
+/// hold what their scopes allowed at the gateway).
+pub(super) fn admin_only(context: &CallContext, what: &str) -> Result<()> {
+    if holds(context, &[Role::Admin]) {
+        Ok(())
+    } else {
+        Err(CallbacksError::PermissionDenied(format!(
+            "only admins edit {what}"
+        )))
+    }
+}
+
+/// A request id: at most 100 characters (empty: not idempotent).
+pub(super) fn check_request_id(request_id: &str) -> Result<()> {
+    if request_id.chars().count() > 100 {
+        return Err(CallbacksError::invalid(
+            "request_id",
+            "request_id is longer than 100 characters",
+        ));
+    }
+    Ok(())
+}
+
+/// The name `request_id` created before, if it was used.
+pub(super) async fn recall(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    request_id: &str,
+) -> Result<Option<String>> {
+    if request_id.is_empty() {
+        return Ok(None);
+    }
+    Ok(idempotency::recall(txn, tenant.0, request_id)
+        .await?
+        .map(|remembered| remembered.resource_name))
+}
+
+/// The paths of `mask`, each among `mutable` or a subfield of one of
+/// `nested` (`retry.max_attempts`); `immutable` paths are named as such.
+pub(super) fn mask_paths(
+    mask: Option<FieldMask>,
+    mutable: &[&str],
+    nested: &[&str],
+    immutable: &[&str],
+) -> Result<Vec<String>> {
+    let mask =
+        mask.ok_or_else(|| CallbacksError::invalid("update_mask", "update_mask is required"))?;
+    if mask.paths.is_empty() {
+        return Err(CallbacksError::invalid(
+            "update_mask",
+            "update_mask must list the paths to change",
+        ));
+    }
+    for path in &mask.paths {
+        let top = path.split('.').next().unwrap_or_default();
+        if immutable.contains(&path.as_str()) {
+            return Err(CallbacksError::invalid(
+                "update_mask",
+                format!("update_mask names {path:?}, which is immutable"),
+            ));
+        }
+        if !(mutable.contains(&path.as_str()) || (path != top && nested.contains(&top))) {
+            return Err(CallbacksError::invalid(
+                "update_mask",
+                format!(
+                    "update_mask names {path:?}, which cannot be changed; the paths: {}",
+                    mutable.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(mask.paths)
+}
+
+/// The stored resource an update or delete sent with `etag` acts on:
+/// NOT_FOUND when missing, ABORTED when it changed since `etag`.
+pub(super) fn at_etag<M>(stored: Option<Stored<M>>, name: &str, etag: &str) -> Result<Stored<M>> {
+    let stored = stored.ok_or_else(|| CallbacksError::not_found(name))?;
+    if !resource::etag_matches(etag, stored.revision) {
+        return Err(CallbacksError::StaleEtag(name.to_owned()));
+    }
+    Ok(stored)
+}
+
+/// ABORTED naming `name` unless the revision-checked write `written` took.
+pub(super) fn unless_stale(written: bool, name: &str) -> Result<()> {
+    if written {
+        Ok(())
+    } else {
+        Err(CallbacksError::StaleEtag(name.to_owned()))
+    }
+}
+
+/// FAILED_PRECONDITION: `name` is still used by `what`.
+pub(super) fn in_use(name: &str, what: &str, instead: &str) -> CallbacksError {
+    CallbacksError::precondition(
+        format!("{name} is still used by {what}{instead}"),
+        "ILLEGAL_TRANSITION",
+    )
+}
+
+/// The filter of a list request, or INVALID_ARGUMENT naming `filter`.
+pub(super) fn parse_filter(text: &str, fields: &[(&'static str, Kind)]) -> Result<Filter> {
+    filter::parse(text, fields).map_err(|error| CallbacksError::invalid("filter", error.0))
+}
+
+/// The order of a list request (`create_time`, the default, or
+/// `update_time`), or INVALID_ARGUMENT naming `order_by`.
+pub(super) fn parse_order(order_by: &str) -> Result<Vec<OrderKey>> {
+    filter::parse_order(
+        order_by,
+        &["create_time", "update_time"],
+        OrderKey {
+            field: "create_time",
+            descending: false,
+        },
+    )
+    .map_err(|error| CallbacksError::invalid("order_by", error.0))
+}
+
+/// The offset a page token carries, or INVALID_ARGUMENT naming
+/// `page_token`.
+pub(super) fn page_offset(token: &str) -> Result<usize> {
+    filter::page_offset(token).map_err(|error| CallbacksError::invalid("page_token", error.0))
+}
+
+/// A time as the lists order it (none first).
+fn when(time: Option<&Timestamp>) -> Option<DateTime<Utc>> {
+    time.and_then(from_timestamp)
+}
+
+/// Filters, orders and pages `items`: the matching ones by `order` (ties
+/// by name), the page from `token`, the next token and the total.
+pub(super) fn listed<T>(
+    items: Vec<T>,
+    conditions: &Filter,
+    order: &[OrderKey],
+    token: &str,
+    size: i32,
+    values: impl Fn(&T, &str) -> Vec<FieldValue>,
+    times: impl Fn(&T) -> (Option<&Timestamp>, Option<&Timestamp>, &str),
+) -> Result<(Vec<T>, String, i32)> {
+    let size = page_size(size)?;
+    let offset = page_offset(token)?;
+    let mut items: Vec<T> = items
+        .into_iter()
+        .filter(|item| conditions.matches(|field| values(item, field)))
+        .collect();
+    items.sort_by(|left, right| {
+        filter::compare(left, right, order, |item, field| {
+            let (created, updated, _) = times(item);
+            if field == "update_time" {
+                when(updated)
+            } else {
+                when(created)
+            }
+        })
+        .then_with(|| times(left).2.cmp(times(right).2))
+    });
+    let total = i32::try_from(items.len()).unwrap_or(i32::MAX);
+    let (page, next) = filter::page(items, offset, size);
+    Ok((page, next, total))
+}
+
+/// A text filter value.
+pub(super) fn text(value: &str) -> Vec<FieldValue> {
+    vec![FieldValue::Text(value.to_owned())]
+}
+
+/// An enum filter value, by its full name.
+pub(super) fn enum_value(name: &str) -> Vec<FieldValue> {
+    vec![FieldValue::Enum(name.to_owned())]
+}
+
+/// A timestamp of now.
+pub(super) fn stamp(now: DateTime<Utc>) -> Option<Timestamp> {
+    Some(to_timestamp(now))
+}
+
+// ---------------------------------------------------------------------------
+// Policies
+// ---------------------------------------------------------------------------
+
+/// The paths `UpdateCallbackPolicy` may change (and whose subfields it may
+/// name: `retry.max_attempts`).
+const MUTABLE: &[&str] = &[
+    "display_name",
+    "description",
+    "trigger_filter",
+    "start_delay",
+    "due_window",
+    "calling_hours",
+    "channel",
+    "assignment",
+    "retry",
+    "script",
+    "survey",
+    "escalation_contact",
+    "active",
+];
+
+/// The messages whose subfields a mask may name.
+const NESTED: &[&str] = &["trigger_filter", "assignment", "retry"];
+
+/// The fields `ListCallbackPolicies` filters on.
+const FILTERS: &[(&str, Kind)] = &[
+    ("trigger", Kind::Enum("CALLBACK_TRIGGER_")),
+    ("active", Kind::Bool),
+    ("channel", Kind::Enum("CHANNEL_")),
+    ("script", Kind::Text),
+    ("survey", Kind::Text),
+    ("assignment.team", Kind::Text),
+    ("template_key", Kind::Text),
+];
+
+/// The script and survey a policy names must be the tenant's
+/// (INVALID_ARGUMENT naming the field).
+async fn check_references(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    policy: &CallbackPolicy,
+) -> Result<()> {
+    if !policy.script.is_empty() && scripts::find(txn, tenant, &policy.script).await?.is_none() {
+        return Err(CallbacksError::invalid(
+            "callback_policy.script",
+            format!("{} is not a script of the tenant", policy.script),
+        ));
+    }
+    if !policy.survey.is_empty() && surveys::find(txn, tenant, &policy.survey).await?.is_none() {
+        return Err(CallbacksError::invalid(
+            "callback_policy.survey",
+            format!("{} is not a survey of the tenant", policy.survey),
+        ));
+    }
+    Ok(())
+}
 
 /// CreateCallbackPolicy.
 pub(super) async fn create_callback_policy(
-    _shared: &Shared,
-    _request: Request<CreateCallbackPolicyRequest>,
+    shared: &Shared,
+    request: Request<CreateCallbackPolicyRequest>,
 ) -> Result<Response<CallbackPolicy>, Status> {
-    Err(Status::unimplemented(
-        "CreateCallbackPolicy is not written yet",
-    ))
+    let (context, tenant) = caller(&request)?;
+    admin_only(&context, "callback policies")?;
+    let request = request.into_inner();
+    check_request_id(&request.request_id)?;
+    let input = required(request.callback_policy, "callback_policy")?;
+    let now = shared.now();
+    let mut policy = CallbackPolicy {
+        name: store::name_of(Uuid::now_v7()),
+        template_key: String::new(),
+        create_time: stamp(now),
+        update_time: stamp(now),
+        etag: resource::etag(1),
+        ..input
+    };
+    check_policy(&mut policy, "callback_policy")?;
+    let txn = shared.begin(tenant).await?;
+    if let Some(name) = recall(&txn, tenant, &request.request_id).await? {
+        let stored = store::find(&txn, tenant, &name)
+            .await?
+            .ok_or_else(|| CallbacksError::not_found(&name))?;
+        return Ok(Response::new(stored));
+    }
+    check_references(&txn, tenant, &policy).await?;
+    store::insert(&txn, tenant, &policy, now).await?;
+    remember_request(
+        &txn,
+        tenant,
+        &request.request_id,
+        "CreateCallbackPolicy",
+        &policy.name,
+        now,
+    )
+    .await?;
+    shared.commit(txn).await?;
+    Ok(Response::new(policy))
 }
 
 /// GetCallbackPolicy.
 pub(super) async fn get_callback_policy(
-    _shared: &Shared,
-    _request: Request<GetCallbackPolicyRequest>,
+    shared: &Shared,
+    request: Request<GetCallbackPolicyRequest>,
 ) -> Result<Response<CallbackPolicy>, Status> {
-    Err(Status::unimplemented(
-        "GetCallbackPolicy is not written yet",
-    ))
+    let (_, tenant) = caller(&request)?;
+    let name = request.into_inner().name;
+    let txn = shared.begin_read(tenant).await?;
+    let policy = store::find(&txn, tenant, &name)
+        .await?
+        .ok_or_else(|| CallbacksError::not_found(&name))?;
+    txn.commit().await.map_err(CallbacksError::from)?;
+    Ok(Response::new(policy))
 }
 
-/// ListCallbackPolicies.
+/// A policy's values for the list filter.
+fn filter_values(policy: &CallbackPolicy, field: &str) -> Vec<FieldValue> {
+    match field {
+        "trigger" => enum_value(
+            CallbackTrigger::try_from(policy.trigger)
+                .unwrap_or_default()
+                .as_str_name(),
+        ),
+        "active" => vec![FieldValue::Bool(policy.active.unwrap_or(true))],
+        "channel" => enum_value(
+            Channel::try_from(policy.channel)
+                .unwrap_or_default()
+                .as_str_name(),
+        ),
+        "script" => text(&policy.script),
+        "survey" => text(&policy.survey),
+        "assignment.team" => text(
+            policy
+                .assignment
+                .as_ref()
+                .map_or("", |assignment| assignment.team.as_str()),
+        ),
+        "template_key" => text(&policy.template_key),
+        _ => Vec::new(),
+    }
+}
+
+/// ListCallbackPolicies: oldest first unless asked otherwise.
 pub(super) async fn list_callback_policies(
-    _shared: &Shared,
-    _request: Request<ListCallbackPoliciesRequest>,
+    shared: &Shared,
+    request: Request<ListCallbackPoliciesRequest>,
 ) -> Result<Response<ListCallbackPoliciesResponse>, Status> {
-    Err(Status::unimplemented(
-        "ListCallbackPolicies is not written yet",
-    ))
+    let (_, tenant) = caller(&request)?;
+    let request = request.into_inner();
+    let conditions = parse_filter(&request.filter, FILTERS)?;
+    let order = parse_order(&request.order_by)?;
+    let txn = shared.begin_read(tenant).await?;
+    let all = store::list(&txn, tenant).await?;
+    txn.commit().await.map_err(CallbacksError::from)?;
+    let (callback_policies, next_page_token, total_size) = listed(
+        all,
+        &conditions,
+        &order,
+        &request.page_token,
+        request.page_size,
+        filter_values,
+        |policy| {
+            (
+                policy.create_time.as_ref(),
+                policy.update_time.as_ref(),
+                policy.name.as_str(),
+            )
+        },
+    )?;
+    Ok(Response::new(ListCallbackPoliciesResponse {
+        callback_policies,
+        next_page_token,
+        total_size,
+    }))
 }
 
-/// UpdateCallbackPolicy.
+/// Copies `path` of `input` onto `policy`.
+fn apply_path(policy: &mut CallbackPolicy, input: &CallbackPolicy, path: &str) {
+    let filter = || input.trigger_filter.clone().unwrap_or_default();
+    let assignment = || input.assignment.clone().unwrap_or_default();
+    let retry = || input.retry.clone().unwrap_or_default();
+    match path {
+        "display_name" => policy.display_name.clone_from(&input.display_name),
+        "description" => policy.description.clone_from(&input.description),
+        "trigger_filter" => policy.trigger_filter.clone_from(&input.trigger_filter),
+        "start_delay" => policy.start_delay = input.start_delay,
+        "due_window" => policy.due_window = input.due_window,
+        "calling_hours" => policy.calling_hours.clone_from(&input.calling_hours),
+        "channel" => policy.channel = input.channel,
+        "assignment" => policy.assignment.clone_from(&input.assignment),
+        "retry" => policy.retry.clone_from(&input.retry),
+        "script" => policy.script.clone_from(&input.script),
+        "survey" => policy.survey.clone_from(&input.survey),
+        "escalation_contact" => policy
+            .escalation_contact
+            .clone_from(&input.escalation_contact),
+        "active" => policy.active = Some(input.active.unwrap_or(true)),
+        "trigger_filter.ticket_kinds" => {
+            policy.trigger_filter.get_or_insert_default().ticket_kinds = filter().ticket_kinds;
+        }
+        "trigger_filter.ticket_categories" => {
+            policy
+                .trigger_filter
+                .get_or_insert_default()
+                .ticket_categories = filter().ticket_categories;
+        }
+        "trigger_filter.members_only" => {
+            policy.trigger_filter.get_or_insert_default().members_only = filter().members_only;
+        }
+        "trigger_filter.customer_segment" => {
+            policy
+                .trigger_filter
+                .get_or_insert_default()
+                .customer_segment = filter().customer_segment;
+        }
+        "assignment.mode" => policy.assignment.get_or_insert_default().mode = assignment().mode,
+        "assignment.team" => policy.assignment.get_or_insert_default().team = assignment().team,
+        "retry.max_attempts" => {
+            policy.retry.get_or_insert_default().max_attempts = retry().max_attempts;
+        }
+        "retry.retry_interval" => {
+            policy.retry.get_or_insert_default().retry_interval = retry().retry_interval;
+        }
+        "retry.sms_fallback" => {
+            policy.retry.get_or_insert_default().sms_fallback = retry().sms_fallback;
+        }
+        "retry.sms_reply_window" => {
+            policy.retry.get_or_insert_default().sms_reply_window = retry().sms_reply_window;
+        }
+        _ => {}
+    }
+}
+
+/// The subfield paths a mask may name.
+const SUBFIELDS: &[&str] = &[
+    "trigger_filter.ticket_kinds",
+    "trigger_filter.ticket_categories",
+    "trigger_filter.members_only",
+    "trigger_filter.customer_segment",
+    "assignment.mode",
+    "assignment.team",
+    "retry.max_attempts",
+    "retry.retry_interval",
+    "retry.sms_fallback",
+    "retry.sms_reply_window",
+];
+
+/// UpdateCallbackPolicy: tasks already created keep what they copied.
 pub(super) async fn update_callback_policy(
-    _shared: &Shared,
-    _request: Request<UpdateCallbackPolicyRequest>,
+    shared: &Shared,
+    request: Request<UpdateCallbackPolicyRequest>,
 ) -> Result<Response<CallbackPolicy>, Status> {
-    Err(Status::unimplemented(
-        "UpdateCallbackPolicy is not written yet",
-    ))
+    let (context, tenant) = caller(&request)?;
+    admin_only(&context, "callback policies")?;
+    let request = request.into_inner();
+    let input = required(request.callback_policy, "callback_policy")?;
+    let paths = mask_paths(request.update_mask, MUTABLE, NESTED, &["trigger"])?;
+    if let Some(path) = paths
+        .iter()
+        .find(|path| path.contains('.') && !SUBFIELDS.contains(&path.as_str()))
+    {
+        return Err(CallbacksError::invalid(
+            "update_mask",
+            format!("update_mask names {path:?}, which is not a field of the policy"),
+        )
+        .into());
+    }
+    let now = shared.now();
+    let txn = shared.begin(tenant).await?;
+    let stored = store::get(&txn, tenant, &input.name, true).await?;
+    let stored = at_etag(stored, &input.name, &input.etag)?;
+    let mut policy = stored.resource.clone();
+    for path in &paths {
+        apply_path(&mut policy, &input, path);
+    }
+    check_policy(&mut policy, "callback_policy")?;
+    check_references(&txn, tenant, &policy).await?;
+    policy.update_time = stamp(now);
+    policy.etag = resource::etag(stored.revision + 1);
+    unless_stale(
+        store::replace(&txn, tenant, &policy, stored.revision, now).await?,
+        &input.name,
+    )?;
+    shared.commit(txn).await?;
+    Ok(Response::new(policy))
 }
 
-/// DeleteCallbackPolicy.
+/// DeleteCallbackPolicy: refused while open tasks or a draft or active
+/// campaign use the policy.
 pub(super) async fn delete_callback_policy(
-    _shared: &Shared,
-    _request: Request<DeleteCallbackPolicyRequest>,
+    shared: &Shared,
+    request: Request<DeleteCallbackPolicyRequest>,
 ) -> Result<Response<()>, Status> {
-    Err(Status::unimplemented(
-        "DeleteCallbackPolicy is not written yet",
-    ))
+    let (context, tenant) = caller(&request)?;
+    admin_only(&context, "callback policies")?;
+    let request = request.into_inner();
+    let txn = shared.begin(tenant).await?;
+    let stored = store::get(&txn, tenant, &request.name, true).await?;
+    let stored = at_etag(stored, &request.name, &request.etag)?;
+    let name = stored.resource.name.as_str();
+    let instead = " (deactivate it instead: active = false)";
+    if let Some(id) = kefu_kit::resource::id_in(name, crate::domain::policy::POLICIES)
+        .and_then(|id| Uuid::parse_str(id).ok())
+        && store::open_task_uses(&txn, tenant, "policy_id", id).await?
+    {
+        return Err(in_use(name, "open callback tasks", instead).into());
+    }
+    if let Some(campaign) = store::live_campaigns(&txn, tenant)
+        .await?
+        .iter()
+        .find(|campaign| campaign.policy == name)
+    {
+        return Err(in_use(name, &campaign.name, instead).into());
+    }
+    unless_stale(
+        store::delete(&txn, tenant, name, stored.revision).await?,
+        &request.name,
+    )?;
+    shared.commit(txn).await?;
+    Ok(Response::new(()))
 }
