@@ -11,6 +11,7 @@ pub mod api;
 pub mod domain;
 pub mod error;
 pub mod mail;
+pub mod replica;
 pub mod store;
 pub mod templates;
 

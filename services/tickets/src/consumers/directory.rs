@@ -1,15 +1,9 @@
 //! The tickets service's copy of the tenant (profile, calendar, settings,
-//! users, teams, departments, SLA policies, approval matrix) from the
-//! tenants service's events, and of the customers' routing facts from the
+//! users, teams, departments, SLA policies, approval matrix: the tenants
+//! service's [`replica`]) and of the customers' routing facts from the
 //! customers service's events. Each event is applied once (inbox claim);
-//! snapshots older than the copy change nothing.
-//!
-//! The tenants service publishes the departments, teams, SLA policies and
-//! approval matrix it seeds for a new tenant in no event of their own: only
-//! TenantCreated, naming the industry template and version. The copy seeds
-//! them from the same template with the tenants service's own seeding
-//! function, so a freshly onboarded tenant has its SLA policies and approval
-//! matrix here at once; later changes arrive as their own events.
+//! snapshots older than the copy change nothing. A deactivated user's or a
+//! deleted team's tickets move on in the same transaction.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -18,18 +12,16 @@ use kefu_kit::{
     clock::SharedClock,
     context::TenantId,
     db::begin_for_event,
-    events::{from_timestamp, payload_as, to_timestamp},
+    events::{from_timestamp, payload_as},
     inbox,
     outbox::OutboxSignal,
     service::ServiceContext,
 };
 use kefu_proto::v1::{
-    ApprovalMatrixChanged, BusinessCalendarChanged, CustomerCreated, CustomerErased,
-    CustomerMergeUndone, CustomerOwnerAssigned, CustomerTierChanged, CustomerUpdated,
-    CustomersMerged, DepartmentChanged, EventEnvelope, SlaPolicyChanged, TeamChanged,
-    TeamMembershipChanged, TenantCreated, TenantUpdated, User, UserCreated, UserDeactivated,
-    UserReactivated, UserState, UserUpdated,
+    CustomerCreated, CustomerErased, CustomerMergeUndone, CustomerOwnerAssigned,
+    CustomerTierChanged, CustomerUpdated, CustomersMerged, EventEnvelope,
 };
+use kefu_tenants::replica::{self, Applied};
 use prost::Name;
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
 
@@ -49,29 +41,18 @@ pub struct Directory {
 
 /// The event types the copy follows.
 fn relevant(kind: &str) -> bool {
-    [
-        TenantCreated::full_name(),
-        TenantUpdated::full_name(),
-        BusinessCalendarChanged::full_name(),
-        UserCreated::full_name(),
-        UserUpdated::full_name(),
-        UserReactivated::full_name(),
-        UserDeactivated::full_name(),
-        TeamChanged::full_name(),
-        TeamMembershipChanged::full_name(),
-        DepartmentChanged::full_name(),
-        SlaPolicyChanged::full_name(),
-        ApprovalMatrixChanged::full_name(),
-        CustomerCreated::full_name(),
-        CustomerUpdated::full_name(),
-        CustomerOwnerAssigned::full_name(),
-        CustomerTierChanged::full_name(),
-        CustomersMerged::full_name(),
-        CustomerMergeUndone::full_name(),
-        CustomerErased::full_name(),
-    ]
-    .iter()
-    .any(|name| name == kind)
+    replica::relevant(kind)
+        || [
+            CustomerCreated::full_name(),
+            CustomerUpdated::full_name(),
+            CustomerOwnerAssigned::full_name(),
+            CustomerTierChanged::full_name(),
+            CustomersMerged::full_name(),
+            CustomerMergeUndone::full_name(),
+            CustomerErased::full_name(),
+        ]
+        .iter()
+        .any(|name| name == kind)
 }
 
 impl Directory {
@@ -124,8 +105,9 @@ fn occurred(event: &EventEnvelope, fallback: DateTime<Utc>) -> DateTime<Utc> {
         .unwrap_or(fallback)
 }
 
-/// Applies a tenants service event, if `event` is one; true when tickets
-/// moved (events were written).
+/// Applies a tenants service event, if `event` is one, to the copy of the
+/// tenant; true when tickets moved (events were written) because a user
+/// was deactivated or a team deleted.
 async fn apply_tenants(
     txn: &DatabaseTransaction,
     tenant: TenantId,
@@ -133,148 +115,15 @@ async fn apply_tenants(
     at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<bool> {
-    let mut moved = false;
-    if let Some(created) = payload_as::<TenantCreated>(event) {
-        tenant_created(txn, tenant, &created, at).await?;
-    } else if let Some(updated) = payload_as::<TenantUpdated>(event) {
-        if let Some(snapshot) = updated.tenant {
-            store::save_tenant(txn, tenant, &snapshot).await?;
+    Ok(match replica::apply(txn, tenant, event, at).await? {
+        Applied::UserDeactivated(deactivated) => {
+            reassign::user_deactivated(txn, tenant, &deactivated, now).await?
         }
-    } else if let Some(changed) = payload_as::<BusinessCalendarChanged>(event) {
-        calendar_changed(txn, tenant, changed, at).await?;
-    } else if let Some(created) = payload_as::<UserCreated>(event) {
-        save_user(txn, tenant, created.user).await?;
-    } else if let Some(updated) = payload_as::<UserUpdated>(event) {
-        save_user(txn, tenant, updated.user).await?;
-    } else if let Some(reactivated) = payload_as::<UserReactivated>(event) {
-        save_user(txn, tenant, reactivated.user).await?;
-    } else if let Some(deactivated) = payload_as::<UserDeactivated>(event) {
-        deactivate(txn, tenant, &deactivated, at).await?;
-        moved = reassign::user_deactivated(txn, tenant, &deactivated, now).await?;
-    } else if let Some(changed) = payload_as::<TeamChanged>(event) {
-        let known = store::team(txn, tenant, &changed.name).await?;
-        let team = changed.team.filter(|_| !changed.deleted);
-        store::save_team(txn, tenant, &changed.name, team.as_ref(), Some(at)).await?;
-        if changed.deleted {
-            moved = reassign::team_deleted(txn, tenant, &changed.name, known.as_ref(), now).await?;
+        Applied::TeamDeleted { name, known } => {
+            reassign::team_deleted(txn, tenant, &name, known.as_ref(), now).await?
         }
-    } else if let Some(changed) = payload_as::<TeamMembershipChanged>(event) {
-        store::save_members(txn, tenant, &changed.team, &changed.members, Some(at)).await?;
-    } else if let Some(changed) = payload_as::<DepartmentChanged>(event) {
-        let department = changed.department.filter(|_| !changed.deleted);
-        store::save_department(txn, tenant, &changed.name, department.as_ref(), Some(at)).await?;
-    } else if let Some(changed) = payload_as::<SlaPolicyChanged>(event) {
-        let policy = changed.sla_policy.filter(|_| !changed.deleted);
-        store::save_sla_policy(txn, tenant, &changed.name, policy.as_ref(), Some(at)).await?;
-    } else if let Some(changed) = payload_as::<ApprovalMatrixChanged>(event)
-        && let Some(matrix) = changed.approval_matrix
-    {
-        store::save_approval_matrix(txn, tenant, &matrix, Some(at)).await?;
-    }
-    Ok(moved)
-}
-
-/// The new tenant's profile, and what its template seeded in the tenants
-/// service (departments, teams, SLA policies, approval matrix), with the
-/// tenant's creation time as their snapshot time, so any later change wins.
-async fn tenant_created(
-    txn: &DatabaseTransaction,
-    tenant: TenantId,
-    created: &TenantCreated,
-    at: DateTime<Utc>,
-) -> Result<()> {
-    let Some(snapshot) = created.tenant.as_ref() else {
-        return Ok(());
-    };
-    store::save_tenant(txn, tenant, snapshot).await?;
-    let seeded_at = snapshot
-        .create_time
-        .as_ref()
-        .and_then(from_timestamp)
-        .unwrap_or(at);
-    let Some(template) =
-        kefu_tenants::templates::catalogue().get(&created.template, created.template_version)
-    else {
-        tracing::warn!(
-            template = %created.template,
-            version = created.template_version,
-            "unknown industry template: nothing seeded in the tickets directory"
-        );
-        return Ok(());
-    };
-    let locale = if created.locale.is_empty() {
-        snapshot.locale.as_str()
-    } else {
-        created.locale.as_str()
-    };
-    let seed = kefu_tenants::domain::seed::seed(template, locale, seeded_at);
-    let time = Some(seeded_at);
-    for (_, department) in &seed.departments {
-        store::save_department(txn, tenant, &department.name, Some(department), time).await?;
-    }
-    for (_, team) in &seed.teams {
-        store::save_team(txn, tenant, &team.name, Some(team), time).await?;
-    }
-    for (_, policy) in &seed.sla_policies {
-        store::save_sla_policy(txn, tenant, &policy.name, Some(policy), time).await?;
-    }
-    store::save_approval_matrix(txn, tenant, &seed.approval_matrix, time).await?;
-    Ok(())
-}
-
-/// The calendar and time zone of the stored tenant, replaced.
-async fn calendar_changed(
-    txn: &DatabaseTransaction,
-    tenant: TenantId,
-    changed: BusinessCalendarChanged,
-    at: DateTime<Utc>,
-) -> Result<()> {
-    let Some(mut snapshot) = store::tenant(txn, tenant).await? else {
-        // TenantUpdated carries the calendar too; nothing to patch yet.
-        return Ok(());
-    };
-    if let Some(known) = store::tenant_time(txn, tenant).await?
-        && known > at
-    {
-        return Ok(());
-    }
-    snapshot.calendar = changed.calendar;
-    if !changed.time_zone.is_empty() {
-        snapshot.time_zone = changed.time_zone;
-    }
-    snapshot.update_time = Some(to_timestamp(at));
-    store::save_tenant(txn, tenant, &snapshot).await?;
-    Ok(())
-}
-
-async fn save_user(txn: &DatabaseTransaction, tenant: TenantId, user: Option<User>) -> Result<()> {
-    if let Some(user) = user.filter(|user| kefu_kit::resource::id_in(&user.name, "users").is_some())
-    {
-        store::save_user(txn, tenant, &user).await?;
-    }
-    Ok(())
-}
-
-/// Marks the user deactivated in the copy (the event carries no snapshot).
-async fn deactivate(
-    txn: &DatabaseTransaction,
-    tenant: TenantId,
-    deactivated: &UserDeactivated,
-    at: DateTime<Utc>,
-) -> Result<()> {
-    let mut user = store::user(txn, tenant, &deactivated.user)
-        .await?
-        .unwrap_or_else(|| User {
-            name: deactivated.user.clone(),
-            display_name: deactivated.display_name.clone(),
-            teams: deactivated.teams.clone(),
-            ..User::default()
-        });
-    user.state = UserState::Deactivated as i32;
-    user.deactivate_time = Some(to_timestamp(at));
-    user.update_time = Some(to_timestamp(at));
-    store::save_user(txn, tenant, &user).await?;
-    Ok(())
+        Applied::Nothing | Applied::Stored => false,
+    })
 }
 
 /// Applies a customers service event, if `event` is one.
@@ -349,10 +198,13 @@ async fn known(txn: &DatabaseTransaction, tenant: TenantId, name: &str) -> Resul
 mod tests {
     use kefu_kit::{
         db::begin_for_tenant,
-        events::new_event,
+        events::{new_event, to_timestamp},
         testing::{Backend, TestDatabase},
     };
-    use kefu_proto::v1::{SlaPolicy, Team, Tenant};
+    use kefu_proto::v1::{
+        SlaPolicy, SlaPolicyChanged, Team, TeamChanged, TeamMembershipChanged, Tenant,
+        TenantCreated, User, UserCreated, UserDeactivated, UserState,
+    };
     use prost::Message;
 
     use super::*;
