@@ -4,6 +4,7 @@
 pub mod complaints;
 mod directory;
 pub mod dispatch;
+mod follow_ups;
 pub mod lifecycle;
 mod merges;
 mod reassign;
@@ -28,6 +29,7 @@ pub fn subscriptions(context: &ServiceContext) -> Vec<ServiceSubscription> {
             )),
         },
         seed::subscription(context),
+        follow_ups::subscription(context),
         ServiceSubscription {
             group: "tickets.erasure".to_owned(),
             producers: vec!["customers".to_owned()],
