@@ -16,7 +16,10 @@ use tokio_util::sync::CancellationToken;
 
 /// The subscriptions of the callbacks service.
 pub fn subscriptions(context: &ServiceContext) -> Vec<ServiceSubscription> {
-    vec![customers::subscription(context)]
+    vec![
+        directory::subscription(context),
+        customers::subscription(context),
+    ]
 }
 
 /// The scheduled scans, each until `shutdown`.
