@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 pub fn subscriptions(context: &ServiceContext) -> Vec<ServiceSubscription> {
     vec![
         directory::subscription(context),
+        seed::subscription(context),
         customers::subscription(context),
     ]
 }
