@@ -1,59 +1,628 @@
-//! Campaigns (特色回访): a segment visited once in a period.
-//!
-//! Until written, each method answers UNIMPLEMENTED.
+//! Campaigns (特色回访): a segment visited once in a period. Started, a
+//! campaign schedules one task per customer of its segment through
+//! [`super::tasks::schedule`] (trigger event id
+//! `campaigns/{campaign}/customers/{customer}`, so a customer gets one task
+//! however often it is targeted), due by the end of its last day in the
+//! tenant's time zone; cancelled, its open tasks are cancelled.
 
-use kefu_proto::v1::{
-    Campaign, CancelCampaignRequest, CreateCampaignRequest, GetCampaignRequest,
-    ListCampaignsRequest, ListCampaignsResponse, StartCampaignRequest, UpdateCampaignRequest,
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use kefu_kit::{
+    context::{CallContext, PrincipalKind, TenantId},
+    filter::{self, FieldValue, Kind, OrderKey},
+    idempotency,
 };
+use kefu_proto::v1::{
+    Actor, ActorKind, CallbackCancelReason, CallbackPolicy, CallbackTask, CallbackTrigger,
+    Campaign, CampaignCancelled, CampaignCompleted, CampaignKind, CampaignStarted, CampaignState,
+    CancelCampaignRequest, CreateCampaignRequest, GetCampaignRequest, ListCampaignsRequest,
+    ListCampaignsResponse, Role, StartCampaignRequest, UpdateCampaignRequest,
+};
+use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use tonic::{Request, Response, Status};
+use uuid::Uuid;
 
-use super::Shared;
+use super::{Shared, append_event, caller, holds, page_size, remember_request, required};
+use crate::{
+    domain::{
+        campaign::{self, day_of},
+        coverage,
+        task::Trigger,
+    },
+    error::{CallbacksError, Result},
+    store::{campaigns, segments, tasks},
+};
+
+/// The roles that run campaigns.
+pub(crate) const MANAGERS: &[Role] = &[Role::Supervisor, Role::Manager, Role::Admin];
+
+/// The roles that read campaigns.
+pub(crate) const READERS: &[Role] = &[
+    Role::Agent,
+    Role::Supervisor,
+    Role::Manager,
+    Role::Admin,
+    Role::Viewer,
+];
+
+const CREATE_METHOD: &str = "kefu.v1.CallbackService/CreateCampaign";
+
+pub(crate) fn require(context: &CallContext, roles: &[Role], what: &str) -> Result<()> {
+    if holds(context, roles) {
+        Ok(())
+    } else {
+        Err(CallbacksError::PermissionDenied(format!(
+            "your role may not {what}"
+        )))
+    }
+}
+
+/// The caller as an actor, a user with the display name of the copy.
+async fn actor(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    context: &CallContext,
+) -> Result<Actor> {
+    Ok(match context.principal.kind {
+        PrincipalKind::User => {
+            let name = format!("users/{}", context.principal.id);
+            let display_name = kefu_tenants::replica::user(txn, tenant, &name)
+                .await?
+                .map(|user| user.display_name)
+                .unwrap_or_default();
+            Actor {
+                kind: ActorKind::User as i32,
+                name,
+                display_name,
+            }
+        }
+        PrincipalKind::ApiKey => Actor {
+            kind: ActorKind::ApiKey as i32,
+            name: format!("apiKeys/{}", context.principal.id),
+            display_name: String::new(),
+        },
+        _ => Actor {
+            kind: ActorKind::System as i32,
+            ..Actor::default()
+        },
+    })
+}
+
+/// The tenant's time zone (the copy's), Asia/Shanghai when unknown.
+pub(crate) async fn tenant_zone<C: ConnectionTrait>(db: &C, tenant: TenantId) -> Result<Tz> {
+    Ok(kefu_tenants::replica::tenant(db, tenant)
+        .await?
+        .and_then(|tenant| tenant.time_zone.parse::<Tz>().ok())
+        .unwrap_or(chrono_tz::Asia::Shanghai))
+}
+
+/// The campaign's period in `zone`, or INTERNAL for a stored campaign
+/// without one (every stored campaign was checked).
+fn period_of(campaign: &Campaign, zone: Tz) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
+    campaign::period(campaign, zone)
+        .ok_or_else(|| CallbacksError::Internal(format!("{} has no period", campaign.name)))
+}
+
+/// The policy `name` for campaign tasks: INVALID_ARGUMENT naming `field`
+/// unless it exists with the CAMPAIGN trigger.
+async fn campaign_policy(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    name: &str,
+    field: &str,
+) -> Result<CallbackPolicy> {
+    let policy = super::tasks::policy_of(txn, tenant, name)
+        .await?
+        .ok_or_else(|| CallbacksError::invalid(field, format!("{name} is not a policy")))?;
+    if policy.trigger != CallbackTrigger::Campaign as i32 {
+        return Err(CallbacksError::invalid(
+            field,
+            format!("{name} is not triggered by campaigns (trigger CAMPAIGN)"),
+        ));
+    }
+    Ok(policy)
+}
+
+/// INVALID_ARGUMENT naming `field` unless `segment` is known here (a
+/// customer was seen in it).
+async fn known_segment(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    segment: &str,
+    field: &str,
+) -> Result<()> {
+    if segments::is_known(txn, tenant, segment).await? {
+        Ok(())
+    } else {
+        Err(CallbacksError::invalid(
+            field,
+            format!("{segment} is not a segment with customers"),
+        ))
+    }
+}
 
 /// CreateCampaign.
 pub(super) async fn create_campaign(
-    _shared: &Shared,
-    _request: Request<CreateCampaignRequest>,
+    shared: &Shared,
+    request: Request<CreateCampaignRequest>,
 ) -> Result<Response<Campaign>, Status> {
-    Err(Status::unimplemented("CreateCampaign is not written yet"))
+    let (context, tenant) = caller(&request)?;
+    require(&context, MANAGERS, "run campaigns")?;
+    let request = request.into_inner();
+    let given = required(request.campaign, "campaign")?;
+    campaign::check(&given, "campaign")?;
+    let now = shared.now();
+    let txn = shared.begin(tenant).await.map_err(CallbacksError::from)?;
+    if !request.request_id.is_empty()
+        && let Some(remembered) = idempotency::recall(&txn, tenant.0, &request.request_id)
+            .await
+            .map_err(CallbacksError::from)?
+    {
+        let existing = campaigns::find(&txn, tenant, &remembered.resource_name)
+            .await?
+            .ok_or_else(|| CallbacksError::not_found(&remembered.resource_name))?;
+        return Ok(Response::new(existing));
+    }
+    campaign_policy(&txn, tenant, &given.policy, "campaign.policy").await?;
+    known_segment(
+        &txn,
+        tenant,
+        &given.target_segment,
+        "campaign.target_segment",
+    )
+    .await?;
+    let zone = tenant_zone(&txn, tenant).await?;
+    let mut created = campaign::new_draft(&given, campaigns::name_of(Uuid::now_v7()), now);
+    created.creator = Some(actor(&txn, tenant, &context).await?);
+    let (_, period_end) = period_of(&created, zone)?;
+    campaigns::insert(&txn, tenant, &mut created, period_end, now).await?;
+    remember_request(
+        &txn,
+        tenant,
+        &request.request_id,
+        CREATE_METHOD,
+        &created.name,
+        now,
+    )
+    .await?;
+    shared.commit(txn).await.map_err(CallbacksError::from)?;
+    Ok(Response::new(created))
 }
 
 /// GetCampaign.
 pub(super) async fn get_campaign(
-    _shared: &Shared,
-    _request: Request<GetCampaignRequest>,
+    shared: &Shared,
+    request: Request<GetCampaignRequest>,
 ) -> Result<Response<Campaign>, Status> {
-    Err(Status::unimplemented("GetCampaign is not written yet"))
+    let (context, tenant) = caller(&request)?;
+    require(&context, READERS, "read campaigns")?;
+    let name = request.into_inner().name;
+    if name.is_empty() {
+        return Err(CallbacksError::invalid("name", "name is required").into());
+    }
+    let txn = shared
+        .begin_read(tenant)
+        .await
+        .map_err(CallbacksError::from)?;
+    let found = campaigns::find(&txn, tenant, &name).await?;
+    txn.commit().await.map_err(CallbacksError::from)?;
+    Ok(Response::new(
+        found.ok_or_else(|| CallbacksError::not_found(&name))?,
+    ))
+}
+
+const LIST_FIELDS: &[(&str, Kind)] = &[
+    ("kind", Kind::Enum("CAMPAIGN_KIND_")),
+    ("state", Kind::Enum("CAMPAIGN_STATE_")),
+    ("policy", Kind::Text),
+    ("target_segment", Kind::Text),
+    ("start_date", Kind::Time),
+    ("end_date", Kind::Time),
+];
+
+fn day_value(date: Option<&kefu_proto::v1::Date>) -> Vec<FieldValue> {
+    day_of(date)
+        .and_then(|day| day.and_hms_opt(0, 0, 0))
+        .map(|time| vec![FieldValue::Time(time.and_utc())])
+        .unwrap_or_default()
+}
+
+fn field_values(campaign: &Campaign, field: &str) -> Vec<FieldValue> {
+    match field {
+        "kind" => vec![FieldValue::Enum(
+            CampaignKind::try_from(campaign.kind)
+                .unwrap_or(CampaignKind::Unspecified)
+                .as_str_name()
+                .to_owned(),
+        )],
+        "state" => vec![FieldValue::Enum(
+            CampaignState::try_from(campaign.state)
+                .unwrap_or(CampaignState::Unspecified)
+                .as_str_name()
+                .to_owned(),
+        )],
+        "policy" => vec![FieldValue::Text(campaign.policy.clone())],
+        "target_segment" => vec![FieldValue::Text(campaign.target_segment.clone())],
+        "start_date" => day_value(campaign.start_date.as_ref()),
+        "end_date" => day_value(campaign.end_date.as_ref()),
+        _ => Vec::new(),
+    }
+}
+
+fn order_key(campaign: &Campaign, field: &str) -> (i64, String) {
+    let day = |date: Option<&kefu_proto::v1::Date>| {
+        day_of(date)
+            .and_then(|day| day.and_hms_opt(0, 0, 0))
+            .map_or(0, |time| time.and_utc().timestamp())
+    };
+    let key = match field {
+        "end_date" => day(campaign.end_date.as_ref()),
+        "create_time" => campaign.create_time.as_ref().map_or(0, |time| time.seconds),
+        _ => day(campaign.start_date.as_ref()),
+    };
+    (key, campaign.name.clone())
 }
 
 /// ListCampaigns.
 pub(super) async fn list_campaigns(
-    _shared: &Shared,
-    _request: Request<ListCampaignsRequest>,
+    shared: &Shared,
+    request: Request<ListCampaignsRequest>,
 ) -> Result<Response<ListCampaignsResponse>, Status> {
-    Err(Status::unimplemented("ListCampaigns is not written yet"))
+    let (context, tenant) = caller(&request)?;
+    require(&context, READERS, "read campaigns")?;
+    let request = request.into_inner();
+    let size = page_size(request.page_size)?;
+    let parsed = filter::parse(&request.filter, LIST_FIELDS)
+        .map_err(|error| CallbacksError::invalid("filter", error.0))?;
+    let order = filter::parse_order(
+        &request.order_by,
+        &["start_date", "end_date", "create_time"],
+        OrderKey {
+            field: "start_date",
+            descending: true,
+        },
+    )
+    .map_err(|error| CallbacksError::invalid("order_by", error.0))?;
+    let offset = filter::page_offset(&request.page_token)
+        .map_err(|error| CallbacksError::invalid("page_token", error.0))?;
+    let txn = shared
+        .begin_read(tenant)
+        .await
+        .map_err(CallbacksError::from)?;
+    let all = campaigns::list(&txn, tenant).await?;
+    txn.commit().await.map_err(CallbacksError::from)?;
+    let mut matching: Vec<Campaign> = all
+        .into_iter()
+        .filter(|campaign| parsed.matches(|field| field_values(campaign, field)))
+        .collect();
+    matching.sort_by(|left, right| filter::compare(left, right, &order, order_key));
+    let total_size = i32::try_from(matching.len()).unwrap_or(i32::MAX);
+    let (page, next_page_token) = filter::page(matching, offset, size);
+    Ok(Response::new(ListCampaignsResponse {
+        campaigns: page,
+        next_page_token,
+        total_size,
+    }))
 }
 
 /// UpdateCampaign.
 pub(super) async fn update_campaign(
-    _shared: &Shared,
-    _request: Request<UpdateCampaignRequest>,
+    shared: &Shared,
+    request: Request<UpdateCampaignRequest>,
 ) -> Result<Response<Campaign>, Status> {
-    Err(Status::unimplemented("UpdateCampaign is not written yet"))
+    let (context, tenant) = caller(&request)?;
+    require(&context, MANAGERS, "run campaigns")?;
+    let request = request.into_inner();
+    let patch = required(request.campaign, "campaign")?;
+    let paths = required(request.update_mask, "update_mask")?.paths;
+    let now = shared.now();
+    let txn = shared.begin(tenant).await.map_err(CallbacksError::from)?;
+    let before =
+        campaigns::find_for_change(&txn, tenant, &patch.name, "campaign.name", &patch.etag).await?;
+    let mut after = campaign::apply_update(&before, &patch, &paths)?;
+    campaign::check(&after, "campaign")?;
+    if after.policy != before.policy {
+        campaign_policy(&txn, tenant, &after.policy, "campaign.policy").await?;
+    }
+    if after.target_segment != before.target_segment {
+        known_segment(
+            &txn,
+            tenant,
+            &after.target_segment,
+            "campaign.target_segment",
+        )
+        .await?;
+    }
+    let zone = tenant_zone(&txn, tenant).await?;
+    let (_, period_end) = period_of(&after, zone)?;
+    campaigns::save(&txn, tenant, &before, &mut after, period_end, now).await?;
+    shared.commit(txn).await.map_err(CallbacksError::from)?;
+    Ok(Response::new(after))
+}
+
+/// The trigger of `campaign`'s task for `customer`: the campaign's policy
+/// and script, one per customer (`campaigns/{campaign}/customers/{id}`),
+/// from the start of the period (or now, if later) to its end.
+fn campaign_trigger(
+    campaign: &Campaign,
+    policy: &CallbackPolicy,
+    customer: &str,
+    period: (DateTime<Utc>, DateTime<Utc>),
+    creator: &Actor,
+    now: DateTime<Utc>,
+) -> Trigger {
+    let customer_id = customer.strip_prefix("customers/").unwrap_or(customer);
+    Trigger {
+        policy: policy.clone(),
+        trigger: CallbackTrigger::Campaign,
+        event_id: format!("{}/customers/{customer_id}", campaign.name),
+        source: campaign.name.clone(),
+        time: period.0.max(now),
+        customer: customer.to_owned(),
+        subject: campaign.display_name.clone(),
+        related_ticket: String::new(),
+        related_dispatch: String::new(),
+        related_complaint: String::new(),
+        campaign: campaign.name.clone(),
+        script: campaign.script.clone(),
+        assignee: String::new(),
+        due_start: None,
+        due_end: Some(period.1),
+        appointment: None,
+        render_values: BTreeMap::from([(
+            "campaign.display_name".to_owned(),
+            campaign.display_name.clone(),
+        )]),
+        creator: creator.clone(),
+    }
+}
+
+/// The policy of a campaign being started or extended to new members:
+/// FAILED_PRECONDITION when it is gone or inactive.
+async fn usable_policy(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    campaign: &Campaign,
+) -> Result<CallbackPolicy> {
+    let policy = super::tasks::policy_of(txn, tenant, &campaign.policy)
+        .await?
+        .ok_or_else(|| {
+            CallbacksError::precondition(
+                format!(
+                    "{}: its policy {} no longer exists",
+                    campaign.name, campaign.policy
+                ),
+                "ILLEGAL_TRANSITION",
+            )
+        })?;
+    if policy.active == Some(false) {
+        return Err(CallbacksError::precondition(
+            format!(
+                "{}: its policy {} is inactive",
+                campaign.name, campaign.policy
+            ),
+            "ILLEGAL_TRANSITION",
+        ));
+    }
+    Ok(policy)
 }
 
 /// StartCampaign.
 pub(super) async fn start_campaign(
-    _shared: &Shared,
-    _request: Request<StartCampaignRequest>,
+    shared: &Shared,
+    request: Request<StartCampaignRequest>,
 ) -> Result<Response<Campaign>, Status> {
-    Err(Status::unimplemented("StartCampaign is not written yet"))
+    let (context, tenant) = caller(&request)?;
+    require(&context, MANAGERS, "run campaigns")?;
+    let request = request.into_inner();
+    let now = shared.now();
+    let txn = shared.begin(tenant).await.map_err(CallbacksError::from)?;
+    let before =
+        campaigns::find_for_change(&txn, tenant, &request.name, "name", &request.etag).await?;
+    let zone = tenant_zone(&txn, tenant).await?;
+    let period = period_of(&before, zone)?;
+    let mut after = campaign::start(&before, period.1, now)?;
+    let policy = usable_policy(&txn, tenant, &before).await?;
+    let starter = actor(&txn, tenant, &context).await?;
+    let system = super::tasks::system_actor();
+    let members = segments::members(&txn, tenant, &before.target_segment).await?;
+    let mut targeted = 0_i32;
+    for customer in &members {
+        let trigger = campaign_trigger(&after, &policy, customer, period, &system, now);
+        super::tasks::schedule(&txn, tenant, trigger, now).await?;
+        targeted += 1;
+    }
+    after.targeted_customer_count = targeted;
+    after.targeting_complete = true;
+    campaigns::save(&txn, tenant, &before, &mut after, period.1, now).await?;
+    let started = CampaignStarted {
+        campaign: after.name.clone(),
+        kind: after.kind,
+        display_name: after.display_name.clone(),
+        target_segment: after.target_segment.clone(),
+        start_date: after.start_date,
+        end_date: after.end_date,
+        policy: after.policy.clone(),
+        actor: Some(starter),
+    };
+    append_event(&txn, tenant, after.name.clone(), &started, now).await?;
+    shared.commit(txn).await.map_err(CallbacksError::from)?;
+    Ok(Response::new(after))
+}
+
+/// The open tasks of `campaign`.
+async fn open_tasks(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    campaign: &str,
+) -> Result<Vec<CallbackTask>> {
+    tasks::list(
+        txn,
+        tenant,
+        &tasks::Prefilter {
+            campaign: Some(campaign.to_owned()),
+            states: tasks::OPEN_STATES.to_vec(),
+            ..tasks::Prefilter::default()
+        },
+    )
+    .await
 }
 
 /// CancelCampaign.
 pub(super) async fn cancel_campaign(
-    _shared: &Shared,
-    _request: Request<CancelCampaignRequest>,
+    shared: &Shared,
+    request: Request<CancelCampaignRequest>,
 ) -> Result<Response<Campaign>, Status> {
-    Err(Status::unimplemented("CancelCampaign is not written yet"))
+    let (context, tenant) = caller(&request)?;
+    require(&context, MANAGERS, "run campaigns")?;
+    let request = request.into_inner();
+    if request.note.trim().is_empty() {
+        return Err(CallbacksError::invalid("note", "note is required").into());
+    }
+    if request.note.chars().count() > campaign::MAX_NOTE {
+        return Err(CallbacksError::invalid(
+            "note",
+            format!("note is longer than {} characters", campaign::MAX_NOTE),
+        )
+        .into());
+    }
+    let now = shared.now();
+    let txn = shared.begin(tenant).await.map_err(CallbacksError::from)?;
+    let before =
+        campaigns::find_for_change(&txn, tenant, &request.name, "name", &request.etag).await?;
+    let mut after = campaign::cancel(&before, &request.note, now)?;
+    let canceller = actor(&txn, tenant, &context).await?;
+    let mut cancelled = 0_i32;
+    for task in open_tasks(&txn, tenant, &before.name).await? {
+        super::tasks::cancel_task(
+            &txn,
+            tenant,
+            &task,
+            CallbackCancelReason::CampaignCancelled,
+            &after.cancel_note,
+            &canceller,
+            now,
+        )
+        .await?;
+        cancelled += 1;
+    }
+    let zone = tenant_zone(&txn, tenant).await?;
+    let (_, period_end) = period_of(&after, zone)?;
+    campaigns::save(&txn, tenant, &before, &mut after, period_end, now).await?;
+    let event = CampaignCancelled {
+        campaign: after.name.clone(),
+        kind: after.kind,
+        note: after.cancel_note.clone(),
+        cancelled_task_count: cancelled,
+        actor: Some(canceller),
+    };
+    append_event(&txn, tenant, after.name.clone(), &event, now).await?;
+    shared.commit(txn).await.map_err(CallbacksError::from)?;
+    Ok(Response::new(after))
+}
+
+/// Completes, in `txn`, the ACTIVE campaigns of `tenant` whose period has
+/// ended by `now`, each with CampaignCompleted carrying its coverage; the
+/// number completed.
+pub(crate) async fn complete_due(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    now: DateTime<Utc>,
+) -> Result<usize> {
+    let due = campaigns::due_to_complete(txn, tenant, now).await?;
+    let zone = tenant_zone(txn, tenant).await?;
+    let mut completed = 0;
+    for before in due {
+        let (_, period_end) = period_of(&before, zone)?;
+        let campaign_tasks = tasks::list(
+            txn,
+            tenant,
+            &tasks::Prefilter {
+                campaign: Some(before.name.clone()),
+                ..tasks::Prefilter::default()
+            },
+        )
+        .await?;
+        let figures = coverage::compute(&campaign_tasks, &BTreeMap::new(), now);
+        let mut after = campaign::complete(&before, now);
+        campaigns::save(txn, tenant, &before, &mut after, period_end, now).await?;
+        let event = CampaignCompleted {
+            campaign: after.name.clone(),
+            kind: after.kind,
+            policy: after.policy.clone(),
+            targeted_count: figures.targeted_count,
+            reached_count: figures.reached_count,
+            within_window_count: figures.within_window_count,
+            member_targeted_count: figures.member_targeted_count,
+            member_reached_count: figures.member_reached_count,
+            open_count: figures.open_count + figures.overdue_count,
+            end_time: after.end_time,
+        };
+        append_event(txn, tenant, after.name.clone(), &event, now).await?;
+        completed += 1;
+    }
+    Ok(completed)
+}
+
+/// Schedules, in `txn`, the task each ACTIVE campaign over one of
+/// `segments` that includes new members owes `customer`, who just entered
+/// them; the number scheduled. A customer already targeted by a campaign
+/// gets no second task (one per campaign and customer).
+pub(crate) async fn members_entered(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    customer: &str,
+    entered: &[String],
+    now: DateTime<Utc>,
+) -> Result<usize> {
+    let mut scheduled = 0;
+    let mut zone = None;
+    for segment in entered {
+        for found in campaigns::active_over(txn, tenant, segment).await? {
+            if !found.include_new_members {
+                continue;
+            }
+            let zone = match zone {
+                Some(zone) => zone,
+                None => {
+                    let read = tenant_zone(txn, tenant).await?;
+                    zone = Some(read);
+                    read
+                }
+            };
+            let period = period_of(&found, zone)?;
+            if period.1 <= now {
+                continue;
+            }
+            // A campaign whose policy was deactivated or removed since it
+            // started schedules no more tasks; other campaigns still do.
+            let policy = match usable_policy(txn, tenant, &found).await {
+                Ok(policy) => policy,
+                Err(CallbacksError::FailedPrecondition(..)) => continue,
+                Err(error) => return Err(error),
+            };
+            let trigger = campaign_trigger(
+                &found,
+                &policy,
+                customer,
+                period,
+                &super::tasks::system_actor(),
+                now,
+            );
+            if super::tasks::schedule(txn, tenant, trigger, now)
+                .await?
+                .is_none()
+            {
+                continue;
+            }
+            let before = campaigns::find_for_change(txn, tenant, &found.name, "name", "").await?;
+            let mut after = before.clone();
+            after.targeted_customer_count += 1;
+            campaigns::save(txn, tenant, &before, &mut after, period.1, now).await?;
+            scheduled += 1;
+        }
+    }
+    Ok(scheduled)
 }

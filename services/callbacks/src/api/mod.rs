@@ -5,7 +5,7 @@
 //! implementation below only routes.
 
 mod attempts;
-mod campaigns;
+pub(crate) mod campaigns;
 mod coverage;
 mod policies;
 mod responses;

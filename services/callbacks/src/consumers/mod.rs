@@ -24,6 +24,6 @@ pub fn subscriptions(context: &ServiceContext) -> Vec<ServiceSubscription> {
 }
 
 /// The scheduled scans, each until `shutdown`.
-pub fn background(_context: &ServiceContext, _shutdown: CancellationToken) -> Vec<JoinHandle<()>> {
-    Vec::new()
+pub fn background(context: &ServiceContext, shutdown: CancellationToken) -> Vec<JoinHandle<()>> {
+    vec![campaigns::spawn(context, shutdown)]
 }

@@ -1,1 +1,266 @@
-//! (being written)
+//! Campaigns: the encoded `kefu.v1.Campaign` with its revision beside the
+//! columns the completion scan and the segment look-up use (`state`,
+//! `policy_id`, `target_segment`, `period_end`: the end of the last day in
+//! the tenant's time zone, exclusive).
+
+use chrono::{DateTime, Utc};
+use kefu_kit::{
+    context::TenantId,
+    events::to_timestamp,
+    resource,
+    rows::{self, ident},
+};
+use kefu_proto::v1::{Campaign, CampaignState};
+use prost::Message;
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, QueryResult,
+    sea_query::{Expr, ExprTrait, Order, Query},
+};
+use uuid::Uuid;
+
+use crate::error::{CallbacksError, Result};
+
+const TABLE: &str = "campaigns";
+
+/// The collection of campaign names.
+pub const COLLECTION: &str = "campaigns";
+
+/// `campaigns/{id}`.
+pub fn name_of(id: Uuid) -> String {
+    format!("{COLLECTION}/{id}")
+}
+
+/// The id of a campaign name, when it is one of ours.
+pub fn id_of(name: &str) -> Option<Uuid> {
+    resource::id_in(name, COLLECTION).and_then(|id| Uuid::parse_str(id).ok())
+}
+
+fn policy_id(campaign: &Campaign) -> Result<Uuid> {
+    resource::id_in(&campaign.policy, "callbackPolicies")
+        .and_then(|id| Uuid::parse_str(id).ok())
+        .ok_or_else(|| {
+            CallbacksError::Internal(format!(
+                "{} names policy {:?}, not a stored one",
+                campaign.name, campaign.policy
+            ))
+        })
+}
+
+fn from_row(row: &QueryResult) -> Result<Campaign> {
+    let (mut campaign, revision) = rows::decode_revisioned::<Campaign>(row)?;
+    campaign.etag = resource::etag(revision);
+    Ok(campaign)
+}
+
+fn encoded(campaign: &Campaign) -> Vec<u8> {
+    let mut stored = campaign.clone();
+    stored.etag = String::new();
+    stored.encode_to_vec()
+}
+
+/// Inserts the new `campaign` (named, its period ending at `period_end`)
+/// at revision 1 and fills its etag.
+pub async fn insert(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    campaign: &mut Campaign,
+    period_end: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let id = id_of(&campaign.name)
+        .ok_or_else(|| CallbacksError::Internal(format!("new campaign named {}", campaign.name)))?;
+    rows::insert_row(
+        txn,
+        TABLE,
+        vec![
+            ("tenant_id", tenant.0.into()),
+            ("id", id.into()),
+            ("state", campaign.state.into()),
+            ("policy_id", policy_id(campaign)?.into()),
+            ("target_segment", campaign.target_segment.clone().into()),
+            ("period_end", period_end.into()),
+            ("resource", encoded(campaign).into()),
+            ("revision", 1_i64.into()),
+            ("create_time", now.into()),
+            ("update_time", now.into()),
+        ],
+    )
+    .await?;
+    campaign.etag = resource::etag(1);
+    Ok(())
+}
+
+async fn get<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    id: Uuid,
+    lock: bool,
+) -> Result<Option<Campaign>> {
+    let statement = rows::select_resources(TABLE, tenant)
+        .and_where(Expr::col(ident("id")).eq(id))
+        .to_owned();
+    rows::fetch_one(db, statement, lock, from_row).await
+}
+
+/// The campaign `name` of `tenant`, if it exists, with its etag. A
+/// malformed name finds nothing.
+pub async fn find<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    name: &str,
+) -> Result<Option<Campaign>> {
+    match id_of(name) {
+        Some(id) => get(db, tenant, id, false).await,
+        None => Ok(None),
+    }
+}
+
+/// The campaign `name` for a change: INVALID_ARGUMENT naming `field` when
+/// empty or malformed, NOT_FOUND when missing or another tenant's, ABORTED
+/// when `etag` is set and stale. Locks the row (PostgreSQL).
+pub async fn find_for_change(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    name: &str,
+    field: &str,
+    etag: &str,
+) -> Result<Campaign> {
+    if name.is_empty() {
+        return Err(CallbacksError::invalid(
+            field,
+            format!("{field} is required"),
+        ));
+    }
+    if resource::id_in(name, COLLECTION).is_none() {
+        return Err(CallbacksError::invalid(
+            field,
+            format!("{field} must be {COLLECTION}/{{campaign}}"),
+        ));
+    }
+    let id = id_of(name).ok_or_else(|| CallbacksError::not_found(name))?;
+    let campaign = get(txn, tenant, id, true)
+        .await?
+        .ok_or_else(|| CallbacksError::not_found(name))?;
+    if !etag.is_empty() && etag != campaign.etag {
+        return Err(CallbacksError::StaleEtag(name.to_owned()));
+    }
+    Ok(campaign)
+}
+
+/// Stores `after` over `before` (as read by [`find_for_change`]) with its
+/// period ending at `period_end`: the next revision and etag,
+/// `update_time` = `now`. ABORTED when someone changed it since.
+pub async fn save(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    before: &Campaign,
+    after: &mut Campaign,
+    period_end: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let id = id_of(&before.name).ok_or_else(|| {
+        CallbacksError::Internal(format!("stored campaign named {}", before.name))
+    })?;
+    let expected = before
+        .etag
+        .strip_prefix('r')
+        .and_then(|revision| revision.parse::<i64>().ok())
+        .ok_or_else(|| {
+            CallbacksError::Internal(format!("campaign read without etag: {}", before.name))
+        })?;
+    after.name = before.name.clone();
+    after.update_time = Some(to_timestamp(now));
+    let statement = Query::update()
+        .table(ident(TABLE))
+        .value(ident("state"), after.state)
+        .value(ident("policy_id"), policy_id(after)?)
+        .value(ident("target_segment"), after.target_segment.clone())
+        .value(ident("period_end"), period_end)
+        .value(ident("resource"), encoded(after))
+        .value(ident("update_time"), now)
+        .to_owned();
+    if !rows::replace_at_revision(txn, statement, tenant, id, expected).await? {
+        return Err(CallbacksError::StaleEtag(before.name.clone()));
+    }
+    after.etag = resource::etag(expected + 1);
+    Ok(())
+}
+
+/// Every campaign of `tenant`, newest first (the list orders them itself).
+pub async fn list<C: ConnectionTrait>(db: &C, tenant: TenantId) -> Result<Vec<Campaign>> {
+    let statement = rows::select_resources(TABLE, tenant)
+        .order_by(ident("create_time"), Order::Desc)
+        .to_owned();
+    db.query_all(&statement)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
+/// The ACTIVE campaigns of `tenant` over `segment`.
+pub async fn active_over<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    segment: &str,
+) -> Result<Vec<Campaign>> {
+    let statement = rows::select_resources(TABLE, tenant)
+        .and_where(Expr::col(ident("state")).eq(CampaignState::Active as i32))
+        .and_where(Expr::col(ident("target_segment")).eq(segment))
+        .order_by(ident("create_time"), Order::Asc)
+        .to_owned();
+    db.query_all(&statement)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
+/// The ACTIVE campaigns of `tenant` whose period ended by `now`, locked
+/// and skipping those another scanner holds (PostgreSQL), so two
+/// schedulers complete each once.
+pub async fn due_to_complete(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    now: DateTime<Utc>,
+) -> Result<Vec<Campaign>> {
+    let mut statement = rows::select_resources(TABLE, tenant)
+        .and_where(Expr::col(ident("state")).eq(CampaignState::Active as i32))
+        .and_where(Expr::col(ident("period_end")).lte(now))
+        .order_by(ident("period_end"), Order::Asc)
+        .limit(100)
+        .to_owned();
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        statement.lock_with_behavior(
+            sea_orm::sea_query::LockType::Update,
+            sea_orm::sea_query::LockBehavior::SkipLocked,
+        );
+    }
+    txn.query_all(&statement)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
+/// The tenants with an ACTIVE campaign whose period ended by `now` (read
+/// across tenants, for the completion scan).
+pub async fn tenants_due(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Vec<TenantId>> {
+    let txn = kefu_kit::db::begin_read_platform(db).await?;
+    let statement = Query::select()
+        .distinct()
+        .column(ident("tenant_id"))
+        .from(ident(TABLE))
+        .and_where(Expr::col(ident("state")).eq(CampaignState::Active as i32))
+        .and_where(Expr::col(ident("period_end")).lte(now))
+        .order_by(ident("tenant_id"), Order::Asc)
+        .to_owned();
+    let tenants = txn
+        .query_all(&statement)
+        .await?
+        .iter()
+        .map(|row| row.try_get::<Uuid>("", "tenant_id").map(TenantId))
+        .collect::<Result<Vec<_>, _>>()?;
+    txn.commit().await?;
+    Ok(tenants)
+}
