@@ -207,6 +207,20 @@ const TABLES: &[(&str, &str)] = &[
         )",
     ),
     (
+        // What a create's `request_id` made (kit's idempotency helpers,
+        // `api::remember_request`): a retried create answers the same
+        // resource.
+        "idempotency_keys",
+        "CREATE TABLE idempotency_keys (
+            tenant_id {uuid} NOT NULL,
+            request_id VARCHAR(100) NOT NULL,
+            method VARCHAR(60) NOT NULL,
+            resource_name VARCHAR(200) NOT NULL,
+            create_time {time} NOT NULL,
+            PRIMARY KEY (tenant_id, request_id)
+        )",
+    ),
+    (
         "callback_assignment_turns",
         "CREATE TABLE callback_assignment_turns (
             tenant_id {uuid} NOT NULL,
@@ -230,6 +244,7 @@ const TENANT_TABLES: &[&str] = &[
     "callback_customers",
     "callback_segment_members",
     "directory_entries",
+    "idempotency_keys",
     "callback_assignment_turns",
 ];
 
