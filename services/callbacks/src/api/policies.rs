@@ -394,7 +394,7 @@ pub(super) async fn list_callback_policies(
 fn apply_path(policy: &mut CallbackPolicy, input: &CallbackPolicy, path: &str) {
     let filter = || input.trigger_filter.clone().unwrap_or_default();
     let assignment = || input.assignment.clone().unwrap_or_default();
-    let retry = || input.retry.clone().unwrap_or_default();
+    let retry = || input.retry.unwrap_or_default();
     match path {
         "display_name" => policy.display_name.clone_from(&input.display_name),
         "description" => policy.description.clone_from(&input.description),

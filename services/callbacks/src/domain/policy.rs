@@ -271,6 +271,9 @@ mod tests {
 
     use super::*;
 
+    /// A change that makes a valid policy invalid.
+    type Change = Box<dyn Fn(&mut CallbackPolicy)>;
+
     fn policy() -> CallbackPolicy {
         CallbackPolicy {
             display_name: Some(LocalizedText {
@@ -312,7 +315,7 @@ mod tests {
 
     #[test]
     fn bad_policies_name_their_field() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut CallbackPolicy)>)> = vec![
+        let cases: Vec<(&str, Change)> = vec![
             (
                 "callback_policy.due_window",
                 Box::new(|p| p.due_window = seconds(0)),

@@ -490,6 +490,9 @@ mod tests {
     use kefu_proto::v1::CallbackScriptQuestion;
 
     use super::*;
+
+    /// A change that makes a valid script invalid.
+    type Change = Box<dyn Fn(&mut CallbackScript)>;
     use crate::error::CallbacksError;
 
     fn text(pairs: &[(&str, &str)]) -> Option<LocalizedText> {
@@ -584,7 +587,7 @@ mod tests {
 
     #[test]
     fn required_parts_and_limits_are_enforced() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut CallbackScript)>)> = vec![
+        let cases: Vec<(&str, Change)> = vec![
             (
                 "callback_script.display_name",
                 Box::new(|s| s.display_name = None),
