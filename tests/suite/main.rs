@@ -5,6 +5,7 @@
 //! `KEFU_TEST_REQUIRE_SERVERS=1`, which turns a missing server into a failure).
 
 mod bad_input;
+mod callbacks_campaigns;
 mod callbacks_setup;
 mod complaints;
 mod customers_classify;

@@ -264,3 +264,119 @@ pub async fn tenants_due(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<
     txn.commit().await?;
     Ok(tenants)
 }
+
+#[cfg(test)]
+mod tests {
+    use kefu_kit::{
+        db::begin_for_tenant,
+        testing::{Backend, TestDatabase},
+    };
+    use kefu_proto::v1::{CampaignKind, Date};
+
+    use super::*;
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + seconds, 0).expect("time")
+    }
+
+    fn campaign() -> Campaign {
+        Campaign {
+            name: name_of(Uuid::now_v7()),
+            display_name: "国庆会员回访".into(),
+            kind: CampaignKind::MemberCoverage as i32,
+            target_segment: "segments/vip".into(),
+            start_date: Some(Date {
+                year: 2027,
+                month: 1,
+                day: 1,
+            }),
+            end_date: Some(Date {
+                year: 2027,
+                month: 1,
+                day: 7,
+            }),
+            policy: format!("callbackPolicies/{}", Uuid::now_v7()),
+            state: CampaignState::Draft as i32,
+            ..Campaign::default()
+        }
+    }
+
+    async fn scenario(backend: Backend) {
+        let Some(database) = TestDatabase::new(backend, "callbacks").await else {
+            return;
+        };
+        let tenant = TenantId::new();
+        let other = TenantId::new();
+        let txn = begin_for_tenant(&database.db, tenant).await.expect("begin");
+        let mut stored = campaign();
+        insert(&txn, tenant, &mut stored, at(100), at(0))
+            .await
+            .expect("insert");
+        assert_eq!(stored.etag, "r1");
+        txn.commit().await.expect("commit");
+
+        let txn = begin_for_tenant(&database.db, other).await.expect("begin");
+        assert!(
+            find(&txn, other, &stored.name)
+                .await
+                .expect("find")
+                .is_none()
+        );
+        txn.commit().await.expect("commit");
+
+        let txn = begin_for_tenant(&database.db, tenant).await.expect("begin");
+        let before = find_for_change(&txn, tenant, &stored.name, "name", "r1")
+            .await
+            .expect("for change");
+        let mut after = before.clone();
+        after.state = CampaignState::Active as i32;
+        save(&txn, tenant, &before, &mut after, at(100), at(10))
+            .await
+            .expect("save");
+        assert_eq!(after.etag, "r2");
+        assert!(matches!(
+            save(&txn, tenant, &before, &mut after.clone(), at(100), at(11)).await,
+            Err(CallbacksError::StaleEtag(_))
+        ));
+        assert_eq!(
+            active_over(&txn, tenant, "segments/vip")
+                .await
+                .expect("active")
+                .len(),
+            1
+        );
+        assert!(
+            due_to_complete(&txn, tenant, at(99))
+                .await
+                .expect("due")
+                .is_empty()
+        );
+        assert_eq!(
+            due_to_complete(&txn, tenant, at(100))
+                .await
+                .expect("due")
+                .len(),
+            1
+        );
+        txn.commit().await.expect("commit");
+        assert!(
+            tenants_due(&database.db, at(100))
+                .await
+                .expect("tenants")
+                .contains(&tenant)
+        );
+        let txn = begin_for_tenant(&database.db, tenant).await.expect("begin");
+        assert_eq!(list(&txn, tenant).await.expect("list").len(), 1);
+        txn.commit().await.expect("commit");
+    }
+
+    #[tokio::test]
+    async fn campaigns_round_trip_on_sqlite() {
+        scenario(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn campaigns_round_trip_on_postgres() {
+        scenario(Backend::Postgres).await;
+    }
+}

@@ -1,0 +1,577 @@
+//! Callback campaigns and coverage through the gateway on both backends,
+//! on a manual clock (Tuesday 2026-12-01, 10:00 in Shanghai, outside the
+//! generic tenant's quiet hours). A segment of VIP members (three of them,
+//! one without a phone) is visited by a MEMBER_COVERAGE campaign for a
+//! week: starting it schedules one task per member, due by the end of the
+//! last day, in the team agent's queue. The agent reaches one customer and
+//! finds another's number wrong; the campaign's coverage then shows one in
+//! three reached (in the window), one failed, one open, and the uncovered
+//! list says why each missing customer is missing (wrong number, no phone).
+//! A second campaign that includes new members gives a customer entering
+//! the segment later a task too. Cancelling the first cancels its open
+//! task. An end date before the start is refused naming `end_date` with
+//! nothing written; another tenant's campaign answers NOT_FOUND; an agent
+//! may not run campaigns.
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
+use kefu_kit::{
+    clock::ManualClock, context::TenantId, db::begin_for_tenant, events::from_timestamp,
+    testing::Backend,
+};
+use kefu_proto::v1::{
+    AddTeamMemberRequest, CallbackAssignment, CallbackAssignmentMode, CallbackCancelReason,
+    CallbackCoverage, CallbackOutcome, CallbackPolicy, CallbackScript, CallbackTask,
+    CallbackTaskState, CallbackTrigger, Campaign, CampaignKind, CampaignState,
+    CancelCampaignRequest, Channel, CreateCallbackPolicyRequest, CreateCampaignRequest,
+    CreateCustomerRequest, CreateSegmentRequest, CreateTeamRequest, Customer, CustomerPhone, Date,
+    GetCampaignCoverageRequest, GetCampaignRequest, GetPolicyCoverageRequest, Industry,
+    ListCallbackScriptsRequest, ListCallbackTasksRequest, ListCampaignsRequest,
+    ListUncoveredCustomersRequest, LocalizedText, RecordCallbackOutcomeRequest, Role, Segment,
+    StartCampaignRequest, Team, UncoveredReason, callback_service_client::CallbackServiceClient,
+};
+use tonic::Code;
+
+use crate::{
+    eventually::eventually,
+    stack::{Bearer, Stack},
+    tenants::field_of,
+    tickets_support::join_as,
+};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+const SEGMENT: &str = "segments/vip-members";
+
+/// A wall time in Shanghai (UTC+8 all year) as UTC.
+fn shanghai(text: &str) -> DateTime<Utc> {
+    let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").expect("time");
+    FixedOffset::east_opt(8 * 3600)
+        .expect("offset")
+        .from_local_datetime(&naive)
+        .single()
+        .expect("exists")
+        .with_timezone(&Utc)
+}
+
+fn day(year: i32, month: i32, day: i32) -> Option<Date> {
+    Some(Date { year, month, day })
+}
+
+fn tenant_id(name: &str) -> TenantId {
+    TenantId(
+        name.strip_prefix("tenants/")
+            .and_then(|id| id.parse().ok())
+            .expect("tenant id"),
+    )
+}
+
+/// Creates a customer: a member or not, tagged vip or not, with a mobile
+/// phone or none.
+async fn customer(stack: &Stack, session: &str, name: &str, vip: bool, phone: &str) -> String {
+    stack
+        .customers(Some(session))
+        .create_customer(CreateCustomerRequest {
+            customer: Some(Customer {
+                display_name: name.into(),
+                family_name: name.chars().take(1).collect(),
+                member: true,
+                tags: if vip { vec!["vip".into()] } else { Vec::new() },
+                phones: if phone.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![CustomerPhone {
+                        raw: phone.into(),
+                        ..CustomerPhone::default()
+                    }]
+                },
+                ..Customer::default()
+            }),
+            ..CreateCustomerRequest::default()
+        })
+        .await
+        .expect("customer created")
+        .into_inner()
+        .name
+}
+
+/// Waits until the callbacks service's copy counts `count` live customers
+/// in the segment.
+async fn until_segment_has(stack: &Stack, tenant: TenantId, count: usize) {
+    let db = stack.service_connection("callbacks").await;
+    eventually(
+        &format!("the callbacks copy has {count} customers in the segment"),
+        WAIT,
+        || {
+            let db = db.clone();
+            async move {
+                let txn = begin_for_tenant(&db, tenant).await.expect("begin");
+                let members = kefu_callbacks::store::segments::members(&txn, tenant, SEGMENT)
+                    .await
+                    .expect("members");
+                txn.commit().await.expect("commit");
+                members.len() == count
+            }
+        },
+    )
+    .await;
+}
+
+/// The tasks of `campaign`, as the caller of `client` lists them.
+async fn tasks_of(client: &CallbackServiceClient<Bearer>, campaign: &str) -> Vec<CallbackTask> {
+    client
+        .clone()
+        .list_callback_tasks(ListCallbackTasksRequest {
+            filter: format!("campaign = \"{campaign}\""),
+            ..ListCallbackTasksRequest::default()
+        })
+        .await
+        .expect("list campaign tasks")
+        .into_inner()
+        .callback_tasks
+}
+
+/// The tenant's callback scripts.
+async fn scripts(client: &CallbackServiceClient<Bearer>) -> Vec<CallbackScript> {
+    client
+        .clone()
+        .list_callback_scripts(ListCallbackScriptsRequest::default())
+        .await
+        .expect("list scripts")
+        .into_inner()
+        .callback_scripts
+}
+
+async fn coverage(client: &CallbackServiceClient<Bearer>, campaign: &str) -> CallbackCoverage {
+    client
+        .clone()
+        .get_campaign_coverage(GetCampaignCoverageRequest {
+            name: format!("{campaign}/coverage"),
+        })
+        .await
+        .expect("campaign coverage")
+        .into_inner()
+}
+
+fn week(display_name: &str, policy: &str, include_new_members: bool) -> Campaign {
+    Campaign {
+        display_name: display_name.into(),
+        kind: CampaignKind::MemberCoverage as i32,
+        target_segment: SEGMENT.into(),
+        include_new_members,
+        start_date: day(2026, 12, 1),
+        end_date: day(2026, 12, 7),
+        policy: policy.into(),
+        ..Campaign::default()
+    }
+}
+
+async fn create(client: &CallbackServiceClient<Bearer>, campaign: Campaign) -> Campaign {
+    client
+        .clone()
+        .create_campaign(CreateCampaignRequest {
+            campaign: Some(campaign),
+            request_id: uuid::Uuid::now_v7().to_string(),
+        })
+        .await
+        .expect("campaign created")
+        .into_inner()
+}
+
+async fn start(client: &CallbackServiceClient<Bearer>, name: &str) -> Campaign {
+    client
+        .clone()
+        .start_campaign(StartCampaignRequest {
+            name: name.into(),
+            ..StartCampaignRequest::default()
+        })
+        .await
+        .expect("campaign started")
+        .into_inner()
+}
+
+async fn campaigns_and_coverage(backend: Backend) {
+    let clock = ManualClock::new(shanghai("2026-12-01 10:00"));
+    let Some(stack) = Stack::start_with_clock(backend, Arc::new(clock.clone()), |config| {
+        config.limits.enabled = false;
+    })
+    .await
+    else {
+        return;
+    };
+    let a = stack.onboard("cbcamp", Industry::Generic).await;
+    let tenant = tenant_id(&a.tenant.name);
+    let slug = a.tenant.slug.clone();
+    let admin = a.admin_session.clone();
+    let (agent_user, agent) = join_as(&stack, &admin, &slug, "agent", &[Role::Agent]).await;
+    let team = stack
+        .identity(Some(&admin))
+        .create_team(CreateTeamRequest {
+            team: Some(Team {
+                display_name: "会员回访组".into(),
+                ..Team::default()
+            }),
+            team_id: "members".into(),
+            ..CreateTeamRequest::default()
+        })
+        .await
+        .expect("team")
+        .into_inner();
+    stack
+        .identity(Some(&admin))
+        .add_team_member(AddTeamMemberRequest {
+            name: team.name.clone(),
+            user: agent_user.clone(),
+        })
+        .await
+        .expect("member");
+    let callbacks_db = stack.service_connection("callbacks").await;
+    eventually("the callbacks copy knows the team", WAIT, || {
+        let db = callbacks_db.clone();
+        let (team, agent) = (team.name.clone(), agent_user.clone());
+        async move {
+            let txn = begin_for_tenant(&db, tenant).await.expect("begin");
+            let known = kefu_tenants::replica::team(&txn, tenant, &team)
+                .await
+                .expect("team copy")
+                .is_some_and(|team| team.members.contains(&agent));
+            txn.commit().await.expect("commit");
+            known
+        }
+    })
+    .await;
+
+    // Three VIP members (张伟 without a phone) and a member who is not VIP.
+    let wang = customer(&stack, &admin, "王芳", true, "13800138001").await;
+    let li = customer(&stack, &admin, "李雷", true, "13800138002").await;
+    let zhang = customer(&stack, &admin, "张伟", true, "").await;
+    customer(&stack, &admin, "陈晨", false, "13800138004").await;
+    stack
+        .customers(Some(&admin))
+        .create_segment(CreateSegmentRequest {
+            segment: Some(Segment {
+                display_name: "VIP 会员".into(),
+                filter: r#"member = true AND tags:"vip""#.into(),
+                ..Segment::default()
+            }),
+            segment_id: "vip-members".into(),
+            ..CreateSegmentRequest::default()
+        })
+        .await
+        .expect("segment");
+    until_segment_has(&stack, tenant, 3).await;
+
+    let as_admin = stack.callbacks(Some(&admin));
+    let as_agent = stack.callbacks(Some(&agent));
+    // A phone policy needs a script: the first the tenant's template seeded.
+    eventually("the template's scripts are seeded", WAIT, || {
+        let client = as_admin.clone();
+        async move { !scripts(&client).await.is_empty() }
+    })
+    .await;
+    let script = scripts(&as_admin).await[0].name.clone();
+    let policy = as_admin
+        .clone()
+        .create_callback_policy(CreateCallbackPolicyRequest {
+            callback_policy: Some(CallbackPolicy {
+                display_name: Some(LocalizedText {
+                    values: [("zh-CN".to_owned(), "会员回访".to_owned())].into(),
+                }),
+                trigger: CallbackTrigger::Campaign as i32,
+                channel: Channel::Phone as i32,
+                script,
+                assignment: Some(CallbackAssignment {
+                    mode: CallbackAssignmentMode::TeamLeastLoaded as i32,
+                    team: team.name.clone(),
+                }),
+                ..CallbackPolicy::default()
+            }),
+            ..CreateCallbackPolicyRequest::default()
+        })
+        .await
+        .expect("policy")
+        .into_inner();
+
+    // An end before the start is refused, naming end_date; nothing is kept.
+    let mut backwards = week("倒序", &policy.name, false);
+    backwards.end_date = day(2026, 11, 30);
+    let refused = as_admin
+        .clone()
+        .create_campaign(CreateCampaignRequest {
+            campaign: Some(backwards),
+            ..CreateCampaignRequest::default()
+        })
+        .await
+        .expect_err("an end before the start");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(field_of(&refused), "campaign.end_date");
+    let listed = as_admin
+        .clone()
+        .list_campaigns(ListCampaignsRequest::default())
+        .await
+        .expect("list campaigns")
+        .into_inner();
+    assert_eq!(listed.total_size, 0, "nothing written");
+
+    // An agent may not run campaigns.
+    let denied = as_agent
+        .clone()
+        .create_campaign(CreateCampaignRequest {
+            campaign: Some(week("越权", &policy.name, false)),
+            ..CreateCampaignRequest::default()
+        })
+        .await
+        .expect_err("an agent");
+    assert_eq!(denied.code(), Code::PermissionDenied);
+
+    // Created as a draft, started: one task per member of the segment.
+    let draft = create(&as_admin, week("2026 会员月度回访", &policy.name, false)).await;
+    assert_eq!(draft.state, CampaignState::Draft as i32);
+    assert!(tasks_of(&as_admin, &draft.name).await.is_empty());
+    let started = start(&as_admin, &draft.name).await;
+    assert_eq!(started.state, CampaignState::Active as i32);
+    assert_eq!(started.targeted_customer_count, 3);
+    assert!(started.targeting_complete);
+    let again = as_admin
+        .clone()
+        .start_campaign(StartCampaignRequest {
+            name: draft.name.clone(),
+            ..StartCampaignRequest::default()
+        })
+        .await
+        .expect_err("started twice");
+    assert_eq!(again.code(), Code::FailedPrecondition);
+    let tasks = tasks_of(&as_admin, &draft.name).await;
+    let mut customers: Vec<&str> = tasks.iter().map(|task| task.customer.as_str()).collect();
+    customers.sort_unstable();
+    let mut expected = vec![wang.as_str(), li.as_str(), zhang.as_str()];
+    expected.sort_unstable();
+    assert_eq!(customers, expected, "one task per member of the segment");
+    for task in &tasks {
+        assert_eq!(task.campaign, draft.name);
+        assert_eq!(task.trigger, CallbackTrigger::Campaign as i32);
+        assert_eq!(task.assignee, agent_user);
+        assert!(task.customer_is_member);
+        assert_eq!(
+            task.due_end.as_ref().and_then(from_timestamp),
+            Some(shanghai("2026-12-08 00:00")),
+            "due by the end of the last day"
+        );
+    }
+    let task_of = |customer: &str| {
+        tasks
+            .iter()
+            .find(|task| task.customer == customer)
+            .expect("a task")
+            .name
+            .clone()
+    };
+    let figures = coverage(&as_admin, &draft.name).await;
+    assert_eq!(figures.name, format!("{}/coverage", draft.name));
+    assert_eq!(
+        (
+            figures.targeted_count,
+            figures.open_count,
+            figures.reached_count
+        ),
+        (3, 3, 0)
+    );
+    assert_eq!(figures.member_targeted_count, 3);
+    assert_eq!(figures.reached_share, 0.0);
+    assert_eq!(
+        figures.start_time.as_ref().and_then(from_timestamp),
+        Some(shanghai("2026-12-01 00:00"))
+    );
+
+    // The agent reaches 王芳 and finds 李雷's number wrong.
+    for (customer, outcome) in [
+        (&wang, CallbackOutcome::Reached),
+        (&li, CallbackOutcome::WrongNumber),
+    ] {
+        as_agent
+            .clone()
+            .record_callback_outcome(RecordCallbackOutcomeRequest {
+                name: task_of(customer),
+                outcome: outcome as i32,
+                notes: "会员回访".into(),
+                ..RecordCallbackOutcomeRequest::default()
+            })
+            .await
+            .expect("outcome recorded");
+    }
+    let figures = coverage(&as_admin, &draft.name).await;
+    assert_eq!(figures.targeted_count, 3);
+    assert_eq!(figures.reached_count, 1);
+    assert!((figures.reached_share - 1.0 / 3.0).abs() < 1e-9);
+    assert_eq!(figures.within_window_count, 1);
+    assert_eq!(figures.failed_count, 1);
+    assert_eq!(figures.open_count, 1);
+    assert_eq!(figures.member_reached_count, 1);
+    assert_eq!(figures.by_agent.len(), 1);
+    assert_eq!(figures.by_agent[0].agent, agent_user);
+    assert_eq!(figures.by_agent[0].agent_display_name, "agent");
+    assert_eq!(
+        (
+            figures.by_agent[0].assigned_count,
+            figures.by_agent[0].reached_count
+        ),
+        (3, 1)
+    );
+    let policy_figures = as_admin
+        .clone()
+        .get_policy_coverage(GetPolicyCoverageRequest {
+            name: format!("{}/coverage", policy.name),
+            start_time: Some(kefu_kit::events::to_timestamp(shanghai("2026-12-01 00:00"))),
+            end_time: Some(kefu_kit::events::to_timestamp(shanghai("2026-12-02 00:00"))),
+        })
+        .await
+        .expect("policy coverage")
+        .into_inner();
+    assert_eq!(
+        (policy_figures.targeted_count, policy_figures.reached_count),
+        (3, 1)
+    );
+
+    // Who is missing, and why.
+    let uncovered = as_admin
+        .clone()
+        .list_uncovered_customers(ListUncoveredCustomersRequest {
+            parent: draft.name.clone(),
+            order_by: "customer_display_name".into(),
+            ..ListUncoveredCustomersRequest::default()
+        })
+        .await
+        .expect("uncovered")
+        .into_inner();
+    let missing: Vec<(&str, UncoveredReason)> = uncovered
+        .uncovered_customers
+        .iter()
+        .map(|missing| {
+            (
+                missing.customer_display_name.as_str(),
+                UncoveredReason::try_from(missing.reason).expect("reason"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        missing,
+        vec![
+            ("张伟", UncoveredReason::NoContactPhone),
+            ("李雷", UncoveredReason::WrongNumber),
+        ]
+    );
+    let wrong_only = as_admin
+        .clone()
+        .list_uncovered_customers(ListUncoveredCustomersRequest {
+            parent: draft.name.clone(),
+            filter: "reason = WRONG_NUMBER".into(),
+            ..ListUncoveredCustomersRequest::default()
+        })
+        .await
+        .expect("filtered")
+        .into_inner();
+    assert_eq!(wrong_only.total_size, 1);
+    assert_eq!(wrong_only.uncovered_customers[0].customer, li);
+    assert_eq!(
+        wrong_only.uncovered_customers[0].last_outcome,
+        CallbackOutcome::WrongNumber as i32
+    );
+
+    // A campaign including new members gives a later VIP member a task too.
+    let open_ended = create(&as_admin, week("新会员欢迎回访", &policy.name, true)).await;
+    start(&as_admin, &open_ended.name).await;
+    let sun = customer(&stack, &admin, "孙丽", true, "13800138005").await;
+    eventually("the new member gets a task", WAIT, || {
+        let (client, campaign, sun) = (as_admin.clone(), open_ended.name.clone(), sun.clone());
+        async move {
+            tasks_of(&client, &campaign)
+                .await
+                .iter()
+                .any(|task| task.customer == sun)
+        }
+    })
+    .await;
+    let grown = as_admin
+        .clone()
+        .get_campaign(GetCampaignRequest {
+            name: open_ended.name.clone(),
+        })
+        .await
+        .expect("get")
+        .into_inner();
+    assert_eq!(grown.targeted_customer_count, 4);
+    assert!(
+        !tasks_of(&as_admin, &draft.name)
+            .await
+            .iter()
+            .any(|task| task.customer == sun),
+        "a campaign resolved at start takes no newcomer"
+    );
+
+    // Another tenant sees none of it.
+    let b = stack.onboard("cbcampb", Industry::Generic).await;
+    let other = stack.callbacks(Some(&b.admin_session));
+    let hidden = other
+        .clone()
+        .get_campaign(GetCampaignRequest {
+            name: draft.name.clone(),
+        })
+        .await
+        .expect_err("another tenant's campaign");
+    assert_eq!(hidden.code(), Code::NotFound);
+    let hidden = other
+        .clone()
+        .get_campaign_coverage(GetCampaignCoverageRequest {
+            name: format!("{}/coverage", draft.name),
+        })
+        .await
+        .expect_err("another tenant's coverage");
+    assert_eq!(hidden.code(), Code::NotFound);
+    let hidden = other
+        .clone()
+        .cancel_campaign(CancelCampaignRequest {
+            name: draft.name.clone(),
+            note: "不是我的".into(),
+            ..CancelCampaignRequest::default()
+        })
+        .await
+        .expect_err("another tenant's cancellation");
+    assert_eq!(hidden.code(), Code::NotFound);
+
+    // Cancelling cancels the open task; the ended ones stay as they were.
+    let cancelled = as_admin
+        .clone()
+        .cancel_campaign(CancelCampaignRequest {
+            name: draft.name.clone(),
+            note: "活动改期".into(),
+            ..CancelCampaignRequest::default()
+        })
+        .await
+        .expect("cancelled")
+        .into_inner();
+    assert_eq!(cancelled.state, CampaignState::Cancelled as i32);
+    let after: Vec<(String, i32, i32)> = tasks_of(&as_admin, &draft.name)
+        .await
+        .into_iter()
+        .map(|task| (task.customer, task.state, task.cancel_reason))
+        .collect();
+    assert!(after.contains(&(
+        zhang.clone(),
+        CallbackTaskState::Cancelled as i32,
+        CallbackCancelReason::CampaignCancelled as i32
+    )));
+    assert!(after.contains(&(wang.clone(), CallbackTaskState::Done as i32, 0)));
+    let figures = coverage(&as_admin, &draft.name).await;
+    assert_eq!((figures.targeted_count, figures.cancelled_count), (2, 1));
+}
+
+#[tokio::test]
+async fn sqlite_campaigns_and_coverage() {
+    campaigns_and_coverage(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_campaigns_and_coverage() {
+    campaigns_and_coverage(Backend::Postgres).await;
+}
