@@ -316,6 +316,44 @@ async fn setup(backend: Backend) {
         (Code::InvalidArgument, "survey.dimensions[1].key".to_owned())
     );
     assert_eq!(surveys(&mut admin, "").await.len(), 3);
+    // Dimensions are added and relabelled, never renamed.
+    let mut renamed = survey.clone();
+    renamed.dimensions[1].key = "drifting".into();
+    let refused = admin
+        .update_survey(UpdateSurveyRequest {
+            survey: Some(renamed),
+            update_mask: mask(&["dimensions"]),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (refused.code(), field_of(&refused)),
+        (Code::InvalidArgument, "survey.dimensions[1].key".to_owned())
+    );
+    let mut grown = survey.clone();
+    grown.dimensions.push(SurveyDimension {
+        key: "timeliness".into(),
+        label: both("及时性", "Timeliness"),
+        question: both("我们到得及时吗?", "Were we on time?"),
+        required: true,
+    });
+    let survey = admin
+        .update_survey(UpdateSurveyRequest {
+            survey: Some(grown.clone()),
+            update_mask: mask(&["dimensions"]),
+        })
+        .await
+        .expect("a dimension added")
+        .into_inner();
+    assert_eq!(survey.dimensions.len(), 3);
+    let stale = admin
+        .update_survey(UpdateSurveyRequest {
+            survey: Some(grown),
+            update_mask: mask(&["description"]),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted);
 
     // Scripts: an unknown placeholder or a malformed one names the text.
     let mut unknown = resort_script();

@@ -23,7 +23,7 @@ use super::{
     remember_request, required,
 };
 use crate::{
-    domain::survey::check_survey,
+    domain::survey::{check_no_rename, check_survey},
     error::{CallbacksError, Result},
     store::{
         policies::{self as policy_store, open_task_uses},
@@ -182,6 +182,7 @@ pub(super) async fn update_survey(
         }
     }
     check_survey(&mut survey, "survey")?;
+    check_no_rename(&stored.resource.dimensions, &survey.dimensions, "survey")?;
     survey.update_time = stamp(now);
     survey.etag = resource::etag(stored.revision + 1);
     unless_stale(

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use kefu_proto::v1::{Priority, Survey};
+use kefu_proto::v1::{Priority, Survey, SurveyDimension};
 
 use super::{
     script::{
@@ -97,6 +97,39 @@ pub fn check_survey(survey: &mut Survey, prefix: &str) -> Result<()> {
     Ok(())
 }
 
+/// A dimension key cannot be renamed: responses and analytics aggregate by
+/// key, so a renamed key would split one dimension's history in two. A new
+/// key carrying the exact label of a dimension that the update drops reads
+/// as a rename and is refused (remove it in one update, add the new one in
+/// another, if that is really meant).
+pub fn check_no_rename(
+    before: &[SurveyDimension],
+    after: &[SurveyDimension],
+    prefix: &str,
+) -> Result<()> {
+    let kept = |key: &str| after.iter().any(|dimension| dimension.key == key);
+    let existed = |key: &str| before.iter().any(|dimension| dimension.key == key);
+    for (index, dimension) in after.iter().enumerate() {
+        if existed(&dimension.key) {
+            continue;
+        }
+        if let Some(renamed) = before
+            .iter()
+            .find(|old| !kept(&old.key) && old.label.is_some() && old.label == dimension.label)
+        {
+            let field = format!("{prefix}.dimensions[{index}].key");
+            return Err(CallbacksError::invalid(
+                &field,
+                format!(
+                    "{field} {:?} renames {:?}: a dimension key cannot be renamed (remove it and add a new one instead)",
+                    dimension.key, renamed.key
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use kefu_proto::v1::{LocalizedText, SurveyDimension};
@@ -170,6 +203,25 @@ mod tests {
             field_of(check_survey(&mut many, "survey")).0,
             "survey.dimensions"
         );
+    }
+
+    #[test]
+    fn a_key_is_not_renamed_but_dimensions_come_and_go() {
+        let before = survey().dimensions;
+        let mut renamed = before.clone();
+        renamed[1].key = "competence".into();
+        assert_eq!(
+            field_of(check_no_rename(&before, &renamed, "survey")).0,
+            "survey.dimensions[1].key"
+        );
+        let mut relabelled = before.clone();
+        relabelled[1].label = text("专业技能");
+        assert!(check_no_rename(&before, &relabelled, "survey").is_ok());
+        let mut added = before[..3].to_vec();
+        let mut rafting = dimension("rafting");
+        rafting.label = text("漂流体验");
+        added.push(rafting);
+        assert!(check_no_rename(&before, &added, "survey").is_ok());
     }
 
     #[test]
