@@ -453,9 +453,44 @@ async fn setup(backend: Backend) {
             (Code::InvalidArgument, field.to_owned())
         );
     }
-    let created = create_policy(&mut admin, policy.clone())
-        .await
-        .expect("policy");
+    // The team is read from the copy of the tenant, which may still be on
+    // its way.
+    let client = admin.clone();
+    let created = until_known(
+        |status| {
+            status.code() == Code::InvalidArgument
+                && field_of(status) == "callback_policy.assignment.team"
+        },
+        || {
+            let mut client = client.clone();
+            let request = CreateCallbackPolicyRequest {
+                callback_policy: Some(policy.clone()),
+                request_id: String::new(),
+            };
+            async move { client.create_callback_policy(request).await }
+        },
+    )
+    .await
+    .expect("policy");
+    let refused = create_policy(
+        &mut admin,
+        CallbackPolicy {
+            assignment: Some(CallbackAssignment {
+                mode: 0,
+                team: "teams/no-such-team".into(),
+            }),
+            ..policy.clone()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        (refused.code(), field_of(&refused)),
+        (
+            Code::InvalidArgument,
+            "callback_policy.assignment.team".to_owned()
+        )
+    );
     assert_eq!(created.active, Some(true));
     assert_eq!(created.due_window, None, "the tenant's window applies");
     assert_eq!(created.retry.as_ref().map(|r| r.max_attempts), Some(3));

@@ -250,23 +250,66 @@ const FILTERS: &[(&str, Kind)] = &[
     ("template_key", Kind::Text),
 ];
 
-/// The script and survey a policy names must be the tenant's
-/// (INVALID_ARGUMENT naming the field).
+/// What a policy names must be the tenant's: its script and survey, its
+/// team (the copy of the tenant's teams) and its escalation contact
+/// (INVALID_ARGUMENT naming the field). On update only the references the
+/// mask changes are read, so a policy whose team was since deleted can
+/// still be deactivated.
 async fn check_references(
     txn: &DatabaseTransaction,
     tenant: TenantId,
     policy: &CallbackPolicy,
+    paths: Option<&[String]>,
 ) -> Result<()> {
-    if !policy.script.is_empty() && scripts::find(txn, tenant, &policy.script).await?.is_none() {
+    let changed = |field: &str| {
+        paths.is_none_or(|paths| {
+            paths
+                .iter()
+                .any(|path| path == field || path.starts_with(&format!("{field}.")))
+        })
+    };
+    if changed("script")
+        && !policy.script.is_empty()
+        && scripts::find(txn, tenant, &policy.script).await?.is_none()
+    {
         return Err(CallbacksError::invalid(
             "callback_policy.script",
             format!("{} is not a script of the tenant", policy.script),
         ));
     }
-    if !policy.survey.is_empty() && surveys::find(txn, tenant, &policy.survey).await?.is_none() {
+    if changed("survey")
+        && !policy.survey.is_empty()
+        && surveys::find(txn, tenant, &policy.survey).await?.is_none()
+    {
         return Err(CallbacksError::invalid(
             "callback_policy.survey",
             format!("{} is not a survey of the tenant", policy.survey),
+        ));
+    }
+    let team = policy
+        .assignment
+        .as_ref()
+        .map_or("", |assignment| assignment.team.as_str());
+    if changed("assignment")
+        && !team.is_empty()
+        && kefu_tenants::replica::team(txn, tenant, team)
+            .await?
+            .is_none()
+    {
+        return Err(CallbacksError::invalid(
+            "callback_policy.assignment.team",
+            format!("{team} is not a team of the tenant"),
+        ));
+    }
+    if changed("escalation_contact")
+        && !policy.escalation_contact.is_empty()
+        && kefu_tenants::replica::user(txn, tenant, &policy.escalation_contact)
+            .await?
+            .is_none()
+    {
+        return Err(CallbacksError::invalid(
+            "callback_policy.escalation_contact",
+            format!("{} is not a user of the tenant", policy.escalation_contact),
         ));
     }
     Ok(())
@@ -299,7 +342,7 @@ pub(super) async fn create_callback_policy(
             .ok_or_else(|| CallbacksError::not_found(&name))?;
         return Ok(Response::new(stored));
     }
-    check_references(&txn, tenant, &policy).await?;
+    check_references(&txn, tenant, &policy, None).await?;
     store::insert(&txn, tenant, &policy, now).await?;
     remember_request(
         &txn,
@@ -490,7 +533,7 @@ pub(super) async fn update_callback_policy(
         apply_path(&mut policy, &input, path);
     }
     check_policy(&mut policy, "callback_policy")?;
-    check_references(&txn, tenant, &policy).await?;
+    check_references(&txn, tenant, &policy, Some(&paths)).await?;
     policy.update_time = stamp(now);
     policy.etag = resource::etag(stored.revision + 1);
     unless_stale(
