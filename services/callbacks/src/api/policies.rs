@@ -578,3 +578,110 @@ pub(super) async fn delete_callback_policy(
     shared.commit(txn).await?;
     Ok(Response::new(()))
 }
+
+#[cfg(test)]
+mod tests {
+    use kefu_proto::v1::CallbackAssignment;
+
+    use super::*;
+
+    fn policy(id: u8, created: i64, updated: i64, active: bool) -> CallbackPolicy {
+        CallbackPolicy {
+            name: format!("callbackPolicies/{id}"),
+            trigger: CallbackTrigger::TicketResolved as i32,
+            active: Some(active),
+            assignment: Some(CallbackAssignment {
+                mode: 0,
+                team: format!("teams/t{}", id % 2),
+            }),
+            create_time: Some(Timestamp {
+                seconds: created,
+                nanos: 0,
+            }),
+            update_time: Some(Timestamp {
+                seconds: updated,
+                nanos: 0,
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn names(
+        filter: &str,
+        order: &str,
+        token: &str,
+        size: i32,
+    ) -> Result<(Vec<String>, String, i32)> {
+        let all = vec![
+            policy(1, 30, 40, true),
+            policy(2, 10, 90, true),
+            policy(3, 20, 20, false),
+            policy(4, 20, 50, true),
+        ];
+        let conditions = parse_filter(filter, FILTERS)?;
+        let order = parse_order(order)?;
+        let (page, next, total) = listed(
+            all,
+            &conditions,
+            &order,
+            token,
+            size,
+            filter_values,
+            |policy| {
+                (
+                    policy.create_time.as_ref(),
+                    policy.update_time.as_ref(),
+                    policy.name.as_str(),
+                )
+            },
+        )?;
+        Ok((
+            page.into_iter().map(|policy| policy.name).collect(),
+            next,
+            total,
+        ))
+    }
+
+    #[test]
+    fn lists_filter_order_by_time_then_name_and_page() {
+        let (first, next, total) = names("", "", "", 2).expect("listed");
+        assert_eq!(first, ["callbackPolicies/2", "callbackPolicies/3"]);
+        assert_eq!(total, 4);
+        let (rest, last, _) = names("", "", &next, 2).expect("next page");
+        assert_eq!(rest, ["callbackPolicies/4", "callbackPolicies/1"]);
+        assert_eq!(last, "");
+        let (active, _, total) = names(
+            "active AND trigger = TICKET_RESOLVED",
+            "update_time desc",
+            "",
+            50,
+        )
+        .expect("filtered");
+        assert_eq!(
+            active,
+            [
+                "callbackPolicies/2",
+                "callbackPolicies/4",
+                "callbackPolicies/1"
+            ]
+        );
+        assert_eq!(total, 3);
+        let (team, _, _) = names(r#"assignment.team = "teams/t1""#, "", "", 50).expect("team");
+        assert_eq!(team, ["callbackPolicies/3", "callbackPolicies/1"]);
+    }
+
+    #[test]
+    fn bad_list_requests_name_their_field() {
+        for (filter, order, token, size, field) in [
+            ("colour = red", "", "", 0, "filter"),
+            ("", "priority", "", 0, "order_by"),
+            ("", "", "x", 0, "page_token"),
+            ("", "", "", -1, "page_size"),
+        ] {
+            match names(filter, order, token, size) {
+                Err(CallbacksError::Invalid(violation, _)) => assert_eq!(violation.field, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+    }
+}
