@@ -273,7 +273,12 @@ impl MigrationTrait for Migration {
         // The campaign completion scan lists the tenants with an ACTIVE
         // campaign past its period in one platform transaction, then works
         // each tenant in its own. A campaign holds no personal data.
-        rls::platform_table(manager, "campaigns", "tenant_id").await
+        rls::platform_table(manager, "campaigns", "tenant_id").await?;
+        // The overdue scan lists the tenants with an open task past its
+        // window in one platform transaction (tenant ids only; nothing of
+        // a task is decoded in it), then works each tenant in its own, so
+        // a tenant is never missed however long ago its tasks were made.
+        rls::platform_table(manager, "callback_tasks", "tenant_id").await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

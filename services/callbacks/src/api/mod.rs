@@ -12,7 +12,7 @@ mod responses;
 mod scripts;
 mod sms;
 mod surveys;
-mod tasks;
+pub(crate) mod tasks;
 
 use chrono::{DateTime, Utc};
 use kefu_kit::{

@@ -10,7 +10,6 @@ use kefu_kit::{
     events::{from_timestamp, to_timestamp},
     filter::{self, FieldValue, Kind, OrderKey},
     idempotency,
-    rows::{self, ident},
 };
 use kefu_proto::v1::{
     Actor, ActorKind, CallbackAssignmentCause, CallbackAssignmentMode, CallbackCancelReason,
@@ -18,10 +17,7 @@ use kefu_proto::v1::{
     CancelCallbackTaskRequest, Channel, CreateCallbackTaskRequest, GetCallbackTaskRequest,
     ListCallbackTasksRequest, ListCallbackTasksResponse, ReassignCallbackTaskRequest, Role, Tenant,
 };
-use sea_orm::{
-    ConnectionTrait, DatabaseTransaction,
-    sea_query::{Expr, ExprTrait},
-};
+use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
@@ -116,52 +112,22 @@ pub(crate) async fn customer_of<C: ConnectionTrait>(
 }
 
 /// The policy `name` (`callbackPolicies/{id}`) of `tenant`, if it exists.
-///
-/// Reads the row directly until `store::policies` offers its reader.
 pub(crate) async fn policy_of<C: ConnectionTrait>(
     db: &C,
     tenant: TenantId,
     name: &str,
 ) -> Result<Option<CallbackPolicy>> {
-    let Some(id) =
-        kefu_kit::resource::id_in(name, "callbackPolicies").and_then(|id| Uuid::parse_str(id).ok())
-    else {
-        return Ok(None);
-    };
-    let statement = rows::select_resources("callback_policies", tenant)
-        .and_where(Expr::col(ident("id")).eq(id))
-        .to_owned();
-    rows::fetch_one(db, statement, false, |row| {
-        let (mut policy, revision) = rows::decode_revisioned::<CallbackPolicy>(row)?;
-        policy.etag = kefu_kit::resource::etag(revision);
-        Ok::<_, CallbacksError>(policy)
-    })
-    .await
+    store::policies::find(db, tenant, name).await
 }
 
 /// Every active policy of `tenant` with trigger `trigger`, oldest first
 /// (the tie-break of the most specific policy).
-///
-/// Reads the rows directly until `store::policies` offers its reader.
 pub(crate) async fn active_policies<C: ConnectionTrait>(
     db: &C,
     tenant: TenantId,
     trigger: CallbackTrigger,
 ) -> Result<Vec<CallbackPolicy>> {
-    let statement = rows::select_resources("callback_policies", tenant)
-        .and_where(Expr::col(ident("trigger_kind")).eq(trigger as i32))
-        .and_where(Expr::col(ident("active")).eq(true))
-        .order_by(ident("create_time"), sea_orm::sea_query::Order::Asc)
-        .order_by(ident("id"), sea_orm::sea_query::Order::Asc)
-        .to_owned();
-    db.query_all(&statement)
-        .await?
-        .iter()
-        .map(|row| {
-            let (policy, _) = rows::decode_revisioned::<CallbackPolicy>(row)?;
-            Ok(policy)
-        })
-        .collect()
+    store::policies::active(db, tenant, trigger).await
 }
 
 /// A positive duration of the contract.

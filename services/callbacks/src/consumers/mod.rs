@@ -20,10 +20,15 @@ pub fn subscriptions(context: &ServiceContext) -> Vec<ServiceSubscription> {
         directory::subscription(context),
         seed::subscription(context),
         customers::subscription(context),
+        triggers::subscription(context),
+        triggers::customers_subscription(context),
     ]
 }
 
 /// The scheduled scans, each until `shutdown`.
 pub fn background(context: &ServiceContext, shutdown: CancellationToken) -> Vec<JoinHandle<()>> {
-    vec![campaigns::spawn(context, shutdown)]
+    vec![
+        campaigns::spawn(context, shutdown.clone()),
+        overdue::spawn(context, shutdown),
+    ]
 }

@@ -1,1 +1,489 @@
-//! (being written)
+//! Tasks from the tickets events, and the tasks' side of the customers
+//! events.
+//!
+//! [`Triggers`] schedules one task per trigger event — a ticket resolved
+//! (TICKET_RESOLVED, or CAR_DELIVERY / MAINTENANCE_VISIT for the template's
+//! delivery and maintenance kinds), a dispatch completed, a complaint
+//! closed — with the one most specific active policy that applies, and
+//! cancels the open tasks of a reopened ticket (TRIGGER_REVERSED).
+//! [`TaskCustomers`] deletes an erased customer's tasks and attempts (and
+//! anonymises the survey responses), and on a merge cancels the merged
+//! customer's tasks the survivor already has (CUSTOMER_MERGED) and moves
+//! the others to the survivor.
+//!
+//! Both are idempotent twice over: the inbox skips an event id seen before
+//! by the group, and tasks are unique per policy and event id, so a second
+//! group, replica or delivery that gets past the inbox still makes no
+//! second task.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use kefu_kit::{
+    bus::{EventHandler, HandlerError},
+    context::TenantId,
+    db::begin_for_event,
+    events::{from_timestamp, payload_as},
+    inbox,
+    service::{ServiceContext, ServiceSubscription},
+};
+use kefu_proto::v1::{
+    CallbackCancelReason, CallbackTask, CallbackTrigger, ComplaintClosed, CustomerErased,
+    CustomerState, CustomersMerged, DispatchCompleted, EventEnvelope, TicketReopened,
+    TicketResolved,
+};
+use prost::Name;
+use sea_orm::DatabaseTransaction;
+
+use crate::{
+    api::tasks::{active_policies, cancel_task, customer_of, schedule, system_actor},
+    domain::task::{self, Trigger, TriggerFacts},
+    error::{CallbacksError, Result},
+    store::{self, customers::KnownCustomer, tasks},
+};
+
+/// The consumer group scheduling tasks from the tickets events.
+pub const GROUP: &str = "callbacks.triggers";
+
+/// The consumer group applying the customers events to tasks.
+pub const CUSTOMERS_GROUP: &str = "callbacks.task_customers";
+
+/// The subscription scheduling tasks from the tickets service's events.
+pub fn subscription(context: &ServiceContext) -> ServiceSubscription {
+    ServiceSubscription {
+        group: GROUP.to_owned(),
+        producers: vec!["tickets".to_owned()],
+        handler: Arc::new(Triggers::new(GROUP, context)),
+    }
+}
+
+/// The subscription applying erasures and merges to tasks.
+pub fn customers_subscription(context: &ServiceContext) -> ServiceSubscription {
+    ServiceSubscription {
+        group: CUSTOMERS_GROUP.to_owned(),
+        producers: vec!["customers".to_owned()],
+        handler: Arc::new(TaskCustomers::new(CUSTOMERS_GROUP, context)),
+    }
+}
+
+fn tenant_of(event: &EventEnvelope) -> Result<TenantId> {
+    event
+        .tenant_id
+        .parse::<TenantId>()
+        .map_err(|error| CallbacksError::Internal(format!("event {} tenant: {error}", event.id)))
+}
+
+fn time_of(timestamp: Option<&prost_types::Timestamp>, fallback: DateTime<Utc>) -> DateTime<Utc> {
+    timestamp.and_then(from_timestamp).unwrap_or(fallback)
+}
+
+fn rfc3339(timestamp: Option<&prost_types::Timestamp>) -> String {
+    timestamp
+        .and_then(from_timestamp)
+        .map(|time| time.to_rfc3339())
+        .unwrap_or_default()
+}
+
+/// What a trigger event owes, before the policy is chosen.
+struct Owed {
+    triggers: &'static [CallbackTrigger],
+    ticket_kind: String,
+    ticket_categories: Vec<String>,
+    source: String,
+    time: DateTime<Utc>,
+    customer: String,
+    subject: String,
+    related_ticket: String,
+    related_dispatch: String,
+    related_complaint: String,
+    render_values: BTreeMap<String, String>,
+}
+
+fn values(pairs: &[(&str, String)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(field, value)| ((*field).to_owned(), value.clone()))
+        .collect()
+}
+
+/// What `event` owes, if it is a trigger event (a time the payload lacks
+/// is the event's, else `now`).
+fn owed(event: &EventEnvelope, now: DateTime<Utc>) -> Option<Owed> {
+    let fallback = time_of(event.occurred_at.as_ref(), now);
+    if event.r#type == TicketResolved::full_name() {
+        let resolved = payload_as::<TicketResolved>(event)?;
+        let context = resolved.context.clone().unwrap_or_default();
+        // Policies name kinds and categories by key: the last segment of
+        // `ticketKinds/{kind}` and `ticketCategories/{category}`.
+        let key = |name: &str| name.rsplit('/').next().unwrap_or_default().to_owned();
+        let kind = key(&context.kind);
+        let mut categories = context.category_path.clone();
+        if !context.category.is_empty() {
+            categories.push(key(&context.category));
+        }
+        return Some(Owed {
+            triggers: &[
+                CallbackTrigger::TicketResolved,
+                CallbackTrigger::CarDelivery,
+                CallbackTrigger::MaintenanceVisit,
+            ],
+            ticket_kind: kind.clone(),
+            ticket_categories: categories,
+            source: resolved.ticket.clone(),
+            time: time_of(resolved.resolve_time.as_ref(), fallback),
+            customer: context.customer.clone(),
+            subject: resolved.subject.clone(),
+            related_ticket: resolved.ticket.clone(),
+            related_dispatch: String::new(),
+            related_complaint: resolved.complaint.clone(),
+            render_values: values(&[
+                ("ticket.subject", resolved.subject.clone()),
+                ("ticket.kind", kind),
+                ("ticket.category", key(&context.category)),
+                ("ticket.created_date", rfc3339(context.create_time.as_ref())),
+                (
+                    "ticket.resolved_date",
+                    rfc3339(resolved.resolve_time.as_ref()),
+                ),
+            ]),
+        });
+    }
+    if event.r#type == DispatchCompleted::full_name() {
+        let completed = payload_as::<DispatchCompleted>(event)?;
+        // Another visit is queued: the work is not finished, the callback
+        // follows the last visit.
+        if completed.follow_up_required {
+            return None;
+        }
+        let service_type = kefu_proto::v1::ServiceType::try_from(completed.service_type)
+            .map(|kind| kind.as_str_name().to_owned())
+            .unwrap_or_default();
+        return Some(Owed {
+            triggers: &[CallbackTrigger::DispatchCompleted],
+            ticket_kind: String::new(),
+            ticket_categories: Vec::new(),
+            source: completed.dispatch.clone(),
+            time: time_of(completed.work_end_time.as_ref(), fallback),
+            customer: completed.customer.clone(),
+            subject: completed.product_model.clone(),
+            related_ticket: completed.ticket.clone(),
+            related_dispatch: completed.dispatch.clone(),
+            related_complaint: String::new(),
+            render_values: values(&[
+                (
+                    "dispatch.technician_name",
+                    completed.technician_display_name.clone(),
+                ),
+                ("dispatch.service_type", service_type),
+                ("dispatch.product_model", completed.product_model.clone()),
+                (
+                    "dispatch.completed_date",
+                    rfc3339(completed.work_end_time.as_ref()),
+                ),
+            ]),
+        });
+    }
+    if event.r#type == ComplaintClosed::full_name() {
+        let closed = payload_as::<ComplaintClosed>(event)?;
+        return Some(Owed {
+            triggers: &[CallbackTrigger::ComplaintClosed],
+            ticket_kind: String::new(),
+            ticket_categories: Vec::new(),
+            source: closed.complaint.clone(),
+            time: time_of(closed.close_time.as_ref(), fallback),
+            customer: closed.customer.clone(),
+            subject: closed.subject.clone(),
+            related_ticket: closed.ticket.clone(),
+            related_dispatch: String::new(),
+            related_complaint: closed.complaint.clone(),
+            render_values: values(&[
+                ("complaint.subject", closed.subject.clone()),
+                (
+                    "complaint.registered_date",
+                    rfc3339(closed.register_time.as_ref()),
+                ),
+                ("complaint.closed_date", rfc3339(closed.close_time.as_ref())),
+            ]),
+        });
+    }
+    None
+}
+
+/// Schedules the task `owed` by event `event_id`, if a policy applies and
+/// the customer may be called; the task, or None.
+async fn schedule_owed(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    event_id: &str,
+    owed: Owed,
+    now: DateTime<Utc>,
+) -> Result<Option<CallbackTask>> {
+    if owed.customer.is_empty() {
+        return Ok(None);
+    }
+    // A merged customer is called as the survivor; an erased one never.
+    let customer = store::customers::find_live(txn, tenant, &owed.customer).await?;
+    if customer
+        .as_ref()
+        .is_some_and(|customer| customer.state == CustomerState::Erased)
+    {
+        return Ok(None);
+    }
+    let customer_name = customer
+        .as_ref()
+        .map(|customer| customer.name.clone())
+        .unwrap_or_else(|| owed.customer.clone());
+    let facts = TriggerFacts {
+        ticket_kind: owed.ticket_kind.clone(),
+        ticket_categories: owed.ticket_categories.clone(),
+        member: customer.as_ref().is_some_and(|customer| customer.member),
+        segments: customer
+            .as_ref()
+            .map(|customer| customer.segments.clone())
+            .unwrap_or_default(),
+    };
+    let mut policies = Vec::new();
+    for trigger in owed.triggers {
+        policies.extend(active_policies(txn, tenant, *trigger).await?);
+    }
+    // Oldest first across the triggers: the tie-break.
+    policies.sort_by(|left, right| {
+        let key = |policy: &kefu_proto::v1::CallbackPolicy| {
+            (
+                policy.create_time.as_ref().and_then(from_timestamp),
+                policy.name.clone(),
+            )
+        };
+        key(left).cmp(&key(right))
+    });
+    let Some(policy) = task::most_specific(&policies, &facts).cloned() else {
+        return Ok(None);
+    };
+    let trigger = Trigger {
+        trigger: policy.trigger(),
+        policy,
+        event_id: event_id.to_owned(),
+        source: owed.source,
+        time: owed.time,
+        customer: customer_name,
+        subject: owed.subject,
+        related_ticket: owed.related_ticket,
+        related_dispatch: owed.related_dispatch,
+        related_complaint: owed.related_complaint,
+        campaign: String::new(),
+        script: String::new(),
+        assignee: String::new(),
+        due_start: None,
+        due_end: None,
+        appointment: None,
+        render_values: owed.render_values,
+        creator: system_actor(),
+    };
+    schedule(txn, tenant, trigger, now).await
+}
+
+/// Cancels the open tasks a resolution of `ticket` made (TRIGGER_REVERSED);
+/// returns how many.
+async fn reverse(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    ticket: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<usize> {
+    let prefilter = tasks::Prefilter {
+        related_ticket: Some(ticket.to_owned()),
+        states: tasks::OPEN_STATES.to_vec(),
+        ..tasks::Prefilter::default()
+    };
+    let mut cancelled = 0;
+    for found in tasks::list(txn, tenant, &prefilter).await? {
+        // Only the resolution's tasks: a dispatch's or a complaint's stays.
+        if found.trigger_source != ticket {
+            continue;
+        }
+        let before = tasks::find_for_change(txn, tenant, &found.name, "name", "").await?;
+        if !task::is_open(before.state) {
+            continue;
+        }
+        let note = if reason.is_empty() {
+            "the ticket was reopened".to_owned()
+        } else {
+            format!("the ticket was reopened: {reason}")
+        };
+        cancel_task(
+            txn,
+            tenant,
+            &before,
+            CallbackCancelReason::TriggerReversed,
+            &note,
+            &system_actor(),
+            now,
+        )
+        .await?;
+        cancelled += 1;
+    }
+    Ok(cancelled)
+}
+
+/// Schedules tasks from the tickets events.
+pub struct Triggers {
+    group: String,
+    context: ServiceContext,
+}
+
+impl Triggers {
+    /// The handler of consumer group `group`.
+    pub fn new(group: &str, context: &ServiceContext) -> Self {
+        Self {
+            group: group.to_owned(),
+            context: context.clone(),
+        }
+    }
+
+    /// Applies one event (anything but a trigger or a reopen is ignored).
+    pub async fn apply(&self, event: &EventEnvelope) -> Result<()> {
+        if event.tenant_id.is_empty() {
+            return Ok(());
+        }
+        let reopened = (event.r#type == TicketReopened::full_name())
+            .then(|| payload_as::<TicketReopened>(event))
+            .flatten();
+        let now = self.context.now();
+        let owed = if reopened.is_none() {
+            owed(event, now)
+        } else {
+            None
+        };
+        if reopened.is_none() && owed.is_none() {
+            return Ok(());
+        }
+        let tenant = tenant_of(event)?;
+        let txn = begin_for_event(&self.context.db, event).await?;
+        if !inbox::claim(&txn, &self.group, event, now).await? {
+            return Ok(());
+        }
+        if let Some(reopened) = reopened {
+            reverse(&txn, tenant, &reopened.ticket, &reopened.reason, now).await?;
+        } else if let Some(owed) = owed {
+            schedule_owed(&txn, tenant, &event.id, owed, now).await?;
+        }
+        self.context.commit(txn).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl EventHandler for Triggers {
+    async fn handle(&self, event: &EventEnvelope) -> Result<(), HandlerError> {
+        self.apply(event).await.map_err(HandlerError::from_error)
+    }
+}
+
+/// Applies erasures and merges of customers to their tasks.
+pub struct TaskCustomers {
+    group: String,
+    context: ServiceContext,
+}
+
+impl TaskCustomers {
+    /// The handler of consumer group `group`.
+    pub fn new(group: &str, context: &ServiceContext) -> Self {
+        Self {
+            group: group.to_owned(),
+            context: context.clone(),
+        }
+    }
+
+    /// Applies one event (anything but an erasure or a merge is ignored).
+    pub async fn apply(&self, event: &EventEnvelope) -> Result<()> {
+        if event.tenant_id.is_empty() {
+            return Ok(());
+        }
+        let erased = (event.r#type == CustomerErased::full_name())
+            .then(|| payload_as::<CustomerErased>(event))
+            .flatten();
+        let merged = (event.r#type == CustomersMerged::full_name())
+            .then(|| payload_as::<CustomersMerged>(event))
+            .flatten();
+        if erased.is_none() && merged.is_none() {
+            return Ok(());
+        }
+        let tenant = tenant_of(event)?;
+        let now = self.context.now();
+        let txn = begin_for_event(&self.context.db, event).await?;
+        if !inbox::claim(&txn, &self.group, event, now).await? {
+            return Ok(());
+        }
+        if let Some(erased) = erased {
+            tasks::erase_customer(&txn, tenant, &erased.customer).await?;
+        }
+        if let Some(merged) = merged {
+            merge(&txn, tenant, &merged, now).await?;
+        }
+        self.context.commit(txn).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl EventHandler for TaskCustomers {
+    async fn handle(&self, event: &EventEnvelope) -> Result<(), HandlerError> {
+        self.apply(event).await.map_err(HandlerError::from_error)
+    }
+}
+
+/// The merged customer's open tasks: those whose policy the survivor
+/// already has an open task of are cancelled (CUSTOMER_MERGED: the
+/// survivor's remains); the others now call the survivor.
+async fn merge(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    merged: &CustomersMerged,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let open = |customer: &str| tasks::Prefilter {
+        customer: Some(customer.to_owned()),
+        states: tasks::OPEN_STATES.to_vec(),
+        ..tasks::Prefilter::default()
+    };
+    let survivors = tasks::list(txn, tenant, &open(&merged.survivor)).await?;
+    let survivor: Option<KnownCustomer> = customer_of(txn, tenant, &merged.survivor).await?;
+    for found in tasks::list(txn, tenant, &open(&merged.merged)).await? {
+        let before = tasks::find_for_change(txn, tenant, &found.name, "name", "").await?;
+        if !task::is_open(before.state) {
+            continue;
+        }
+        if survivors.iter().any(|task| task.policy == before.policy) {
+            cancel_task(
+                txn,
+                tenant,
+                &before,
+                CallbackCancelReason::CustomerMerged,
+                &format!("{} was merged into {}", merged.merged, merged.survivor),
+                &system_actor(),
+                now,
+            )
+            .await?;
+        } else {
+            let mut after = before.clone();
+            after.customer = merged.survivor.clone();
+            after.customer_is_member = merged.survivor_member;
+            if let Some(survivor) = &survivor {
+                after.customer_display_name = survivor.display_name.clone();
+                let phone = if survivor.phone.is_empty() {
+                    &survivor.mobile
+                } else {
+                    &survivor.phone
+                };
+                if !phone.is_empty() {
+                    after.contact_phone = phone.clone();
+                }
+            }
+            tasks::save(txn, tenant, &before, &mut after, now).await?;
+        }
+    }
+    Ok(())
+}

@@ -21,9 +21,7 @@ pub fn candidates(team: &Team, users: &[User]) -> Vec<String> {
     let mut names: Vec<String> = users
         .iter()
         .filter(|user| takes_tasks(user))
-        .filter(|user| {
-            team.members.contains(&user.name) || user.teams.iter().any(|name| *name == team.name)
-        })
+        .filter(|user| team.members.contains(&user.name) || user.teams.contains(&team.name))
         .map(|user| user.name.clone())
         .collect();
     names.sort();

@@ -209,6 +209,96 @@ pub fn overdue_event(task: &CallbackTask) -> CallbackTaskOverdue {
     }
 }
 
+/// What a trigger event tells about the matter and the customer, for
+/// choosing the policy.
+#[derive(Debug, Clone, Default)]
+pub struct TriggerFacts {
+    /// The ticket kind key (`repair`), empty when the event has none.
+    pub ticket_kind: String,
+    /// The ticket category key and its ancestors' keys.
+    pub ticket_categories: Vec<String>,
+    /// Whether the customer is a member (会员).
+    pub member: bool,
+    /// The customer's segments (`segments/{segment}`).
+    pub segments: Vec<String>,
+}
+
+/// The ticket kinds a CAR_DELIVERY or MAINTENANCE_VISIT policy without
+/// kinds applies to: the industry templates' delivery kinds (keys naming a
+/// delivery, such as `sales-delivery`) and maintenance kinds
+/// (`maintenance-repair`).
+pub fn template_marks(trigger: CallbackTrigger, kind: &str) -> bool {
+    match trigger {
+        CallbackTrigger::CarDelivery => kind.contains("delivery"),
+        CallbackTrigger::MaintenanceVisit => kind.contains("maintenance"),
+        _ => false,
+    }
+}
+
+/// Whether `policy` applies to an event with `facts`: every criterion it
+/// sets holds.
+pub fn applies(policy: &CallbackPolicy, facts: &TriggerFacts) -> bool {
+    let filter = policy.trigger_filter.clone().unwrap_or_default();
+    let trigger = policy.trigger();
+    let by_ticket = matches!(
+        trigger,
+        CallbackTrigger::TicketResolved
+            | CallbackTrigger::CarDelivery
+            | CallbackTrigger::MaintenanceVisit
+    );
+    if by_ticket {
+        let kind_ok = if filter.ticket_kinds.is_empty() {
+            trigger == CallbackTrigger::TicketResolved
+                || template_marks(trigger, &facts.ticket_kind)
+        } else {
+            filter.ticket_kinds.contains(&facts.ticket_kind)
+        };
+        if !kind_ok {
+            return false;
+        }
+        if !filter.ticket_categories.is_empty()
+            && !facts
+                .ticket_categories
+                .iter()
+                .any(|category| filter.ticket_categories.contains(category))
+        {
+            return false;
+        }
+    }
+    if filter.members_only && !facts.member {
+        return false;
+    }
+    filter.customer_segment.is_empty() || facts.segments.contains(&filter.customer_segment)
+}
+
+/// The one policy of `policies` (active, oldest first) that schedules a
+/// task for an event with `facts`: of those that apply, one with ticket
+/// kinds (its own, or the template's for a delivery or maintenance policy)
+/// beats one without, then one with categories beats one without, then the
+/// oldest wins. So one trigger never makes two callbacks.
+pub fn most_specific<'a>(
+    policies: &'a [CallbackPolicy],
+    facts: &TriggerFacts,
+) -> Option<&'a CallbackPolicy> {
+    let rank = |policy: &CallbackPolicy| {
+        let filter = policy.trigger_filter.clone().unwrap_or_default();
+        let kinds = !filter.ticket_kinds.is_empty()
+            || matches!(
+                policy.trigger(),
+                CallbackTrigger::CarDelivery | CallbackTrigger::MaintenanceVisit
+            );
+        (kinds, !filter.ticket_categories.is_empty())
+    };
+    let mut best: Option<&CallbackPolicy> = None;
+    for policy in policies.iter().filter(|policy| applies(policy, facts)) {
+        // Strictly better only: on a tie the earlier (older) one stays.
+        if best.is_none_or(|best| rank(policy) > rank(best)) {
+            best = Some(policy);
+        }
+    }
+    best
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
@@ -263,5 +353,130 @@ mod tests {
             cancel(&cancelled, CallbackCancelReason::Manual, "", at(9)),
             Err(Ended("CALLBACK_TASK_STATE_CANCELLED"))
         );
+    }
+
+    fn policy(
+        name: &str,
+        trigger: CallbackTrigger,
+        kinds: &[&str],
+        categories: &[&str],
+    ) -> CallbackPolicy {
+        CallbackPolicy {
+            name: name.into(),
+            trigger: trigger as i32,
+            trigger_filter: Some(kefu_proto::v1::CallbackTriggerFilter {
+                ticket_kinds: kinds.iter().map(|kind| (*kind).to_owned()).collect(),
+                ticket_categories: categories.iter().map(|c| (*c).to_owned()).collect(),
+                ..Default::default()
+            }),
+            ..CallbackPolicy::default()
+        }
+    }
+
+    fn resolved(kind: &str, categories: &[&str]) -> TriggerFacts {
+        TriggerFacts {
+            ticket_kind: kind.into(),
+            ticket_categories: categories.iter().map(|c| (*c).to_owned()).collect(),
+            ..TriggerFacts::default()
+        }
+    }
+
+    #[test]
+    fn the_most_specific_policy_wins_then_the_oldest() {
+        let policies = vec![
+            policy(
+                "callbackPolicies/any",
+                CallbackTrigger::TicketResolved,
+                &[],
+                &[],
+            ),
+            policy(
+                "callbackPolicies/repair",
+                CallbackTrigger::TicketResolved,
+                &["repair"],
+                &[],
+            ),
+            policy(
+                "callbackPolicies/repair-ac",
+                CallbackTrigger::TicketResolved,
+                &["repair"],
+                &["air-conditioner"],
+            ),
+            policy(
+                "callbackPolicies/repair-2",
+                CallbackTrigger::TicketResolved,
+                &["repair"],
+                &[],
+            ),
+        ];
+        let pick = |facts: &TriggerFacts| most_specific(&policies, facts).map(|p| p.name.clone());
+        assert_eq!(
+            pick(&resolved("inquiry", &[])).as_deref(),
+            Some("callbackPolicies/any")
+        );
+        assert_eq!(
+            pick(&resolved("repair", &["tv"])).as_deref(),
+            Some("callbackPolicies/repair")
+        );
+        assert_eq!(
+            pick(&resolved("repair", &["appliances", "air-conditioner"])).as_deref(),
+            Some("callbackPolicies/repair-ac")
+        );
+    }
+
+    #[test]
+    fn delivery_and_maintenance_policies_take_the_templates_kinds() {
+        let policies = vec![
+            policy(
+                "callbackPolicies/any",
+                CallbackTrigger::TicketResolved,
+                &[],
+                &[],
+            ),
+            policy(
+                "callbackPolicies/css",
+                CallbackTrigger::CarDelivery,
+                &[],
+                &[],
+            ),
+            policy(
+                "callbackPolicies/service",
+                CallbackTrigger::MaintenanceVisit,
+                &[],
+                &[],
+            ),
+        ];
+        let pick =
+            |kind: &str| most_specific(&policies, &resolved(kind, &[])).map(|p| p.name.clone());
+        assert_eq!(
+            pick("sales-delivery").as_deref(),
+            Some("callbackPolicies/css")
+        );
+        assert_eq!(
+            pick("maintenance-repair").as_deref(),
+            Some("callbackPolicies/service")
+        );
+        assert_eq!(pick("inquiry").as_deref(), Some("callbackPolicies/any"));
+    }
+
+    #[test]
+    fn members_only_and_segment_filters_must_hold() {
+        let mut members = policy(
+            "callbackPolicies/members",
+            CallbackTrigger::ComplaintClosed,
+            &[],
+            &[],
+        );
+        if let Some(filter) = members.trigger_filter.as_mut() {
+            filter.members_only = true;
+            filter.customer_segment = "segments/vip".into();
+        }
+        let mut facts = TriggerFacts::default();
+        assert!(!applies(&members, &facts));
+        facts.member = true;
+        assert!(!applies(&members, &facts));
+        facts.segments = vec!["segments/vip".into()];
+        assert!(applies(&members, &facts));
+        assert!(most_specific(&[], &facts).is_none());
     }
 }
