@@ -26,9 +26,10 @@ use kefu_proto::v1::{
     AddTeamMemberRequest, CallbackAssignment, CallbackAssignmentMode, CallbackCancelReason,
     CallbackPolicy, CallbackTask, CallbackTaskOverdue, CallbackTaskState, CallbackTrigger,
     CallbackTriggerFilter, CancelCallbackTaskRequest, Channel, CreateCallbackPolicyRequest,
-    CreateTeamRequest, EventEnvelope, GetCallbackTaskRequest, Industry, ListCallbackTasksRequest,
-    LocalizedText, LoginRequest, ReopenTicketRequest, ResolveTicketRequest, Role, Team,
-    TicketResolutionCode, TicketResolved, callback_service_client::CallbackServiceClient,
+    CreateCallbackTaskRequest, CreateTeamRequest, EraseCustomerRequest, ErasureRequester,
+    EventEnvelope, GetCallbackTaskRequest, Industry, ListCallbackTasksRequest, LocalizedText,
+    LoginRequest, ReassignCallbackTaskRequest, ReopenTicketRequest, ResolveTicketRequest, Role,
+    Team, TicketResolutionCode, TicketResolved, callback_service_client::CallbackServiceClient,
 };
 use prost::{Message, Name};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
@@ -462,6 +463,128 @@ async fn callback_tasks(backend: Backend) {
     assert_eq!(
         reversed[0].cancel_reason,
         CallbackCancelReason::TriggerReversed as i32
+    );
+
+    // By hand: a customer asked to be called. An appointment in the quiet
+    // hours is refused, naming it; a partner's trigger id is used once.
+    let asked = new_customer(&stack, &admin, "李雷", "13900139000").await;
+    let by_hand = |appointment: Option<DateTime<Utc>>, event_id: &str| CreateCallbackTaskRequest {
+        callback_task: Some(CallbackTask {
+            policy: policy.name.clone(),
+            customer: asked.clone(),
+            subject: "客户来电要求回访".into(),
+            trigger_event_id: event_id.into(),
+            appointment_time: appointment.map(kefu_kit::events::to_timestamp),
+            ..CallbackTask::default()
+        }),
+        request_id: String::new(),
+    };
+    let made = retry("a task is created by hand", || {
+        let mut client = as_admin.clone();
+        let request = by_hand(None, "dms-0001");
+        async move { client.create_callback_task(request).await }
+    })
+    .await;
+    assert_eq!(made.trigger, CallbackTrigger::TicketResolved as i32);
+    assert_eq!(made.assignee, agent_user, "the policy's assignment");
+    let status = as_admin
+        .clone()
+        .create_callback_task(by_hand(None, "dms-0001"))
+        .await
+        .expect_err("the same partner trigger again");
+    assert_eq!(status.code(), Code::AlreadyExists);
+    assert_eq!(crate::gateway::reason(&status), "DUPLICATE_TRIGGER");
+    let status = as_admin
+        .clone()
+        .create_callback_task(by_hand(Some(shanghai("2026-12-05 23:00")), ""))
+        .await
+        .expect_err("an appointment at night");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(
+        crate::tenants::field_of(&status),
+        "callback_task.appointment_time"
+    );
+    assert_eq!(crate::gateway::reason(&status), "QUIET_HOURS");
+    let manual = as_admin
+        .clone()
+        .create_callback_task(by_hand(Some(shanghai("2026-12-05 15:00")), ""))
+        .await
+        .expect("an appointment in the afternoon")
+        .into_inner();
+    assert_eq!(manual.trigger, CallbackTrigger::Manual as i32);
+    assert_eq!(
+        at(manual.next_call_time.as_ref()),
+        Some(shanghai("2026-12-05 15:00"))
+    );
+
+    // Reassigned to the administrator, then back to the team.
+    let moved = as_admin
+        .clone()
+        .reassign_callback_task(ReassignCallbackTaskRequest {
+            name: manual.name.clone(),
+            assignee: a.admin_user.clone(),
+            reason: "agent on leave".into(),
+            ..ReassignCallbackTaskRequest::default()
+        })
+        .await
+        .expect("reassigned")
+        .into_inner();
+    assert_eq!(moved.assignee, a.admin_user);
+    let back = as_admin
+        .clone()
+        .reassign_callback_task(ReassignCallbackTaskRequest {
+            name: manual.name.clone(),
+            team: team.name.clone(),
+            etag: moved.etag.clone(),
+            ..ReassignCallbackTaskRequest::default()
+        })
+        .await
+        .expect("back to the team")
+        .into_inner();
+    assert_eq!(back.assignee, agent_user);
+    let status = as_admin
+        .clone()
+        .reassign_callback_task(ReassignCallbackTaskRequest {
+            name: manual.name.clone(),
+            assignee: "users/nobody".into(),
+            ..ReassignCallbackTaskRequest::default()
+        })
+        .await
+        .expect_err("not a user of the tenant");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(crate::tenants::field_of(&status), "assignee");
+
+    // The customer is erased: the tasks are gone.
+    stack
+        .customers(Some(&admin))
+        .erase_customer(EraseCustomerRequest {
+            name: asked.clone(),
+            reason: "PIPL 删除请求".into(),
+            requested_by: ErasureRequester::DataSubject as i32,
+            ..EraseCustomerRequest::default()
+        })
+        .await
+        .expect("erased");
+    eventually("the erased customer's tasks are gone", WAIT, || {
+        let client = as_admin.clone();
+        let names = [made.name.clone(), manual.name.clone()];
+        async move {
+            let mut gone = true;
+            for name in names {
+                let answer = client
+                    .clone()
+                    .get_callback_task(GetCallbackTaskRequest { name })
+                    .await;
+                gone &= answer.is_err_and(|status| status.code() == Code::NotFound);
+            }
+            gone
+        }
+    })
+    .await;
+    assert!(
+        list(&as_admin, &format!("customer = \"{asked}\""))
+            .await
+            .is_empty()
     );
 }
 
