@@ -14,6 +14,7 @@ pub mod api;
 pub mod consumers;
 pub mod domain;
 pub mod error;
+pub mod sms;
 pub mod store;
 
 use kefu_kit::{

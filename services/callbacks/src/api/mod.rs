@@ -10,7 +10,7 @@ mod coverage;
 mod policies;
 mod responses;
 mod scripts;
-mod sms;
+pub(crate) mod sms;
 mod surveys;
 pub(crate) mod tasks;
 

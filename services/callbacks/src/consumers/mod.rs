@@ -20,6 +20,7 @@ pub fn subscriptions(context: &ServiceContext) -> Vec<ServiceSubscription> {
         directory::subscription(context),
         seed::subscription(context),
         customers::subscription(context),
+        follow_ups::subscription(context),
         triggers::subscription(context),
         triggers::customers_subscription(context),
     ]
@@ -29,6 +30,7 @@ pub fn subscriptions(context: &ServiceContext) -> Vec<ServiceSubscription> {
 pub fn background(context: &ServiceContext, shutdown: CancellationToken) -> Vec<JoinHandle<()>> {
     vec![
         campaigns::spawn(context, shutdown.clone()),
+        sms::spawn(context, shutdown.clone()),
         overdue::spawn(context, shutdown),
     ]
 }

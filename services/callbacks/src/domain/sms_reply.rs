@@ -113,6 +113,48 @@ pub fn parse(body: &str, dimensions: &[SurveyDimension]) -> Result<ParsedReply, 
     })
 }
 
+/// `survey.reply_instructions` in `locale` (Chinese for `zh*`, English
+/// otherwise): how to answer, each dimension with its place in the digits.
+pub fn reply_instructions(dimensions: &[SurveyDimension], locale: &str) -> String {
+    let chinese = locale.starts_with("zh");
+    let label = |dimension: &SurveyDimension| {
+        let values = dimension
+            .label
+            .as_ref()
+            .map(|label| &label.values)
+            .filter(|values| !values.is_empty());
+        let prefix = if chinese { "zh" } else { "en" };
+        values
+            .and_then(|values| {
+                values.get(locale).or_else(|| {
+                    values
+                        .iter()
+                        .find(|(tag, _)| tag.starts_with(prefix))
+                        .map(|(_, text)| text)
+                })
+            })
+            .cloned()
+            .unwrap_or_else(|| dimension.key.clone())
+    };
+    let items: Vec<String> = dimensions
+        .iter()
+        .enumerate()
+        .map(|(index, dimension)| format!("{}.{}", index + 1, label(dimension)))
+        .collect();
+    let count = dimensions.len();
+    if chinese {
+        format!(
+            "请回复{count}位数字依次评价:{}(1非常满意 2满意 3一般 4差,0跳过选答项),数字后可写建议。",
+            items.join(" ")
+        )
+    } else {
+        format!(
+            "Reply with {count} digits rating in order: {} (1 very satisfied, 2 satisfied, 3 average, 4 poor, 0 skips an optional one); add a suggestion after the digits.",
+            items.join(" ")
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,6 +236,14 @@ mod tests {
             parse("1923", &dimensions()).expect_err("a nine"),
             ["digit 9 for skill is not between 0 and 4"]
         );
+    }
+
+    #[test]
+    fn the_instructions_number_every_dimension() {
+        let zh = reply_instructions(&dimensions(), "zh-CN");
+        assert!(zh.starts_with("请回复4位数字依次评价:1.attitude 2.skill"));
+        let en = reply_instructions(&dimensions()[..2], "en");
+        assert!(en.starts_with("Reply with 2 digits rating in order: 1.attitude 2.skill"));
     }
 
     #[test]

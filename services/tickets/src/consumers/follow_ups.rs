@@ -30,7 +30,7 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction};
 
 use crate::{
     api::tickets::insert_ticket,
-    domain::ticket::id_of,
+    domain::{taxonomy::KINDS, ticket::id_of},
     error::{Result, TicketsError},
     store::{directory, taxonomy, tickets},
 };
@@ -121,7 +121,7 @@ fn text_in(text: Option<&LocalizedText>, locale: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The kind to open: the one the survey names, else the tenant's first
+/// The kind to open (`ticketKinds/{key}`): the one the survey names, else the tenant's first
 /// active complaint kind (the template's complaint kind).
 async fn kind_for(
     txn: &DatabaseTransaction,
@@ -129,7 +129,12 @@ async fn kind_for(
     requested: &SurveyFollowUpRequested,
 ) -> Result<String> {
     if !requested.ticket_kind.is_empty() {
-        return Ok(requested.ticket_kind.clone());
+        // The survey names the kind by key; tickets name it `ticketKinds/{key}`.
+        return Ok(if requested.ticket_kind.starts_with(KINDS) {
+            requested.ticket_kind.clone()
+        } else {
+            format!("{KINDS}/{}", requested.ticket_kind)
+        });
     }
     let kinds = taxonomy::list_kinds(txn, tenant).await?;
     let mut complaint_kinds: Vec<_> = kinds
@@ -141,7 +146,7 @@ async fn kind_for(
     complaint_kinds
         .into_iter()
         .next()
-        .map(|kind| kind.key)
+        .map(|kind| kind.name)
         .ok_or_else(|| {
             TicketsError::invalid(
                 "ticket_kind",

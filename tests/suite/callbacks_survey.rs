@@ -1,0 +1,637 @@
+//! Callback outcomes and the satisfaction survey through the gateway on
+//! both backends, the whole stack on a manual clock (Shanghai daytime,
+//! outside the generic template's quiet hours 21:00–08:00 and 12:00–13:30).
+//!
+//! A resolved inquiry makes a task for the team's agent; the agent starts
+//! the call and records REACHED with a POOR answer: the task is DONE, the
+//! survey response asks for a follow-up and alerts the supervisor, the
+//! tickets service opens the follow-up ticket under the original, and the
+//! response learns its number. Another agent may not work the task, another
+//! tenant does not find it, a level out of range names `answers[0].level`,
+//! an appointment in quiet hours names `appointment_time` (QUIET_HOURS).
+//! Unanswered calls are retried after the policy's spacing and fail the task
+//! at the maximum. A survey sent by SMS is answered by text (`1123 …`, once:
+//! the provider's redelivery is a DUPLICATE), and one left unanswered
+//! expires into a NO_ANSWER attempt.
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
+use kefu_kit::{
+    clock::ManualClock, context::TenantId, db::begin_for_tenant, events::from_timestamp,
+    testing::Backend,
+};
+use kefu_proto::v1::{
+    AddTeamMemberRequest, CallbackAssignment, CallbackAssignmentMode, CallbackEscalationReason,
+    CallbackOutcome, CallbackPolicy, CallbackRetryPolicy, CallbackSmsState, CallbackTask,
+    CallbackTaskState, CallbackTrigger, CallbackTriggerFilter, Channel,
+    CreateCallbackPolicyRequest, CreateSurveyRequest, CreateTeamRequest, GetCallbackTaskRequest,
+    GetSurveyResponseRequest, Industry, ListCallbackAttemptsRequest, ListCallbackTasksRequest,
+    ListTicketsRequest, LocalizedText, RecordCallbackOutcomeRequest, RecordSmsSurveyReplyRequest,
+    ResolveTicketRequest, Role, SatisfactionLevel, SendSurveyBySmsRequest, SmsSurveyReplyStatus,
+    StartCallbackAttemptRequest, SubmitSurveyResponseRequest, Survey, SurveyAnswer,
+    SurveyDimension, SurveyResponse, Team, Ticket, TicketResolutionCode,
+    callback_service_client::CallbackServiceClient, ticket_service_client::TicketServiceClient,
+};
+use tonic::Code;
+
+use crate::{
+    eventually::eventually,
+    gateway::reason,
+    stack::{Bearer, Stack},
+    tenants::field_of,
+    tickets_support::{join_as, new_customer, new_ticket, retry, until_known},
+};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+const INQUIRY: &str = "ticketKinds/inquiry";
+
+/// A wall time in Shanghai (UTC+8 all year) as UTC.
+fn shanghai(text: &str) -> DateTime<Utc> {
+    let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").expect("time");
+    FixedOffset::east_opt(8 * 3600)
+        .expect("offset")
+        .from_local_datetime(&naive)
+        .single()
+        .expect("exists")
+        .with_timezone(&Utc)
+}
+
+fn at(time: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
+    time.and_then(from_timestamp)
+}
+
+fn text(zh: &str, en: &str) -> Option<LocalizedText> {
+    Some(LocalizedText {
+        values: [
+            ("zh-CN".to_owned(), zh.to_owned()),
+            ("en".to_owned(), en.to_owned()),
+        ]
+        .into(),
+    })
+}
+
+fn answer(dimension: &str, level: SatisfactionLevel) -> SurveyAnswer {
+    SurveyAnswer {
+        dimension: dimension.into(),
+        level: level as i32,
+        ..SurveyAnswer::default()
+    }
+}
+
+/// The four standard dimensions; promises kept may be skipped.
+fn survey() -> Survey {
+    let dimension = |key: &str, zh: &str, en: &str, required: bool| SurveyDimension {
+        key: key.into(),
+        label: text(zh, en),
+        question: text(
+            &format!("您对{zh}满意吗?"),
+            &format!("How satisfied were you with {en}?"),
+        ),
+        required,
+    };
+    Survey {
+        display_name: text("售后服务满意度调查", "After-sales survey"),
+        dimensions: vec![
+            dimension("attitude", "服务态度", "Attitude", true),
+            dimension("skill", "业务技能", "Skill", true),
+            dimension("timeliness", "及时性", "Timeliness", true),
+            dimension("promises_kept", "承诺兑现", "Promises kept", false),
+        ],
+        sms_template: text(
+            "感谢您选择我们。{{survey.reply_instructions}}",
+            "Thank you. {{survey.reply_instructions}}",
+        ),
+        ..Survey::default()
+    }
+}
+
+/// Resolves `ticket` now and waits for its one task.
+async fn resolved_task(
+    tickets: &TicketServiceClient<Bearer>,
+    callbacks: &CallbackServiceClient<Bearer>,
+    ticket: &Ticket,
+) -> CallbackTask {
+    retry("the ticket is resolved", || {
+        let mut tickets = tickets.clone();
+        let name = ticket.name.clone();
+        async move {
+            tickets
+                .resolve_ticket(ResolveTicketRequest {
+                    name,
+                    code: TicketResolutionCode::Solved as i32,
+                    summary: "已处理".into(),
+                    ..ResolveTicketRequest::default()
+                })
+                .await
+        }
+    })
+    .await;
+    let filter = format!("related_ticket = \"{}\"", ticket.name);
+    let list = || {
+        let mut callbacks = callbacks.clone();
+        let filter = filter.clone();
+        async move {
+            callbacks
+                .list_callback_tasks(ListCallbackTasksRequest {
+                    filter,
+                    ..ListCallbackTasksRequest::default()
+                })
+                .await
+                .expect("list tasks")
+                .into_inner()
+                .callback_tasks
+        }
+    };
+    eventually("the resolved ticket's task is scheduled", WAIT, || async {
+        !list().await.is_empty()
+    })
+    .await;
+    let tasks = list().await;
+    assert_eq!(tasks.len(), 1, "one trigger, one task");
+    tasks[0].clone()
+}
+
+async fn get_task(client: &CallbackServiceClient<Bearer>, name: &str) -> CallbackTask {
+    client
+        .clone()
+        .get_callback_task(GetCallbackTaskRequest { name: name.into() })
+        .await
+        .expect("get task")
+        .into_inner()
+}
+
+async fn get_response(client: &CallbackServiceClient<Bearer>, name: &str) -> SurveyResponse {
+    client
+        .clone()
+        .get_survey_response(GetSurveyResponseRequest { name: name.into() })
+        .await
+        .expect("get response")
+        .into_inner()
+}
+
+async fn callbacks_survey(backend: Backend) {
+    let clock = ManualClock::new(shanghai("2026-12-01 10:00"));
+    let Some(stack) = Stack::start_with_clock(backend, Arc::new(clock.clone()), |config| {
+        config.limits.enabled = false;
+    })
+    .await
+    else {
+        return;
+    };
+    let a = stack.onboard("cbsurvey", Industry::Generic).await;
+    let tenant = TenantId(
+        a.tenant
+            .name
+            .strip_prefix("tenants/")
+            .and_then(|id| id.parse().ok())
+            .expect("tenant id"),
+    );
+    let slug = a.tenant.slug.clone();
+    let admin = a.admin_session.clone();
+    let (agent_user, agent) = join_as(&stack, &admin, &slug, "agent", &[Role::Agent]).await;
+    let (_, other_agent) = join_as(&stack, &admin, &slug, "other", &[Role::Agent]).await;
+    let (supervisor_user, _) =
+        join_as(&stack, &admin, &slug, "supervisor", &[Role::Supervisor]).await;
+    let team = stack
+        .identity(Some(&admin))
+        .create_team(CreateTeamRequest {
+            team: Some(Team {
+                display_name: "回访组".into(),
+                supervisor: supervisor_user.clone(),
+                ..Team::default()
+            }),
+            team_id: "callbacks".into(),
+            ..CreateTeamRequest::default()
+        })
+        .await
+        .expect("team")
+        .into_inner();
+    stack
+        .identity(Some(&admin))
+        .add_team_member(AddTeamMemberRequest {
+            name: team.name.clone(),
+            user: agent_user.clone(),
+        })
+        .await
+        .expect("member");
+    let callbacks_db = stack.service_connection("callbacks").await;
+    eventually("the callbacks copy knows the team", WAIT, || {
+        let db = callbacks_db.clone();
+        let (team, agent) = (team.name.clone(), agent_user.clone());
+        async move {
+            let txn = begin_for_tenant(&db, tenant).await.expect("begin");
+            let known = kefu_tenants::replica::team(&txn, tenant, &team)
+                .await
+                .expect("team copy")
+                .is_some_and(|team| team.members.contains(&agent))
+                && kefu_tenants::replica::tenant(&txn, tenant)
+                    .await
+                    .expect("tenant copy")
+                    .is_some();
+            txn.commit().await.expect("commit");
+            known
+        }
+    })
+    .await;
+
+    let as_admin = stack.callbacks(Some(&admin));
+    let as_agent = stack.callbacks(Some(&agent));
+    let as_other = stack.callbacks(Some(&other_agent));
+    let survey = as_admin
+        .clone()
+        .create_survey(CreateSurveyRequest {
+            survey: Some(survey()),
+            ..CreateSurveyRequest::default()
+        })
+        .await
+        .expect("survey")
+        .into_inner();
+    as_admin
+        .clone()
+        .create_callback_policy(CreateCallbackPolicyRequest {
+            callback_policy: Some(CallbackPolicy {
+                display_name: text("咨询回访", "Inquiry follow-up"),
+                trigger: CallbackTrigger::TicketResolved as i32,
+                trigger_filter: Some(CallbackTriggerFilter {
+                    ticket_kinds: vec!["inquiry".into()],
+                    ..CallbackTriggerFilter::default()
+                }),
+                channel: Channel::Sms as i32,
+                assignment: Some(CallbackAssignment {
+                    mode: CallbackAssignmentMode::TeamLeastLoaded as i32,
+                    team: team.name.clone(),
+                }),
+                retry: Some(CallbackRetryPolicy {
+                    max_attempts: 2,
+                    retry_interval: Some(prost_types::Duration {
+                        seconds: 600,
+                        nanos: 0,
+                    }),
+                    ..CallbackRetryPolicy::default()
+                }),
+                survey: survey.name.clone(),
+                ..CallbackPolicy::default()
+            }),
+            ..CreateCallbackPolicyRequest::default()
+        })
+        .await
+        .expect("policy");
+
+    let customer = new_customer(&stack, &admin, "王芳", "13800138000").await;
+    let tickets = stack.tickets(Some(&admin));
+
+    // --- Reached with a poor answer: the follow-up ticket -------------------
+    let original = new_ticket(&tickets, INQUIRY, &customer, "送货时间查询").await;
+    let task = resolved_task(&tickets, &as_admin, &original).await;
+    assert_eq!(task.assignee, agent_user);
+    assert_eq!(task.survey, survey.name);
+
+    // Another agent may neither call nor record.
+    let status = as_other
+        .clone()
+        .start_callback_attempt(StartCallbackAttemptRequest {
+            name: task.name.clone(),
+            ..StartCallbackAttemptRequest::default()
+        })
+        .await
+        .expect_err("another agent's task");
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let status = as_other
+        .clone()
+        .record_callback_outcome(RecordCallbackOutcomeRequest {
+            name: task.name.clone(),
+            outcome: CallbackOutcome::Reached as i32,
+            ..RecordCallbackOutcomeRequest::default()
+        })
+        .await
+        .expect_err("another agent's task");
+    assert_eq!(status.code(), Code::PermissionDenied);
+
+    let attempt = as_agent
+        .clone()
+        .start_callback_attempt(StartCallbackAttemptRequest {
+            name: task.name.clone(),
+            request_id: uuid::Uuid::now_v7().to_string(),
+        })
+        .await
+        .expect("the call starts")
+        .into_inner();
+    assert_eq!(attempt.attempt_number, 1);
+    assert_eq!(attempt.agent, agent_user);
+    assert_eq!(
+        get_task(&as_agent, &task.name).await.state,
+        CallbackTaskState::InProgress as i32
+    );
+
+    // A level out of range names the answer; nothing is written.
+    let status = as_agent
+        .clone()
+        .submit_survey_response(SubmitSurveyResponseRequest {
+            callback_task: task.name.clone(),
+            answers: vec![
+                SurveyAnswer {
+                    dimension: "attitude".into(),
+                    level: 9,
+                    ..SurveyAnswer::default()
+                },
+                answer("skill", SatisfactionLevel::Satisfied),
+                answer("timeliness", SatisfactionLevel::Satisfied),
+            ],
+            ..SubmitSurveyResponseRequest::default()
+        })
+        .await
+        .expect_err("level 9");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(field_of(&status), "answers[0].level");
+    let unchanged = get_task(&as_agent, &task.name).await;
+    assert!(unchanged.survey_response.is_empty(), "nothing recorded");
+    assert_eq!(unchanged.state, CallbackTaskState::InProgress as i32);
+
+    clock.set(shanghai("2026-12-01 10:05"));
+    let done = as_agent
+        .clone()
+        .record_callback_outcome(RecordCallbackOutcomeRequest {
+            name: task.name.clone(),
+            attempt: attempt.name.clone(),
+            outcome: CallbackOutcome::Reached as i32,
+            notes: "客户对送货速度不满".into(),
+            survey_answers: vec![
+                answer("attitude", SatisfactionLevel::Poor),
+                answer("skill", SatisfactionLevel::Satisfied),
+                answer("timeliness", SatisfactionLevel::Average),
+            ],
+            survey_suggestion: "送货有点慢".into(),
+            request_id: uuid::Uuid::now_v7().to_string(),
+            ..RecordCallbackOutcomeRequest::default()
+        })
+        .await
+        .expect("reached")
+        .into_inner();
+    assert_eq!(done.state, CallbackTaskState::Done as i32);
+    assert_eq!(done.outcome, CallbackOutcome::Reached as i32);
+    assert!(done.completed_within_window);
+    assert_eq!(done.attempt_count, 1);
+    assert!(!done.survey_response.is_empty());
+    let escalation = done
+        .escalations
+        .iter()
+        .find(|escalation| escalation.reason == CallbackEscalationReason::NegativeSurvey as i32)
+        .expect("the supervisor is alerted");
+    assert_eq!(escalation.escalated_to, vec![supervisor_user.clone()]);
+    let response = get_response(&as_agent, &done.survey_response).await;
+    assert!(response.follow_up_requested);
+    assert_eq!(response.lowest_level, SatisfactionLevel::Poor as i32);
+    assert_eq!(response.related_ticket, original.name);
+    assert_eq!(response.suggestion, "送货有点慢");
+    assert_eq!(response.answers.len(), 3);
+
+    // The tickets service opens the follow-up under the original ticket.
+    let follow_ups = || {
+        let mut tickets = tickets.clone();
+        let filter = format!("parent_ticket = \"{}\"", original.name);
+        async move {
+            tickets
+                .list_tickets(ListTicketsRequest {
+                    filter,
+                    ..ListTicketsRequest::default()
+                })
+                .await
+                .expect("list tickets")
+                .into_inner()
+                .tickets
+        }
+    };
+    eventually("the follow-up ticket is opened", WAIT, || async {
+        !follow_ups().await.is_empty()
+    })
+    .await;
+    let opened = follow_ups().await;
+    assert_eq!(opened.len(), 1, "one follow-up per response");
+    let follow_up = &opened[0];
+    assert_eq!(follow_up.source_survey_response, response.name);
+    assert_eq!(follow_up.source_callback_task, task.name);
+    assert_eq!(follow_up.customer, customer);
+    assert!(
+        follow_up.subject.contains("服务态度"),
+        "{}",
+        follow_up.subject
+    );
+    eventually("the response names its follow-up ticket", WAIT, || async {
+        get_response(&as_agent, &response.name)
+            .await
+            .follow_up_ticket
+            == follow_up.name
+    })
+    .await;
+
+    // Responses are never overwritten; ended tasks take no more outcomes.
+    let status = as_agent
+        .clone()
+        .submit_survey_response(SubmitSurveyResponseRequest {
+            callback_task: task.name.clone(),
+            answers: vec![
+                answer("attitude", SatisfactionLevel::Satisfied),
+                answer("skill", SatisfactionLevel::Satisfied),
+                answer("timeliness", SatisfactionLevel::Satisfied),
+            ],
+            ..SubmitSurveyResponseRequest::default()
+        })
+        .await
+        .expect_err("a second response");
+    assert_eq!(status.code(), Code::AlreadyExists);
+    assert_eq!(reason(&status), "SURVEY_ALREADY_SUBMITTED");
+    let status = as_agent
+        .clone()
+        .record_callback_outcome(RecordCallbackOutcomeRequest {
+            name: task.name.clone(),
+            outcome: CallbackOutcome::NoAnswer as i32,
+            ..RecordCallbackOutcomeRequest::default()
+        })
+        .await
+        .expect_err("a DONE task");
+    assert_eq!(status.code(), Code::FailedPrecondition);
+
+    // Another tenant does not find the task.
+    let b = stack.onboard("cbsurveyb", Industry::Generic).await;
+    let status = stack
+        .callbacks(Some(&b.admin_session))
+        .record_callback_outcome(RecordCallbackOutcomeRequest {
+            name: task.name.clone(),
+            outcome: CallbackOutcome::Reached as i32,
+            ..RecordCallbackOutcomeRequest::default()
+        })
+        .await
+        .expect_err("another tenant's task");
+    assert_eq!(status.code(), Code::NotFound);
+
+    // --- No answer: retried after the spacing, failed at the maximum -------
+    let second = new_ticket(&tickets, INQUIRY, &customer, "退货地址查询").await;
+    let task = resolved_task(&tickets, &as_admin, &second).await;
+    let status = as_agent
+        .clone()
+        .record_callback_outcome(RecordCallbackOutcomeRequest {
+            name: task.name.clone(),
+            outcome: CallbackOutcome::CallBackLater as i32,
+            appointment_time: Some(kefu_kit::events::to_timestamp(shanghai("2026-12-01 22:00"))),
+            ..RecordCallbackOutcomeRequest::default()
+        })
+        .await
+        .expect_err("an appointment in quiet hours");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(field_of(&status), "appointment_time");
+    assert_eq!(reason(&status), "QUIET_HOURS");
+    assert_eq!(get_task(&as_agent, &task.name).await.attempt_count, 0);
+
+    let retried = as_agent
+        .clone()
+        .record_callback_outcome(RecordCallbackOutcomeRequest {
+            name: task.name.clone(),
+            outcome: CallbackOutcome::NoAnswer as i32,
+            notes: "无人接听".into(),
+            ..RecordCallbackOutcomeRequest::default()
+        })
+        .await
+        .expect("no answer")
+        .into_inner();
+    assert_eq!(retried.state, CallbackTaskState::Pending as i32);
+    assert_eq!(retried.attempt_count, 1);
+    assert_eq!(
+        at(retried.next_call_time.as_ref()),
+        Some(shanghai("2026-12-01 10:15")),
+        "retried after the policy's 10 minutes"
+    );
+    clock.set(shanghai("2026-12-01 10:20"));
+    let failed = as_agent
+        .clone()
+        .record_callback_outcome(RecordCallbackOutcomeRequest {
+            name: task.name.clone(),
+            outcome: CallbackOutcome::NoAnswer as i32,
+            ..RecordCallbackOutcomeRequest::default()
+        })
+        .await
+        .expect("no answer again")
+        .into_inner();
+    assert_eq!(failed.state, CallbackTaskState::Failed as i32);
+    assert_eq!(failed.outcome, CallbackOutcome::NoAnswer as i32);
+    assert_eq!(failed.attempt_count, 2);
+    assert!(failed.next_call_time.is_none());
+    let record = as_agent
+        .clone()
+        .list_callback_attempts(ListCallbackAttemptsRequest {
+            parent: task.name.clone(),
+            ..ListCallbackAttemptsRequest::default()
+        })
+        .await
+        .expect("the record")
+        .into_inner();
+    assert_eq!(record.callback_attempts.len(), 2);
+    assert_eq!(record.callback_attempts[0].notes, "无人接听");
+
+    // --- The survey by SMS, answered by text --------------------------------
+    let third = new_ticket(&tickets, INQUIRY, &customer, "安装预约").await;
+    let task = resolved_task(&tickets, &as_admin, &third).await;
+    let sent = until_known(
+        |status| status.code() == Code::FailedPrecondition && reason(status) == "NO_CONTACT_PHONE",
+        || {
+            let mut client = as_agent.clone();
+            let name = task.name.clone();
+            async move {
+                client
+                    .send_survey_by_sms(SendSurveyBySmsRequest {
+                        name,
+                        ..SendSurveyBySmsRequest::default()
+                    })
+                    .await
+            }
+        },
+    )
+    .await
+    .expect("the survey is texted");
+    let delivery = sent.sms.clone().expect("sms details");
+    assert_eq!(delivery.state, CallbackSmsState::Sent as i32);
+    assert_eq!(delivery.provider, "log");
+    assert_eq!(delivery.to_phone, "+8613800138000");
+    assert!(
+        delivery.body.contains("1.服务态度") || delivery.body.contains("1.Attitude"),
+        "the text says how to answer: {}",
+        delivery.body
+    );
+    let reply = RecordSmsSurveyReplyRequest {
+        provider: "log".into(),
+        provider_message_id: "inbound-1".into(),
+        from_phone: "138 0013 8000".into(),
+        body: "１１２３ 送货有点慢".into(),
+        ..RecordSmsSurveyReplyRequest::default()
+    };
+    let recorded = as_admin
+        .clone()
+        .record_sms_survey_reply(reply.clone())
+        .await
+        .expect("reply")
+        .into_inner();
+    assert_eq!(recorded.status, SmsSurveyReplyStatus::Recorded as i32);
+    assert_eq!(recorded.callback_task, task.name);
+    let again = as_admin
+        .clone()
+        .record_sms_survey_reply(reply)
+        .await
+        .expect("redelivered reply")
+        .into_inner();
+    assert_eq!(again.status, SmsSurveyReplyStatus::Duplicate as i32);
+    assert_eq!(again.survey_response, recorded.survey_response);
+    let texted = get_task(&as_agent, &task.name).await;
+    assert_eq!(texted.state, CallbackTaskState::Done as i32);
+    let response = get_response(&as_agent, &recorded.survey_response).await;
+    assert_eq!(response.channel, Channel::Sms as i32);
+    assert_eq!(response.suggestion, "送货有点慢");
+    assert_eq!(
+        response
+            .answers
+            .iter()
+            .map(|answer| answer.level)
+            .collect::<Vec<_>>(),
+        vec![1, 1, 2, 3]
+    );
+
+    // --- An SMS survey left unanswered expires ------------------------------
+    let fourth = new_ticket(&tickets, INQUIRY, &customer, "发票补寄").await;
+    let task = resolved_task(&tickets, &as_admin, &fourth).await;
+    as_agent
+        .clone()
+        .send_survey_by_sms(SendSurveyBySmsRequest {
+            name: task.name.clone(),
+            ..SendSurveyBySmsRequest::default()
+        })
+        .await
+        .expect("texted");
+    // Two days later (the scan is given the time: sessions would expire if
+    // the stack's clock jumped that far).
+    let later = shanghai("2026-12-03 11:00");
+    kefu_callbacks::consumers::sms::scan_sms(&callbacks_db, later)
+        .await
+        .expect("sms scan");
+    let expired = get_task(&as_agent, &task.name).await;
+    assert_eq!(
+        expired.state,
+        CallbackTaskState::Pending as i32,
+        "one of two attempts used"
+    );
+    let latest = expired.latest_attempt.expect("the SMS attempt");
+    assert_eq!(latest.outcome, CallbackOutcome::NoAnswer as i32);
+    assert_eq!(
+        latest.sms.map(|sms| sms.state),
+        Some(CallbackSmsState::Expired as i32)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn callbacks_survey_sqlite() {
+    callbacks_survey(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn callbacks_survey_postgres() {
+    callbacks_survey(Backend::Postgres).await;
+}
