@@ -9,27 +9,34 @@
 //! list says why each missing customer is missing (wrong number, no phone).
 //! A second campaign that includes new members gives a customer entering
 //! the segment later a task too. Cancelling the first cancels its open
-//! task. An end date before the start is refused naming `end_date` with
+//! task; when the week is over, two completion scans at once complete the
+//! other once. An end date before the start is refused naming `end_date` with
 //! nothing written; another tenant's campaign answers NOT_FOUND; an agent
 //! may not run campaigns.
 
 use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
+use kefu_callbacks::consumers::campaigns::complete_ended;
 use kefu_kit::{
-    clock::ManualClock, context::TenantId, db::begin_for_tenant, events::from_timestamp,
+    clock::ManualClock,
+    context::TenantId,
+    db::{begin_for_tenant, begin_read_platform},
+    events::from_timestamp,
+    outbox,
     testing::Backend,
 };
 use kefu_proto::v1::{
     AddTeamMemberRequest, CallbackAssignment, CallbackAssignmentMode, CallbackCancelReason,
     CallbackCoverage, CallbackOutcome, CallbackPolicy, CallbackScript, CallbackTask,
-    CallbackTaskState, CallbackTrigger, Campaign, CampaignKind, CampaignState,
-    CancelCampaignRequest, Channel, CreateCallbackPolicyRequest, CreateCampaignRequest,
-    CreateCustomerRequest, CreateSegmentRequest, CreateTeamRequest, Customer, CustomerPhone, Date,
-    GetCampaignCoverageRequest, GetCampaignRequest, GetPolicyCoverageRequest, Industry,
-    ListCallbackScriptsRequest, ListCallbackTasksRequest, ListCampaignsRequest,
-    ListUncoveredCustomersRequest, LocalizedText, RecordCallbackOutcomeRequest, Role, Segment,
-    StartCampaignRequest, Team, UncoveredReason, callback_service_client::CallbackServiceClient,
+    CallbackTaskState, CallbackTrigger, Campaign, CampaignCancelled, CampaignCompleted,
+    CampaignKind, CampaignState, CancelCampaignRequest, Channel, CreateCallbackPolicyRequest,
+    CreateCampaignRequest, CreateCustomerRequest, CreateSegmentRequest, CreateTeamRequest,
+    Customer, CustomerPhone, Date, GetCampaignCoverageRequest, GetCampaignRequest,
+    GetPolicyCoverageRequest, Industry, ListCallbackScriptsRequest, ListCallbackTasksRequest,
+    ListCampaignsRequest, ListUncoveredCustomersRequest, LocalizedText,
+    RecordCallbackOutcomeRequest, Role, Segment, StartCampaignRequest, Team, UncoveredReason,
+    callback_service_client::CallbackServiceClient,
 };
 use tonic::Code;
 
@@ -564,6 +571,65 @@ async fn campaigns_and_coverage(backend: Backend) {
     assert!(after.contains(&(wang.clone(), CallbackTaskState::Done as i32, 0)));
     let figures = coverage(&as_admin, &draft.name).await;
     assert_eq!((figures.targeted_count, figures.cancelled_count), (2, 1));
+    assert_eq!(
+        count_events::<CampaignCancelled>(&stack, &draft.name).await,
+        1
+    );
+
+    // The week over, two completion scans at once complete the ACTIVE
+    // campaign once, with its coverage; the cancelled one stays cancelled.
+    // (The scans are given the time: the clock stays, so the sessions do.)
+    let end = shanghai("2026-12-08 00:00");
+    let (first, second) = tokio::join!(
+        complete_ended(callbacks_db.clone(), end),
+        complete_ended(callbacks_db.clone(), end)
+    );
+    assert_eq!(
+        first.expect("scan") + second.expect("scan"),
+        1,
+        "completed once"
+    );
+    let completed = as_admin
+        .clone()
+        .get_campaign(GetCampaignRequest {
+            name: open_ended.name.clone(),
+        })
+        .await
+        .expect("get")
+        .into_inner();
+    assert_eq!(completed.state, CampaignState::Completed as i32);
+    assert_eq!(
+        completed.end_time.as_ref().and_then(from_timestamp),
+        Some(end)
+    );
+    assert_eq!(
+        count_events::<CampaignCompleted>(&stack, &open_ended.name).await,
+        1
+    );
+    let still = as_admin
+        .clone()
+        .get_campaign(GetCampaignRequest {
+            name: draft.name.clone(),
+        })
+        .await
+        .expect("get")
+        .into_inner();
+    assert_eq!(still.state, CampaignState::Cancelled as i32);
+}
+
+/// How many events of `M` the callbacks service wrote about `subject`.
+async fn count_events<M: prost::Name>(stack: &Stack, subject: &str) -> usize {
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let db = stack.service_connection("callbacks").await;
+    let txn = begin_read_platform(&db).await.expect("begin");
+    let count = outbox::entity::Entity::find()
+        .filter(outbox::entity::Column::EventType.eq(M::full_name()))
+        .filter(outbox::entity::Column::Subject.eq(subject))
+        .count(&txn)
+        .await
+        .expect("outbox");
+    txn.commit().await.expect("commit");
+    usize::try_from(count).expect("count")
 }
 
 #[tokio::test]

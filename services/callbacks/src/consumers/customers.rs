@@ -199,3 +199,255 @@ pub(crate) async fn apply(
     }
     Ok(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use kefu_kit::{
+        db::begin_for_tenant,
+        events::{new_event, to_timestamp},
+        testing::{Backend, TestDatabase},
+    };
+    use kefu_proto::v1::ContactPreferences;
+    use prost::Message;
+
+    use super::*;
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + seconds, 0).expect("time")
+    }
+
+    async fn deliver<M: Message + Name>(
+        database: &TestDatabase,
+        tenant: TenantId,
+        payload: &M,
+        when: DateTime<Utc>,
+    ) {
+        let event = new_event("customers", Some(tenant), "customers/x", payload, when);
+        let txn = begin_for_tenant(&database.db, tenant).await.expect("begin");
+        apply(&txn, tenant, &event, when, when)
+            .await
+            .expect("apply");
+        txn.commit().await.expect("commit");
+    }
+
+    async fn read(database: &TestDatabase, tenant: TenantId, name: &str) -> Option<KnownCustomer> {
+        let txn = begin_for_tenant(&database.db, tenant).await.expect("begin");
+        let found = store::find(&txn, tenant, name).await.expect("find");
+        txn.commit().await.expect("commit");
+        found
+    }
+
+    async fn members(database: &TestDatabase, tenant: TenantId, segment: &str) -> Vec<String> {
+        let txn = begin_for_tenant(&database.db, tenant).await.expect("begin");
+        let found = segments::members(&txn, tenant, segment)
+            .await
+            .expect("members");
+        txn.commit().await.expect("commit");
+        found
+    }
+
+    fn contact(phone: &str, mobile: &str) -> Option<CustomerContact> {
+        Some(CustomerContact {
+            display_name: "王芳".into(),
+            family_name: "王".into(),
+            given_name: "芳".into(),
+            primary_phone: phone.into(),
+            primary_mobile: mobile.into(),
+        })
+    }
+
+    async fn scenario(backend: Backend) {
+        let Some(database) = TestDatabase::new(backend, "callbacks").await else {
+            return;
+        };
+        let tenant = TenantId::new();
+        let other = TenantId::new();
+        let wang = "customers/wang";
+        deliver(
+            &database,
+            tenant,
+            &CustomerCreated {
+                customer: wang.into(),
+                member: true,
+                tier: "tiers/gold".into(),
+                owner: "users/li".into(),
+                contact_preferences: Some(ContactPreferences {
+                    sms_consent: true,
+                    ..ContactPreferences::default()
+                }),
+                segments: vec!["segments/vip".into()],
+                contact: contact("+861088886666", "+8613800138000"),
+                ..CustomerCreated::default()
+            },
+            at(0),
+        )
+        .await;
+        let known = read(&database, tenant, wang).await.expect("copied");
+        assert!(known.is_active());
+        assert_eq!(
+            (known.display_name.as_str(), known.family_name.as_str()),
+            ("王芳", "王")
+        );
+        assert_eq!(
+            (known.phone.as_str(), known.mobile.as_str()),
+            ("+861088886666", "+8613800138000")
+        );
+        assert!(known.member && known.sms_consent());
+        assert_eq!(known.owner, "users/li");
+        assert_eq!(known.tier, "tiers/gold");
+        assert_eq!(known.segments, vec!["segments/vip".to_owned()]);
+        assert!(read(&database, other, wang).await.is_none(), "tenant apart");
+
+        // A later update changes the numbers; an older snapshot changes nothing.
+        deliver(
+            &database,
+            tenant,
+            &CustomerUpdated {
+                customer: wang.into(),
+                member: true,
+                contact: contact("+8613900139000", "+8613900139000"),
+                contact_preferences: Some(ContactPreferences {
+                    do_not_disturb: true,
+                    do_not_disturb_until: Some(to_timestamp(at(100))),
+                    ..ContactPreferences::default()
+                }),
+                ..CustomerUpdated::default()
+            },
+            at(10),
+        )
+        .await;
+        deliver(
+            &database,
+            tenant,
+            &CustomerOwnerAssigned {
+                customer: wang.into(),
+                new_owner: "users/stale".into(),
+                ..CustomerOwnerAssigned::default()
+            },
+            at(5),
+        )
+        .await;
+        let known = read(&database, tenant, wang).await.expect("copied");
+        assert_eq!(known.phone, "+8613900139000");
+        assert_eq!(known.mobile, "+8613900139000");
+        assert_eq!(known.owner, "users/li", "an older event changes nothing");
+        assert_eq!(known.do_not_disturb_at(at(50)), Some(Some(at(100))));
+        assert_eq!(known.do_not_disturb_at(at(100)), None);
+        let txn = begin_for_tenant(&database.db, tenant).await.expect("begin");
+        let by_mobile = store::with_mobile(&txn, tenant, "+8613900139000")
+            .await
+            .expect("by mobile");
+        txn.commit().await.expect("commit");
+        assert_eq!(by_mobile.len(), 1);
+
+        // Segment moves.
+        deliver(
+            &database,
+            tenant,
+            &CustomerSegmentMembershipChanged {
+                customer: wang.into(),
+                entered: vec!["segments/new".into()],
+                left: vec!["segments/vip".into()],
+                member: true,
+            },
+            at(20),
+        )
+        .await;
+        assert!(members(&database, tenant, "segments/vip").await.is_empty());
+        assert_eq!(members(&database, tenant, "segments/new").await, vec![wang]);
+
+        // Merged into li: the survivor takes member and owner, wang leaves
+        // its segments; undone, wang is live again.
+        let li = "customers/li";
+        deliver(
+            &database,
+            tenant,
+            &CustomerCreated {
+                customer: li.into(),
+                ..CustomerCreated::default()
+            },
+            at(21),
+        )
+        .await;
+        deliver(
+            &database,
+            tenant,
+            &CustomersMerged {
+                survivor: li.into(),
+                merged: wang.into(),
+                survivor_member: true,
+                survivor_owner: "users/zhao".into(),
+                ..CustomersMerged::default()
+            },
+            at(30),
+        )
+        .await;
+        let gone = read(&database, tenant, wang).await.expect("merged");
+        assert_eq!(gone.state, CustomerState::Merged);
+        assert_eq!(gone.merged_into, li);
+        assert!(gone.segments.is_empty());
+        let txn = begin_for_tenant(&database.db, tenant).await.expect("begin");
+        let live = store::find_live(&txn, tenant, wang).await.expect("live");
+        txn.commit().await.expect("commit");
+        let live = live.expect("survivor");
+        assert_eq!(live.name, li);
+        assert!(live.member);
+        assert_eq!(live.owner, "users/zhao");
+        deliver(
+            &database,
+            tenant,
+            &CustomerMergeUndone {
+                survivor: li.into(),
+                merged: wang.into(),
+                ..CustomerMergeUndone::default()
+            },
+            at(40),
+        )
+        .await;
+        assert!(
+            read(&database, tenant, wang)
+                .await
+                .expect("back")
+                .is_active()
+        );
+
+        // Erased: nothing personal stays, and nothing brings it back.
+        deliver(
+            &database,
+            tenant,
+            &CustomerErased {
+                customer: wang.into(),
+                ..CustomerErased::default()
+            },
+            at(50),
+        )
+        .await;
+        deliver(
+            &database,
+            tenant,
+            &CustomerUpdated {
+                customer: wang.into(),
+                contact: contact("+8613700137000", ""),
+                ..CustomerUpdated::default()
+            },
+            at(60),
+        )
+        .await;
+        let erased = read(&database, tenant, wang).await.expect("tombstone");
+        assert_eq!(erased.state, CustomerState::Erased);
+        assert!(erased.display_name.is_empty() && erased.phone.is_empty());
+        assert!(erased.mobile.is_empty() && erased.owner.is_empty());
+        assert!(erased.contact_preferences.is_none());
+        assert!(erased.segments.is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_copy_follows_the_customers_events_on_sqlite() {
+        scenario(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn the_copy_follows_the_customers_events_on_postgres() {
+        scenario(Backend::Postgres).await;
+    }
+}

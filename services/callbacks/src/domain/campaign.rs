@@ -374,7 +374,8 @@ mod tests {
 
     #[test]
     fn missing_or_malformed_fields_are_named() {
-        let cases: Vec<(Box<dyn Fn(&mut Campaign)>, &str)> = vec![
+        type Change = Box<dyn Fn(&mut Campaign)>;
+        let cases: Vec<(Change, &str)> = vec![
             (
                 Box::new(|c| c.display_name = " ".into()),
                 "campaign.display_name",
