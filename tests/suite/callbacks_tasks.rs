@@ -28,8 +28,9 @@ use kefu_proto::v1::{
     CallbackTriggerFilter, CancelCallbackTaskRequest, Channel, CreateCallbackPolicyRequest,
     CreateCallbackTaskRequest, CreateTeamRequest, EraseCustomerRequest, ErasureRequester,
     EventEnvelope, GetCallbackTaskRequest, Industry, ListCallbackTasksRequest, LocalizedText,
-    LoginRequest, ReassignCallbackTaskRequest, ReopenTicketRequest, ResolveTicketRequest, Role,
-    Team, TicketResolutionCode, TicketResolved, callback_service_client::CallbackServiceClient,
+    LoginRequest, MergeCustomersRequest, ReassignCallbackTaskRequest, ReopenTicketRequest,
+    ResolveTicketRequest, Role, Team, TicketResolutionCode, TicketResolved,
+    callback_service_client::CallbackServiceClient,
 };
 use prost::{Message, Name};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
@@ -586,6 +587,63 @@ async fn callback_tasks(backend: Backend) {
             .await
             .is_empty()
     );
+
+    // Two records of one person, each with a task of the policy: merged,
+    // the merged record's task is cancelled, the survivor's remains.
+    let survivor = new_customer(&stack, &admin, "赵敏", "13600136000").await;
+    let merged = new_customer(&stack, &admin, "赵敏(重复)", "13600136001").await;
+    let mut owed = Vec::new();
+    for customer in [&survivor, &merged] {
+        let request = CreateCallbackTaskRequest {
+            callback_task: Some(CallbackTask {
+                policy: policy.name.clone(),
+                customer: customer.clone(),
+                subject: "回访".into(),
+                ..CallbackTask::default()
+            }),
+            request_id: String::new(),
+        };
+        owed.push(
+            retry("a task for each record", || {
+                let mut client = as_admin.clone();
+                let request = request.clone();
+                async move { client.create_callback_task(request).await }
+            })
+            .await,
+        );
+    }
+    stack
+        .customers(Some(&admin))
+        .merge_customers(MergeCustomersRequest {
+            survivor: survivor.clone(),
+            merged: merged.clone(),
+            reason: "同一客户两次登记".into(),
+            ..MergeCustomersRequest::default()
+        })
+        .await
+        .expect("merged");
+    eventually("the merged record's task is cancelled", WAIT, || {
+        let mut client = as_admin.clone();
+        let name = owed[1].name.clone();
+        async move {
+            client
+                .get_callback_task(GetCallbackTaskRequest { name })
+                .await
+                .is_ok_and(|task| {
+                    task.get_ref().cancel_reason == CallbackCancelReason::CustomerMerged as i32
+                })
+        }
+    })
+    .await;
+    let kept = as_admin
+        .clone()
+        .get_callback_task(GetCallbackTaskRequest {
+            name: owed[0].name.clone(),
+        })
+        .await
+        .expect("the survivor's task")
+        .into_inner();
+    assert_eq!(kept.state, CallbackTaskState::Pending as i32);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
