@@ -419,6 +419,7 @@ impl TaskCustomers {
         }
         if let Some(erased) = erased {
             tasks::erase_customer(&txn, tenant, &erased.customer).await?;
+            store::responses::anonymise_customer(&txn, tenant, &erased.customer).await?;
         }
         if let Some(merged) = merged {
             merge(&txn, tenant, &merged, now).await?;
