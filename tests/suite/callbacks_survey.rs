@@ -11,8 +11,9 @@
 //! an appointment in quiet hours names `appointment_time` (QUIET_HOURS).
 //! Unanswered calls are retried after the policy's spacing and fail the task
 //! at the maximum. A survey sent by SMS is answered by text (`1123 …`, once:
-//! the provider's redelivery is a DUPLICATE), and one left unanswered
-//! expires into a NO_ANSWER attempt.
+//! the provider's redelivery is a DUPLICATE), one left unanswered expires
+//! into a NO_ANSWER attempt, and a policy's SMS fallback texts the survey
+//! when the calls are used up.
 
 use std::{sync::Arc, time::Duration};
 
@@ -25,13 +26,14 @@ use kefu_proto::v1::{
     AddTeamMemberRequest, CallbackAssignment, CallbackAssignmentMode, CallbackEscalationReason,
     CallbackOutcome, CallbackPolicy, CallbackRetryPolicy, CallbackSmsState, CallbackTask,
     CallbackTaskState, CallbackTrigger, CallbackTriggerFilter, Channel,
-    CreateCallbackPolicyRequest, CreateSurveyRequest, CreateTeamRequest, GetCallbackTaskRequest,
-    GetSurveyResponseRequest, Industry, ListCallbackAttemptsRequest, ListCallbackTasksRequest,
-    ListTicketsRequest, LocalizedText, RecordCallbackOutcomeRequest, RecordSmsSurveyReplyRequest,
-    ResolveTicketRequest, Role, SatisfactionLevel, SendSurveyBySmsRequest, SmsSurveyReplyStatus,
-    StartCallbackAttemptRequest, SubmitSurveyResponseRequest, Survey, SurveyAnswer,
-    SurveyDimension, SurveyResponse, Team, Ticket, TicketResolutionCode,
-    callback_service_client::CallbackServiceClient, ticket_service_client::TicketServiceClient,
+    CreateCallbackPolicyRequest, CreateCallbackTaskRequest, CreateSurveyRequest, CreateTeamRequest,
+    GetCallbackTaskRequest, GetSurveyResponseRequest, Industry, ListCallbackAttemptsRequest,
+    ListCallbackTasksRequest, ListTicketsRequest, LocalizedText, RecordCallbackOutcomeRequest,
+    RecordSmsSurveyReplyRequest, ResolveTicketRequest, Role, SatisfactionLevel,
+    SendSurveyBySmsRequest, SmsSurveyReplyStatus, StartCallbackAttemptRequest,
+    SubmitSurveyResponseRequest, Survey, SurveyAnswer, SurveyDimension, SurveyResponse, Team,
+    Ticket, TicketResolutionCode, callback_service_client::CallbackServiceClient,
+    ticket_service_client::TicketServiceClient,
 };
 use tonic::Code;
 
@@ -623,6 +625,69 @@ async fn callbacks_survey(backend: Backend) {
     assert_eq!(
         latest.sms.map(|sms| sms.state),
         Some(CallbackSmsState::Expired as i32)
+    );
+
+    // --- The SMS fallback: used-up calls send the survey by text -----------
+    let fallback = as_admin
+        .clone()
+        .create_callback_policy(CreateCallbackPolicyRequest {
+            callback_policy: Some(CallbackPolicy {
+                display_name: text("手工回访", "Manual follow-up"),
+                trigger: CallbackTrigger::Manual as i32,
+                channel: Channel::Sms as i32,
+                assignment: Some(CallbackAssignment {
+                    mode: CallbackAssignmentMode::TeamLeastLoaded as i32,
+                    team: team.name.clone(),
+                }),
+                retry: Some(CallbackRetryPolicy {
+                    max_attempts: 1,
+                    sms_fallback: true,
+                    ..CallbackRetryPolicy::default()
+                }),
+                survey: survey.name.clone(),
+                ..CallbackPolicy::default()
+            }),
+            ..CreateCallbackPolicyRequest::default()
+        })
+        .await
+        .expect("fallback policy")
+        .into_inner();
+    let by_hand = as_admin
+        .clone()
+        .create_callback_task(CreateCallbackTaskRequest {
+            callback_task: Some(CallbackTask {
+                policy: fallback.name.clone(),
+                customer: customer.clone(),
+                assignee: agent_user.clone(),
+                subject: "安装满意度回访".into(),
+                ..CallbackTask::default()
+            }),
+            ..CreateCallbackTaskRequest::default()
+        })
+        .await
+        .expect("a task by hand")
+        .into_inner();
+    let fell_back = as_agent
+        .clone()
+        .record_callback_outcome(RecordCallbackOutcomeRequest {
+            name: by_hand.name.clone(),
+            outcome: CallbackOutcome::NoAnswer as i32,
+            ..RecordCallbackOutcomeRequest::default()
+        })
+        .await
+        .expect("the only call unanswered")
+        .into_inner();
+    assert_eq!(
+        fell_back.state,
+        CallbackTaskState::InProgress as i32,
+        "not failed: the survey went by SMS"
+    );
+    assert_eq!(fell_back.attempt_count, 2);
+    let texted = fell_back.latest_attempt.expect("the SMS attempt");
+    assert_eq!(texted.channel, Channel::Sms as i32);
+    assert_eq!(
+        texted.sms.map(|sms| sms.state),
+        Some(CallbackSmsState::Sent as i32)
     );
 }
 

@@ -21,7 +21,8 @@ use uuid::Uuid;
 
 use super::{
     Shared, append_event, caller, caller_user, holds, page_size, remember_request,
-    responses::{self, Recorded},
+    responses::{self, Recorded, survey_of},
+    sms::{hand_over, queue_survey},
     tasks::{calling_rules_of, policy_of},
 };
 use crate::{
@@ -182,7 +183,7 @@ async fn start(
     };
     attempts::insert(&txn, tenant, &started).await?;
     let mut after = before.clone();
-    after.state = kefu_proto::v1::CallbackTaskState::InProgress as i32;
+    after.state = attempt::working_state(&before) as i32;
     after.attempt_count += 1;
     after.latest_attempt = Some(started.clone());
     tasks::save(&txn, tenant, &before, &mut after, now).await?;
@@ -380,11 +381,64 @@ async fn record(
         )
         .await?;
     }
+    let mut ended = result.ended;
+    let fallback = if result.exhausted && retry.sms_fallback {
+        sms_fallback(&txn, tenant, &mut after, before.state, &actor, now).await?
+    } else {
+        None
+    };
+    if fallback.is_some() {
+        ended = false;
+    }
     tasks::save(&txn, tenant, &before, &mut after, now).await?;
-    append_attempt_events(&txn, tenant, &after, &settled, result.ended, now).await?;
+    append_attempt_events(&txn, tenant, &after, &settled, ended, now).await?;
     remember_request(&txn, tenant, &request.request_id, RECORD, &after.name, now).await?;
     shared.commit(txn).await?;
+    if let Some(queued) = fallback {
+        hand_over(&shared.db, tenant, queued, now).await;
+        let txn = shared.begin_read(tenant).await?;
+        if let Some(current) = tasks::find(&txn, tenant, &after.name).await? {
+            after = current;
+        }
+        txn.commit().await?;
+    }
     Ok(after)
+}
+
+/// The policy's SMS fallback: a phone task whose attempts ran out (just
+/// settled FAILED in `task`) sends its survey by SMS instead, when it has
+/// a survey and the customer a mobile number; the task goes back to
+/// IN_PROGRESS with the queued SMS attempt. None (the task stays FAILED)
+/// otherwise.
+async fn sms_fallback(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    task: &mut CallbackTask,
+    state_before: i32,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Option<CallbackAttempt>> {
+    if task.survey.is_empty() || !task.survey_response.is_empty() {
+        return Ok(None);
+    }
+    let Some(survey) = survey_of(txn, tenant, &task.survey).await? else {
+        return Ok(None);
+    };
+    let mut reopened = task.clone();
+    reopened.state = state_before;
+    reopened.outcome = CallbackOutcome::Unspecified as i32;
+    reopened.end_time = None;
+    reopened.completed_within_window = false;
+    match queue_survey(txn, tenant, &mut reopened, &survey, "", actor, now).await {
+        Ok(queued) => {
+            *task = reopened;
+            Ok(Some(queued))
+        }
+        // No mobile number, or a customer never to be contacted: the task
+        // fails as it would without the fallback.
+        Err(CallbacksError::FailedPrecondition(..)) => Ok(None),
+        Err(error) => Err(error),
+    }
 }
 
 /// CallbackAttemptRecorded for `attempt` of `task` (as left by it), and

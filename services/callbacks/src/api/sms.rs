@@ -181,29 +181,61 @@ async fn send(
                 "ILLEGAL_TRANSITION",
             )
         })?;
-    let customer = customers::find(&txn, tenant, &before.customer).await?;
+    let actor = actor_of(&txn, tenant, &context).await?;
+    let mut after = before.clone();
+    let queued = queue_survey(
+        &txn,
+        tenant,
+        &mut after,
+        &survey,
+        &request.locale,
+        &actor,
+        now,
+    )
+    .await?;
+    tasks::save(&txn, tenant, &before, &mut after, now).await?;
+    remember_request(&txn, tenant, &request.request_id, SEND, &queued.name, now).await?;
+    shared.commit(txn).await?;
+    Ok(hand_over(&shared.db, tenant, queued, now).await)
+}
+
+/// Writes a QUEUED SMS attempt sending `survey` to the customer of `task`
+/// (changed in place: IN_PROGRESS, one more attempt, its latest; the
+/// caller saves it): due now, or at the next allowed time in quiet hours or
+/// the customer's do-not-disturb. FAILED_PRECONDITION `NO_CONTACT_PHONE`
+/// without a mobile number, `DO_NOT_DISTURB` when the customer may never
+/// be contacted. `locale` empty: the tenant's.
+pub(crate) async fn queue_survey(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    task: &mut CallbackTask,
+    survey: &kefu_proto::v1::Survey,
+    locale: &str,
+    requester: &Actor,
+    now: DateTime<Utc>,
+) -> Result<CallbackAttempt> {
+    let customer = customers::find(txn, tenant, &task.customer).await?;
     let mobile = customer
         .map(|customer| customer.mobile)
         .filter(|mobile| !mobile.is_empty())
         .unwrap_or_default();
     if mobile.is_empty() {
         return Err(CallbacksError::precondition(
-            format!("{} has no mobile number to text", before.customer),
+            format!("{} has no mobile number to text", task.customer),
             "NO_CONTACT_PHONE",
         ));
     }
-    let tenant_copy = kefu_tenants::replica::tenant(&txn, tenant).await?;
-    let locale = if request.locale.is_empty() {
-        tenant_copy
-            .as_ref()
-            .map(|tenant| tenant.locale.clone())
+    let locale = if locale.is_empty() {
+        kefu_tenants::replica::tenant(txn, tenant)
+            .await?
+            .map(|tenant| tenant.locale)
             .filter(|locale| !locale.is_empty())
             .unwrap_or_else(|| "zh-CN".to_owned())
     } else {
-        request.locale.clone()
+        locale.to_owned()
     };
-    let rules = calling_rules_of(&txn, tenant, &before, now).await?;
-    let due_end = before
+    let rules = calling_rules_of(txn, tenant, task, now).await?;
+    let due_end = task
         .due_end
         .as_ref()
         .and_then(from_timestamp)
@@ -217,19 +249,23 @@ async fn send(
             )
         })?,
     };
-    let body = body_of(&txn, tenant, &before, &survey, &locale, rules.zone()).await?;
-    let policy = policy_of(&txn, tenant, &before.policy).await?;
+    let body = body_of(txn, tenant, task, survey, &locale, rules.zone()).await?;
+    let policy = policy_of(txn, tenant, &task.policy).await?;
     let retry = Retry::of(policy.as_ref().and_then(|policy| policy.retry.as_ref()));
-    let actor = actor_of(&txn, tenant, &context).await?;
+    let is_user = requester.kind == ActorKind::User as i32;
     let queued = CallbackAttempt {
-        name: attempt_name(&before.name, Uuid::now_v7()),
-        attempt_number: before.attempt_count + 1,
-        agent: if actor.kind == ActorKind::User as i32 {
-            actor.name.clone()
+        name: attempt_name(&task.name, Uuid::now_v7()),
+        attempt_number: task.attempt_count + 1,
+        agent: if is_user {
+            requester.name.clone()
         } else {
             String::new()
         },
-        agent_display_name: actor.display_name.clone(),
+        agent_display_name: if is_user {
+            requester.display_name.clone()
+        } else {
+            String::new()
+        },
         channel: Channel::Sms as i32,
         start_time: Some(to_timestamp(now)),
         sms: Some(CallbackSmsDelivery {
@@ -246,25 +282,38 @@ async fn send(
         create_time: Some(to_timestamp(now)),
         ..CallbackAttempt::default()
     };
-    attempts::insert(&txn, tenant, &queued).await?;
-    let mut after = before.clone();
-    after.state = kefu_proto::v1::CallbackTaskState::InProgress as i32;
-    after.attempt_count += 1;
-    after.latest_attempt = Some(queued.clone());
-    tasks::save(&txn, tenant, &before, &mut after, now).await?;
-    remember_request(&txn, tenant, &request.request_id, SEND, &queued.name, now).await?;
-    shared.commit(txn).await?;
-    if send_at > now {
-        return Ok(queued);
+    attempts::insert(txn, tenant, &queued).await?;
+    task.state = attempt::working_state(task) as i32;
+    task.attempt_count += 1;
+    task.next_call_time = None;
+    task.latest_attempt = Some(queued.clone());
+    Ok(queued)
+}
+
+/// After the commit that queued it: hands `queued` to the provider when it
+/// is due now, answering the attempt as it then stands. Should that fail,
+/// the SMS scan tries again and the attempt is answered QUEUED.
+pub(crate) async fn hand_over(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    queued: CallbackAttempt,
+    now: DateTime<Utc>,
+) -> CallbackAttempt {
+    let due = queued
+        .sms
+        .as_ref()
+        .and_then(|sms| sms.scheduled_send_time.as_ref())
+        .and_then(from_timestamp)
+        .is_none_or(|send_at| send_at <= now);
+    if !due {
+        return queued;
     }
-    // Due now: hand it over at once. Should that fail, the SMS scan tries
-    // again; the caller sees the attempt QUEUED.
-    match deliver(&shared.db, tenant, &queued.name, now).await {
-        Ok(Some(sent)) => Ok(sent),
-        Ok(None) => Ok(queued),
+    match deliver(db, tenant, &queued.name, now).await {
+        Ok(Some(sent)) => sent,
+        Ok(None) => queued,
         Err(error) => {
-            tracing::warn!(attempt = %queued.name, error = %error, "sms survey not handed over yet");
-            Ok(queued)
+            tracing::warn!(attempt = %queued.name, %error, "sms survey not handed over yet");
+            queued
         }
     }
 }

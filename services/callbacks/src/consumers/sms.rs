@@ -46,7 +46,7 @@ pub fn spawn(context: &ServiceContext, shutdown: CancellationToken) -> JoinHandl
 /// choose.
 pub async fn scan_sms(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<usize> {
     let mut count = 0;
-    for tenant in attempts::known_tenants(db).await? {
+    for tenant in attempts::tenants_with_open_tasks(db).await? {
         let txn = kefu_kit::db::begin_read_for_tenant(db, tenant).await?;
         let (to_send, expired) = attempts::sms_due(&txn, tenant, now, BATCH).await?;
         txn.commit().await?;

@@ -132,6 +132,17 @@ pub fn check_workable(task: &CallbackTask) -> Result<()> {
     Ok(())
 }
 
+/// The state of `task` while an attempt is open: IN_PROGRESS, but an
+/// OVERDUE task stays OVERDUE (it was escalated once and stays so until it
+/// ends).
+pub fn working_state(task: &CallbackTask) -> CallbackTaskState {
+    if state_of(task) == CallbackTaskState::Overdue {
+        CallbackTaskState::Overdue
+    } else {
+        CallbackTaskState::InProgress
+    }
+}
+
 /// True while an attempt waits for its outcome.
 pub fn is_open(attempt: &CallbackAttempt) -> bool {
     attempt.outcome == CallbackOutcome::Unspecified as i32 && attempt.end_time.is_none()
@@ -600,6 +611,14 @@ mod tests {
             assert_eq!(error.specific_reason(), Some("ILLEGAL_TRANSITION"));
         }
         assert!(check_workable(&task(CallbackTaskState::Overdue)).is_ok());
+        assert_eq!(
+            working_state(&task(CallbackTaskState::Overdue)),
+            CallbackTaskState::Overdue
+        );
+        assert_eq!(
+            working_state(&task(CallbackTaskState::Pending)),
+            CallbackTaskState::InProgress
+        );
         let mut open = task(CallbackTaskState::InProgress);
         open.latest_attempt = Some(CallbackAttempt {
             name: "callbackTasks/x/attempts/y".into(),

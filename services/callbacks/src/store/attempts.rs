@@ -11,7 +11,7 @@ use kefu_kit::{
     events::from_timestamp,
     rows::{self, ident},
 };
-use kefu_proto::v1::{CallbackAttempt, CallbackOutcome, CallbackSmsState};
+use kefu_proto::v1::{CallbackAttempt, CallbackOutcome, CallbackSmsState, CallbackTaskState};
 use prost::Message;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, QueryResult, Value,
@@ -255,21 +255,22 @@ pub async fn sms_due<C: ConnectionTrait>(
     Ok((to_send, expired))
 }
 
-/// Every tenant this service has heard of: the tenants of the events its
-/// consumers processed (every tenant's TenantCreated reaches the copy of
-/// the tenant), read across tenants.
-///
-/// Why not the attempts themselves: on PostgreSQL row-level security hides
-/// every tenant table from a transaction without a tenant, and
-/// `processed_events` is the service's one platform table naming tenants;
-/// each tenant's own transaction then finds its due attempts.
-pub async fn known_tenants(db: &DatabaseConnection) -> Result<Vec<TenantId>> {
+/// Every tenant with a task IN_PROGRESS or OVERDUE: the tenants where an
+/// SMS attempt may wait to be sent or for its reply (a task with an open
+/// attempt is IN_PROGRESS, or OVERDUE once its window passed). Read across
+/// tenants from `callback_tasks`, the callbacks table a platform
+/// transaction may read (tenant ids only); each tenant's own transaction
+/// then finds its due attempts.
+pub async fn tenants_with_open_tasks(db: &DatabaseConnection) -> Result<Vec<TenantId>> {
     let txn = kefu_kit::db::begin_read_platform(db).await?;
     let statement = Query::select()
         .distinct()
         .column(ident("tenant_id"))
-        .from(ident("processed_events"))
-        .and_where(Expr::col(ident("tenant_id")).is_not_null())
+        .from(ident("callback_tasks"))
+        .and_where(Expr::col(ident("state")).is_in([
+            CallbackTaskState::InProgress as i32,
+            CallbackTaskState::Overdue as i32,
+        ]))
         .order_by(ident("tenant_id"), Order::Asc)
         .to_owned();
     let tenants = txn
