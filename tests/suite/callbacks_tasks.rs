@@ -26,10 +26,10 @@ use kefu_proto::v1::{
     AddTeamMemberRequest, CallbackAssignment, CallbackAssignmentMode, CallbackCancelReason,
     CallbackPolicy, CallbackTask, CallbackTaskOverdue, CallbackTaskState, CallbackTrigger,
     CallbackTriggerFilter, CancelCallbackTaskRequest, Channel, CreateCallbackPolicyRequest,
-    CreateCallbackTaskRequest, CreateTeamRequest, EraseCustomerRequest, ErasureRequester,
-    EventEnvelope, GetCallbackTaskRequest, Industry, ListCallbackTasksRequest, LocalizedText,
-    LoginRequest, MergeCustomersRequest, ReassignCallbackTaskRequest, ReopenTicketRequest,
-    ResolveTicketRequest, Role, Team, TicketResolutionCode, TicketResolved,
+    CreateCallbackTaskRequest, CreateTeamRequest, DeactivateUserRequest, EraseCustomerRequest,
+    ErasureRequester, EventEnvelope, GetCallbackTaskRequest, Industry, ListCallbackTasksRequest,
+    LocalizedText, LoginRequest, MergeCustomersRequest, ReassignCallbackTaskRequest,
+    ReopenTicketRequest, ResolveTicketRequest, Role, Team, TicketResolutionCode, TicketResolved,
     callback_service_client::CallbackServiceClient,
 };
 use prost::{Message, Name};
@@ -644,6 +644,51 @@ async fn callback_tasks(backend: Backend) {
         .expect("the survivor's task")
         .into_inner();
     assert_eq!(kept.state, CallbackTaskState::Pending as i32);
+
+    // The agent leaves: the open task goes to the team's other agent.
+    let (second_agent, _) = join_as(&stack, &admin, &slug, "agent2", &[Role::Agent]).await;
+    stack
+        .identity(Some(&admin))
+        .add_team_member(AddTeamMemberRequest {
+            name: team.name.clone(),
+            user: second_agent.clone(),
+        })
+        .await
+        .expect("second member");
+    eventually("the callbacks copy knows the second agent", WAIT, || {
+        let db = callbacks_db.clone();
+        let (team, agent) = (team.name.clone(), second_agent.clone());
+        async move {
+            let txn = begin_for_tenant(&db, tenant).await.expect("begin");
+            let known = kefu_tenants::replica::team(&txn, tenant, &team)
+                .await
+                .expect("team copy")
+                .is_some_and(|team| team.members.contains(&agent));
+            txn.commit().await.expect("commit");
+            known
+        }
+    })
+    .await;
+    stack
+        .identity(Some(&admin))
+        .deactivate_user(DeactivateUserRequest {
+            name: agent_user.clone(),
+            reason: "离职".into(),
+            ..DeactivateUserRequest::default()
+        })
+        .await
+        .expect("deactivated");
+    eventually("the task moves to the second agent", WAIT, || {
+        let mut client = as_admin.clone();
+        let (name, agent) = (owed[0].name.clone(), second_agent.clone());
+        async move {
+            client
+                .get_callback_task(GetCallbackTaskRequest { name })
+                .await
+                .is_ok_and(|task| task.get_ref().assignee == agent)
+        }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

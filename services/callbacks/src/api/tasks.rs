@@ -193,15 +193,21 @@ pub(crate) async fn calling_rules_of(
 }
 
 /// The agent the policy's assignment picks in `team` for `customer` (the
-/// team's turn row locked until the transaction ends), or None.
+/// team's turn row locked until the transaction ends), never `excluded`
+/// (an agent just deactivated whose copy may not say so yet), or None.
 async fn pick_assignee(
     txn: &DatabaseTransaction,
     tenant: TenantId,
     mode: CallbackAssignmentMode,
     team: &str,
     owner: Option<&str>,
+    excluded: Option<&str>,
 ) -> Result<Option<String>> {
-    let users = kefu_tenants::replica::users(txn, tenant).await?;
+    let users: Vec<_> = kefu_tenants::replica::users(txn, tenant)
+        .await?
+        .into_iter()
+        .filter(|user| Some(user.name.as_str()) != excluded)
+        .collect();
     let owner_takes_tasks = owner.is_some_and(|owner| {
         users
             .iter()
@@ -336,7 +342,7 @@ pub(crate) async fn schedule(
             .as_ref()
             .map(|customer| customer.owner.as_str())
             .filter(|owner| !owner.is_empty());
-        pick_assignee(txn, tenant, assignment_mode, &team, owner)
+        pick_assignee(txn, tenant, assignment_mode, &team, owner, None)
             .await?
             .unwrap_or_default()
     } else {
@@ -903,28 +909,11 @@ pub(super) async fn reassign_callback_task(
         request.team.clone()
     };
     let assignee = if request.assignee.is_empty() {
-        let policy = policy_of(&txn, tenant, &before.policy)
-            .await?
-            .unwrap_or_default();
-        let mode = policy
-            .assignment
-            .as_ref()
-            .map(|assignment| assignment.mode())
-            .filter(|mode| {
-                matches!(
-                    mode,
-                    CallbackAssignmentMode::TeamRoundRobin
-                        | CallbackAssignmentMode::TeamLeastLoaded
-                )
-            })
-            .unwrap_or(CallbackAssignmentMode::TeamLeastLoaded);
-        let picked = pick_assignee(&txn, tenant, mode, &team, None)
+        pick_in_team(&txn, tenant, &before, &team, None, now)
             .await?
             .ok_or_else(|| {
                 CallbacksError::invalid("team", format!("{team} has no active agent to take it"))
-            })?;
-        store::assignment::record(&txn, tenant, &team, &picked, now).await?;
-        picked
+            })?
     } else {
         if !active_user(&txn, tenant, &request.assignee).await? {
             return Err(CallbacksError::invalid(
@@ -935,25 +924,81 @@ pub(super) async fn reassign_callback_task(
         }
         request.assignee.clone()
     };
-    let mut after = before.clone();
-    after.assignee = assignee.clone();
-    after.team = team.clone();
-    tasks::save(&txn, tenant, &before, &mut after, now).await?;
     let actor = actor_for(&txn, tenant, &context).await?;
+    let after = assign(
+        &txn,
+        tenant,
+        &before,
+        &assignee,
+        &team,
+        CallbackAssignmentCause::Reassigned,
+        &request.reason,
+        &actor,
+        now,
+    )
+    .await?;
+    shared.commit(txn).await.map_err(CallbacksError::from)?;
+    Ok(Response::new(after))
+}
+
+/// The agent `team` gives `task` to by its policy's team mode (round robin
+/// or least loaded; the owner mode spreads as least loaded), never
+/// `excluded`; the team's turn recorded. None when nobody can take it.
+pub(crate) async fn pick_in_team(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    task: &CallbackTask,
+    team: &str,
+    excluded: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Option<String>> {
+    let policy = policy_of(txn, tenant, &task.policy)
+        .await?
+        .unwrap_or_default();
+    let mode = policy
+        .assignment
+        .as_ref()
+        .map(|assignment| assignment.mode())
+        .filter(|mode| *mode == CallbackAssignmentMode::TeamRoundRobin)
+        .unwrap_or(CallbackAssignmentMode::TeamLeastLoaded);
+    let picked = pick_assignee(txn, tenant, mode, team, None, excluded).await?;
+    if let Some(picked) = &picked {
+        store::assignment::record(txn, tenant, team, picked, now).await?;
+    }
+    Ok(picked)
+}
+
+/// Gives `before` (read for change) to `assignee` in `team` for `cause`,
+/// with its CallbackTaskAssigned.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn assign(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    before: &CallbackTask,
+    assignee: &str,
+    team: &str,
+    cause: CallbackAssignmentCause,
+    reason: &str,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<CallbackTask> {
+    let mut after = before.clone();
+    after.assignee = assignee.to_owned();
+    after.team = team.to_owned();
+    tasks::save(txn, tenant, before, &mut after, now).await?;
     let assigned = CallbackTaskAssigned {
         callback_task: after.name.clone(),
         customer: after.customer.clone(),
-        assignee,
+        assignee: assignee.to_owned(),
         previous_assignee: before.assignee.clone(),
-        team,
-        cause: CallbackAssignmentCause::Reassigned as i32,
-        reason: request.reason.clone(),
+        team: team.to_owned(),
+        cause: cause as i32,
+        reason: reason.to_owned(),
         due_end: after.due_end,
-        actor: Some(actor),
+        actor: Some(actor.clone()),
     };
-    append_event(&txn, tenant, after.name.clone(), &assigned, now).await?;
-    shared.commit(txn).await.map_err(CallbacksError::from)?;
-    Ok(Response::new(after))
+    append_event(txn, tenant, after.name.clone(), &assigned, now).await?;
+    Ok(after)
 }
 
 /// Cancels `before` (read for change) for `reason`, with its event.

@@ -23,6 +23,7 @@ pub fn subscriptions(context: &ServiceContext) -> Vec<ServiceSubscription> {
         follow_ups::subscription(context),
         triggers::subscription(context),
         triggers::customers_subscription(context),
+        triggers::reassign_subscription(context),
     ]
 }
 

@@ -29,15 +29,19 @@ use kefu_kit::{
     service::{ServiceContext, ServiceSubscription},
 };
 use kefu_proto::v1::{
-    CallbackCancelReason, CallbackTask, CallbackTrigger, ComplaintClosed, CustomerErased,
-    CustomerState, CustomersMerged, DispatchCompleted, EventEnvelope, TicketReopened,
-    TicketResolved,
+    CallbackAssignmentCause, CallbackAssignmentMode, CallbackCancelReason, CallbackTask,
+    CallbackTrigger, ComplaintClosed, CustomerErased, CustomerOwnerAssigned, CustomerState,
+    CustomersMerged, DispatchCompleted, EventEnvelope, TicketReopened, TicketResolved,
+    UserDeactivated,
 };
 use prost::Name;
 use sea_orm::DatabaseTransaction;
 
 use crate::{
-    api::tasks::{active_policies, cancel_task, customer_of, schedule, system_actor},
+    api::tasks::{
+        active_policies, assign, cancel_task, customer_of, pick_in_team, policy_of, schedule,
+        system_actor,
+    },
     domain::task::{self, Trigger, TriggerFacts},
     error::{CallbacksError, Result},
     store::{self, customers::KnownCustomer, tasks},
@@ -55,6 +59,20 @@ pub fn subscription(context: &ServiceContext) -> ServiceSubscription {
         group: GROUP.to_owned(),
         producers: vec!["tickets".to_owned()],
         handler: Arc::new(Triggers::new(GROUP, context)),
+    }
+}
+
+/// The consumer group moving tasks when their assignee leaves or the
+/// customer's owner changes.
+pub const REASSIGN_GROUP: &str = "callbacks.task_reassign";
+
+/// The subscription moving the tasks of deactivated agents and of
+/// customers whose owner changed.
+pub fn reassign_subscription(context: &ServiceContext) -> ServiceSubscription {
+    ServiceSubscription {
+        group: REASSIGN_GROUP.to_owned(),
+        producers: vec!["tenants".to_owned(), "customers".to_owned()],
+        handler: Arc::new(Reassignments::new(REASSIGN_GROUP, context)),
     }
 }
 
@@ -485,6 +503,179 @@ async fn merge(
             }
             tasks::save(txn, tenant, &before, &mut after, now).await?;
         }
+    }
+    Ok(())
+}
+
+/// Moves open tasks when their assignee is deactivated (to the successor,
+/// or spread again over the successor team or the task's team:
+/// ASSIGNEE_DEACTIVATED) or when the customer's owner changes (a task that
+/// followed the owner goes to the new one: OWNER_CHANGED).
+pub struct Reassignments {
+    group: String,
+    context: ServiceContext,
+}
+
+impl Reassignments {
+    /// The handler of consumer group `group`.
+    pub fn new(group: &str, context: &ServiceContext) -> Self {
+        Self {
+            group: group.to_owned(),
+            context: context.clone(),
+        }
+    }
+
+    /// Applies one event (anything but a deactivation or an owner change
+    /// is ignored).
+    pub async fn apply(&self, event: &EventEnvelope) -> Result<()> {
+        if event.tenant_id.is_empty() {
+            return Ok(());
+        }
+        let deactivated = (event.r#type == UserDeactivated::full_name())
+            .then(|| payload_as::<UserDeactivated>(event))
+            .flatten();
+        let owner = (event.r#type == CustomerOwnerAssigned::full_name())
+            .then(|| payload_as::<CustomerOwnerAssigned>(event))
+            .flatten();
+        if deactivated.is_none() && owner.is_none() {
+            return Ok(());
+        }
+        let tenant = tenant_of(event)?;
+        let now = self.context.now();
+        let txn = begin_for_event(&self.context.db, event).await?;
+        if !inbox::claim(&txn, &self.group, event, now).await? {
+            return Ok(());
+        }
+        if let Some(deactivated) = deactivated {
+            away_from(&txn, tenant, &deactivated, now).await?;
+        }
+        if let Some(owner) = owner {
+            follow_owner(&txn, tenant, &owner, now).await?;
+        }
+        self.context.commit(txn).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl EventHandler for Reassignments {
+    async fn handle(&self, event: &EventEnvelope) -> Result<(), HandlerError> {
+        self.apply(event).await.map_err(HandlerError::from_error)
+    }
+}
+
+/// The open tasks of `tenant` matching `prefilter`, each read for change
+/// and still open.
+async fn open_tasks(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    prefilter: tasks::Prefilter,
+) -> Result<Vec<CallbackTask>> {
+    let prefilter = tasks::Prefilter {
+        states: tasks::OPEN_STATES.to_vec(),
+        ..prefilter
+    };
+    let mut found = Vec::new();
+    for listed in tasks::list(txn, tenant, &prefilter).await? {
+        let task = tasks::find_for_change(txn, tenant, &listed.name, "name", "").await?;
+        if task::is_open(task.state) {
+            found.push(task);
+        }
+    }
+    Ok(found)
+}
+
+/// Moves the open tasks of a deactivated agent.
+async fn away_from(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    deactivated: &UserDeactivated,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let held = open_tasks(
+        txn,
+        tenant,
+        tasks::Prefilter {
+            assignee: Some(deactivated.user.clone()),
+            ..tasks::Prefilter::default()
+        },
+    )
+    .await?;
+    for before in held {
+        let (assignee, team) = if deactivated.successor.starts_with("users/") {
+            (Some(deactivated.successor.clone()), before.team.clone())
+        } else {
+            let team = if deactivated.successor.starts_with("teams/") {
+                deactivated.successor.clone()
+            } else {
+                before.team.clone()
+            };
+            let picked =
+                pick_in_team(txn, tenant, &before, &team, Some(&deactivated.user), now).await?;
+            (picked, team)
+        };
+        // Nobody to take it: it stays, visible in the team's queue.
+        let Some(assignee) = assignee else {
+            continue;
+        };
+        assign(
+            txn,
+            tenant,
+            &before,
+            &assignee,
+            &team,
+            CallbackAssignmentCause::AssigneeDeactivated,
+            &format!("{} was deactivated", deactivated.user),
+            &system_actor(),
+            now,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Gives the new owner the open tasks of `owner.customer` that followed
+/// the previous owner under a CUSTOMER_OWNER policy.
+async fn follow_owner(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    owner: &CustomerOwnerAssigned,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if owner.new_owner.is_empty() || owner.previous_owner.is_empty() {
+        return Ok(());
+    }
+    let open = open_tasks(
+        txn,
+        tenant,
+        tasks::Prefilter {
+            customer: Some(owner.customer.clone()),
+            assignee: Some(owner.previous_owner.clone()),
+            ..tasks::Prefilter::default()
+        },
+    )
+    .await?;
+    for before in open {
+        let follows_owner = policy_of(txn, tenant, &before.policy)
+            .await?
+            .and_then(|policy| policy.assignment)
+            .is_some_and(|assignment| assignment.mode() == CallbackAssignmentMode::CustomerOwner);
+        if !follows_owner {
+            continue;
+        }
+        let team = before.team.clone();
+        assign(
+            txn,
+            tenant,
+            &before,
+            &owner.new_owner,
+            &team,
+            CallbackAssignmentCause::OwnerChanged,
+            &owner.reason,
+            &system_actor(),
+            now,
+        )
+        .await?;
     }
     Ok(())
 }
