@@ -746,4 +746,33 @@ mod tests {
         assert_eq!(subtract(&[(600, 700)], &[(0, 480)]), vec![(600, 700)]);
         assert_eq!(subtract(&[(600, 700)], &[(500, 800)]), Vec::new());
     }
+
+    #[test]
+    fn quiet_hours_follow_daylight_saving_in_the_tenants_zone() {
+        // New York springs forward on Sunday 8 March 2026: 08:00 local is
+        // 13:00 UTC on Saturday and 12:00 UTC on Sunday.
+        let rules = CallingRules::new(Some(&calendar(Vec::new())), "America/New_York");
+        let new_york = |day, hour| {
+            chrono_tz::America::New_York
+                .with_ymd_and_hms(2026, 3, day, hour, 0, 0)
+                .single()
+                .expect("a New York time")
+                .with_timezone(&Utc)
+        };
+        let saturday = rules.due_window(
+            new_york(6, 23),
+            Duration::zero(),
+            Duration::days(3),
+            new_york(6, 23),
+        );
+        assert_eq!(saturday.start, new_york(7, 8));
+        let sunday = rules.due_window(
+            new_york(7, 22),
+            Duration::zero(),
+            Duration::days(3),
+            new_york(7, 22),
+        );
+        assert_eq!(sunday.start, new_york(8, 8));
+        assert_eq!(sunday.start.to_rfc3339(), "2026-03-08T12:00:00+00:00");
+    }
 }
