@@ -125,8 +125,8 @@ async fn campaign_policy(
     Ok(policy)
 }
 
-/// INVALID_ARGUMENT naming `field` unless `segment` is known here (a
-/// customer was seen in it).
+/// INVALID_ARGUMENT naming `field` unless `segment` is known here (its
+/// creation or a customer in it was seen).
 async fn known_segment(
     txn: &DatabaseTransaction,
     tenant: TenantId,
@@ -138,7 +138,7 @@ async fn known_segment(
     } else {
         Err(CallbacksError::invalid(
             field,
-            format!("{segment} is not a segment with customers"),
+            format!("{segment} is not a segment of this tenant"),
         ))
     }
 }

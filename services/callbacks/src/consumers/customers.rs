@@ -5,6 +5,9 @@
 //! (inbox claim); a snapshot older than the copy changes nothing, and an
 //! erased customer stays erased.
 //!
+//! SegmentChanged records which segments exist, so a campaign may target
+//! one nobody is in yet.
+//!
 //! A customer entering a segment also gets a task from each ACTIVE
 //! campaign over that segment that includes new members
 //! (`consumers::campaigns::members_entered`), in the same transaction.
@@ -26,7 +29,7 @@ use kefu_kit::{
 use kefu_proto::v1::{
     CustomerContact, CustomerCreated, CustomerErased, CustomerMergeUndone, CustomerOwnerAssigned,
     CustomerSegmentMembershipChanged, CustomerState, CustomerTierChanged, CustomerUpdated,
-    CustomersMerged, EventEnvelope,
+    CustomersMerged, EventEnvelope, SegmentChanged,
 };
 use prost::Name;
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
@@ -67,6 +70,7 @@ fn relevant(kind: &str) -> bool {
         CustomersMerged::full_name(),
         CustomerMergeUndone::full_name(),
         CustomerErased::full_name(),
+        SegmentChanged::full_name(),
     ]
     .iter()
     .any(|name| name == kind)
@@ -196,6 +200,12 @@ pub(crate) async fn apply(
         store::undo_merge(txn, tenant, &undone.merged, &undone.survivor, at).await?;
     } else if let Some(erased) = payload_as::<CustomerErased>(event) {
         store::erase(txn, tenant, &erased.customer, at).await?;
+    } else if let Some(changed) = payload_as::<SegmentChanged>(event) {
+        if changed.deleted {
+            segments::forget(txn, tenant, &changed.segment).await?;
+        } else {
+            segments::record(txn, tenant, &changed.segment).await?;
+        }
     }
     Ok(0)
 }
@@ -339,6 +349,38 @@ mod tests {
             .expect("by mobile");
         txn.commit().await.expect("commit");
         assert_eq!(by_mobile.len(), 1);
+
+        // Segments known by their creation, before anyone is in them.
+        let known = |segment: &'static str| {
+            let db = database.db.clone();
+            async move {
+                let txn = begin_for_tenant(&db, tenant).await.expect("begin");
+                let known = segments::is_known(&txn, tenant, segment)
+                    .await
+                    .expect("known");
+                txn.commit().await.expect("commit");
+                known
+            }
+        };
+        assert!(!known("segments/empty").await);
+        let created = SegmentChanged {
+            segment: "segments/empty".into(),
+            display_name: "空分群".into(),
+            deleted: false,
+        };
+        deliver(&database, tenant, &created, at(15)).await;
+        assert!(known("segments/empty").await);
+        assert!(
+            members(&database, tenant, "segments/empty")
+                .await
+                .is_empty()
+        );
+        let deleted = SegmentChanged {
+            deleted: true,
+            ..created
+        };
+        deliver(&database, tenant, &deleted, at(16)).await;
+        assert!(!known("segments/empty").await);
 
         // Segment moves.
         deliver(

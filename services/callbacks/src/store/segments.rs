@@ -4,6 +4,10 @@
 //! targets, and which customers a policy's `customer_segment` admits.
 //! Segments are named `segments/{segment}` as the customers service names
 //! them.
+//!
+//! A row with an empty `customer` records that the segment exists (from
+//! SegmentChanged), so a campaign may target a segment nobody is in yet;
+//! the member look-ups never read it (no customer has an empty name).
 
 use kefu_kit::{context::TenantId, rows::ident};
 use kefu_proto::v1::CustomerState;
@@ -117,8 +121,22 @@ pub async fn contains<C: ConnectionTrait>(
     Ok(count > 0)
 }
 
-/// Whether any customer is known to belong to `segment` (a segment never
-/// seen in an event is unknown here).
+/// The customer of the row recording that a segment exists.
+const EXISTS: &str = "";
+
+/// Records that `segment` exists (created in the customers service).
+pub async fn record<C: ConnectionTrait>(db: &C, tenant: TenantId, segment: &str) -> Result<()> {
+    enter(db, tenant, EXISTS, &[segment.to_owned()]).await
+}
+
+/// Records that `segment` was deleted; its members leave it with their own
+/// events.
+pub async fn forget<C: ConnectionTrait>(db: &C, tenant: TenantId, segment: &str) -> Result<()> {
+    leave(db, tenant, EXISTS, &[segment.to_owned()]).await
+}
+
+/// Whether `segment` is known here: its creation was seen, or a customer
+/// is in it (a segment never seen in an event is unknown).
 pub async fn is_known<C: ConnectionTrait>(db: &C, tenant: TenantId, segment: &str) -> Result<bool> {
     let statement = Query::select()
         .column(ident("customer"))

@@ -11,14 +11,16 @@ use kefu_kit::{
 use kefu_proto::v1::{
     CreateSegmentRequest, Customer, DeleteSegmentRequest, GetSegmentRequest,
     ListSegmentMembersRequest, ListSegmentMembersResponse, ListSegmentsRequest,
-    ListSegmentsResponse, PreviewSegmentRequest, PreviewSegmentResponse, Segment,
+    ListSegmentsResponse, PreviewSegmentRequest, PreviewSegmentResponse, Segment, SegmentChanged,
     UpdateSegmentRequest,
 };
 use sea_orm::DatabaseTransaction;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::{Shared, caller, classify, page_size, records::check_request_id, required};
+use super::{
+    Shared, append_event, caller, classify, page_size, records::check_request_id, required,
+};
 use crate::{
     domain::filter::{self, Field, Filter, Vocabulary},
     error::{CustomersError, Result},
@@ -175,6 +177,12 @@ pub(super) async fn create_segment(
         other => other.map_err(CustomersError::from)?,
     }
     classify::reclassify_all(&txn, tenant, now).await?;
+    let event = SegmentChanged {
+        segment: name.clone(),
+        display_name: segment.display_name.clone(),
+        deleted: false,
+    };
+    append_event(&txn, tenant, &name, &event, now).await?;
     if !request.request_id.is_empty() {
         idempotency::remember(
             &txn,
@@ -405,6 +413,12 @@ pub(super) async fn delete_segment(
         .await
         .map_err(CustomersError::from)?;
     classify::reclassify_all(&txn, tenant, now).await?;
+    let event = SegmentChanged {
+        segment: request.name.clone(),
+        display_name: stored.segment.display_name.clone(),
+        deleted: true,
+    };
+    append_event(&txn, tenant, &request.name, &event, now).await?;
     shared.commit(txn).await?;
     Ok(Response::new(()))
 }
