@@ -99,17 +99,22 @@ fn interval(
     Ok((start, end))
 }
 
-/// The tasks of policy `name` whose trigger time falls in `[start, end)`,
-/// or NOT_FOUND for an unknown policy.
+/// NOT_FOUND unless policy `name` exists (checked before the interval, so
+/// another tenant's policy answers NOT_FOUND whatever the interval).
+async fn existing_policy(txn: &DatabaseTransaction, tenant: TenantId, name: &str) -> Result<()> {
+    super::tasks::policy_of(txn, tenant, name)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| CallbacksError::not_found(name))
+}
+
+/// The tasks of policy `name` whose trigger time falls in `[start, end)`.
 async fn policy_tasks(
     txn: &DatabaseTransaction,
     tenant: TenantId,
     name: &str,
     (start, end): (DateTime<Utc>, DateTime<Utc>),
 ) -> Result<Vec<CallbackTask>> {
-    super::tasks::policy_of(txn, tenant, name)
-        .await?
-        .ok_or_else(|| CallbacksError::not_found(name))?;
     let listed = tasks::list(
         txn,
         tenant,
@@ -177,11 +182,12 @@ pub(super) async fn get_policy_coverage(
     let request = request.into_inner();
     let parent = covered(&request.name, "callbackPolicies")?;
     let now = shared.now();
-    let (start, end) = interval(request.start_time.as_ref(), request.end_time.as_ref(), now)?;
     let txn = shared
         .begin_read(tenant)
         .await
         .map_err(CallbacksError::from)?;
+    existing_policy(&txn, tenant, &parent).await?;
+    let (start, end) = interval(request.start_time.as_ref(), request.end_time.as_ref(), now)?;
     let listed = policy_tasks(&txn, tenant, &parent, (start, end)).await?;
     let names = agent_names(&txn, tenant).await?;
     txn.commit().await.map_err(CallbacksError::from)?;
@@ -272,22 +278,16 @@ pub(super) async fn list_uncovered_customers(
     let offset = filter::page_offset(&request.page_token)
         .map_err(|error| CallbacksError::invalid("page_token", error.0))?;
     let now = shared.now();
-    let interval = if is_policy {
-        Some(interval(
-            request.start_time.as_ref(),
-            request.end_time.as_ref(),
-            now,
-        )?)
-    } else {
-        None
-    };
     let txn = shared
         .begin_read(tenant)
         .await
         .map_err(CallbacksError::from)?;
-    let listed = match interval {
-        Some(interval) => policy_tasks(&txn, tenant, &request.parent, interval).await?,
-        None => campaign_tasks(&txn, tenant, &request.parent).await?.0,
+    let listed = if is_policy {
+        existing_policy(&txn, tenant, &request.parent).await?;
+        let asked = interval(request.start_time.as_ref(), request.end_time.as_ref(), now)?;
+        policy_tasks(&txn, tenant, &request.parent, asked).await?
+    } else {
+        campaign_tasks(&txn, tenant, &request.parent).await?.0
     };
     txn.commit().await.map_err(CallbacksError::from)?;
     let mut missing: Vec<UncoveredCustomer> = coverage::uncovered(&listed, now)
