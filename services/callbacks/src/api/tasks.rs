@@ -591,6 +591,81 @@ fn without_or_parentheses(text: &str) -> String {
     result
 }
 
+/// The rows a filter can only match, read in the database before the
+/// filter reads the decoded tasks: each top-level AND part that is a single
+/// `field = "value"` on an indexed text field narrows the read (the queue's
+/// `assignee = "users/me"` reads one agent's rows). Anything else narrows
+/// nothing; the filter still decides.
+fn prefilter_of(text: &str, caller: Option<&str>) -> tasks::Prefilter {
+    let mut prefilter = tasks::Prefilter::default();
+    for part in split_and(&without_or_parentheses(text)) {
+        let Some((field, value)) = part.split_once('=') else {
+            continue;
+        };
+        let field = field.trim();
+        let value = value.trim();
+        if field.ends_with(['!', '<', '>']) || value.contains(char::is_whitespace) {
+            continue;
+        }
+        let Some(value) = value
+            .strip_prefix('"')
+            .and_then(|value| value.strip_suffix('"'))
+            .filter(|value| !value.contains('"'))
+        else {
+            continue;
+        };
+        let value = match (value, caller) {
+            ("users/me", Some(user)) => user.to_owned(),
+            ("users/me", None) => continue,
+            (value, _) => value.to_owned(),
+        };
+        let slot = match field {
+            "assignee" => &mut prefilter.assignee,
+            "customer" => &mut prefilter.customer,
+            "related_ticket" => &mut prefilter.related_ticket,
+            "campaign" => &mut prefilter.campaign,
+            "policy" => &mut prefilter.policy,
+            _ => continue,
+        };
+        *slot = Some(value);
+    }
+    prefilter
+}
+
+/// The top-level ` AND ` parts of a filter, quotes respected.
+fn split_and(text: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut quote: Option<char> = None;
+    let mut depth = 0usize;
+    for word in text.split(' ') {
+        if quote.is_none() && depth == 0 && word == "AND" {
+            parts.push(std::mem::take(&mut current));
+            continue;
+        }
+        for character in word.chars() {
+            match (quote, character) {
+                (Some(open), _) if character == open => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(character),
+                (None, '(') => depth += 1,
+                (None, ')') => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        if !current.is_empty() {
+            current.push(' ');
+        }
+        current.push_str(word);
+    }
+    parts.push(current);
+    // A part holding an OR is no single condition.
+    parts
+        .into_iter()
+        .filter(|part| !part.split_whitespace().any(|word| word == "OR"))
+        .collect()
+}
+
 /// ListCallbackTasks.
 pub(super) async fn list_callback_tasks(
     shared: &Shared,
@@ -627,7 +702,8 @@ pub(super) async fn list_callback_tasks(
         .begin_read(tenant)
         .await
         .map_err(CallbacksError::from)?;
-    let all = tasks::list(&txn, tenant, &tasks::Prefilter::default()).await?;
+    let prefilter = prefilter_of(&request.filter, caller_user(&context).as_deref());
+    let all = tasks::list(&txn, tenant, &prefilter).await?;
     txn.commit().await.map_err(CallbacksError::from)?;
     let mut matching: Vec<CallbackTask> = all
         .into_iter()
@@ -1119,5 +1195,28 @@ mod tests {
             nanos: 0,
         });
         assert_eq!(due_window_of(&policy, Some(&tenant)), Duration::hours(2));
+    }
+
+    #[test]
+    fn single_equalities_on_indexed_fields_narrow_the_read() {
+        let queue = prefilter_of(
+            r#"assignee = "users/me" AND (state = PENDING OR state = OVERDUE)"#,
+            Some("users/u1"),
+        );
+        assert_eq!(queue.assignee.as_deref(), Some("users/u1"));
+        let ticket = prefilter_of(r#"related_ticket = "tickets/t1""#, None);
+        assert_eq!(ticket.related_ticket.as_deref(), Some("tickets/t1"));
+        // An OR, an inequality, a quoted AND or users/me without a user:
+        // nothing narrowed.
+        for text in [
+            r#"assignee = "users/a" OR assignee = "users/b""#,
+            r#"assignee != "users/a""#,
+            r#"customer = "customers/a AND b""#,
+            r#"assignee = "users/me""#,
+        ] {
+            let prefilter = prefilter_of(text, None);
+            assert!(prefilter.assignee.is_none(), "{text}");
+            assert!(prefilter.customer.is_none(), "{text}");
+        }
     }
 }
