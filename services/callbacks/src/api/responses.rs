@@ -160,7 +160,9 @@ pub(crate) async fn record(
     let lowest = answers::lowest_level(&checked);
     let negative = answers::negative_answers(&checked);
     let follow_up_requested = !negative.is_empty();
-    let agent = if recorded.attempt.agent.is_empty() {
+    // The answers feed the evaluation of the agent who collected them: the
+    // caller of a phone attempt, the task's assignee for an SMS reply.
+    let agent = if recorded.attempt.agent.is_empty() || recorded.channel == Channel::Sms {
         task.assignee.clone()
     } else {
         recorded.attempt.agent.clone()

@@ -23,7 +23,7 @@ use kefu_kit::{
 };
 use kefu_proto::v1::{
     Actor, ActorKind, Channel, EventEnvelope, LocalizedText, Priority, SurveyFollowUpRequested,
-    Ticket, TicketBaseKind,
+    Ticket, TicketBaseKind, TicketKind,
 };
 use prost::Name;
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
@@ -121,20 +121,23 @@ fn text_in(text: Option<&LocalizedText>, locale: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The kind to open (`ticketKinds/{key}`): the one the survey names, else the tenant's first
-/// active complaint kind (the template's complaint kind).
+/// The kind to open: the one the survey names (by key), else the tenant's
+/// first active complaint kind (the template's complaint kind). The name
+/// (`ticketKinds/{key}`) and the kind, when the tenant has it.
 async fn kind_for(
     txn: &DatabaseTransaction,
     tenant: TenantId,
     requested: &SurveyFollowUpRequested,
-) -> Result<String> {
+) -> Result<(String, Option<TicketKind>)> {
     if !requested.ticket_kind.is_empty() {
-        // The survey names the kind by key; tickets name it `ticketKinds/{key}`.
-        return Ok(if requested.ticket_kind.starts_with(KINDS) {
-            requested.ticket_kind.clone()
-        } else {
-            format!("{KINDS}/{}", requested.ticket_kind)
-        });
+        let key = requested
+            .ticket_kind
+            .strip_prefix(&format!("{KINDS}/"))
+            .unwrap_or(&requested.ticket_kind);
+        let kind = taxonomy::get_kind(txn, tenant, key, false)
+            .await?
+            .map(|stored| stored.resource);
+        return Ok((format!("{KINDS}/{key}"), kind));
     }
     let kinds = taxonomy::list_kinds(txn, tenant).await?;
     let mut complaint_kinds: Vec<_> = kinds
@@ -146,13 +149,34 @@ async fn kind_for(
     complaint_kinds
         .into_iter()
         .next()
-        .map(|kind| kind.name)
+        .map(|kind| (kind.name.clone(), Some(kind)))
         .ok_or_else(|| {
             TicketsError::invalid(
                 "ticket_kind",
                 "the tenant has no active complaint kind to open a follow-up with",
             )
         })
+}
+
+/// The team the follow-up goes to: the callback agent's team, unless the
+/// kind routes its tickets to a team of its own (or the team is unknown
+/// here), when routing decides.
+async fn team_for(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    requested: &SurveyFollowUpRequested,
+    kind: Option<&TicketKind>,
+) -> Result<String> {
+    let routed_elsewhere = kind
+        .and_then(|kind| kind.routing.as_ref())
+        .is_some_and(|routing| !routing.front_line_team.is_empty());
+    if routed_elsewhere || requested.team.is_empty() {
+        return Ok(String::new());
+    }
+    Ok(match directory::team(txn, tenant, &requested.team).await? {
+        Some(_) => requested.team.clone(),
+        None => String::new(),
+    })
 }
 
 /// Opens the follow-up ticket of `requested`, unless its response already
@@ -197,8 +221,11 @@ async fn open(
         .chars()
         .take(200)
         .collect();
+    let (kind, kind_resource) = kind_for(txn, tenant, requested).await?;
+    let team = team_for(txn, tenant, requested, kind_resource.as_ref()).await?;
     let ticket = Ticket {
-        kind: kind_for(txn, tenant, requested).await?,
+        kind,
+        team,
         channel: channel as i32,
         customer: requested.customer.clone(),
         subject: if subject.is_empty() {
