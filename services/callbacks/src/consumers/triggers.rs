@@ -679,3 +679,103 @@ async fn follow_owner(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use kefu_kit::events::{new_event, to_timestamp};
+    use kefu_proto::v1::TicketEventContext;
+
+    use super::*;
+
+    fn at(hour: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 1, hour, 0, 0)
+            .single()
+            .expect("a time")
+    }
+
+    #[test]
+    fn a_resolution_owes_by_kind_and_category_keys() {
+        let resolved = TicketResolved {
+            ticket: "tickets/t1".into(),
+            context: Some(TicketEventContext {
+                kind: "ticketKinds/sales-delivery".into(),
+                category: "ticketCategories/new-car".into(),
+                category_path: vec!["sales".into()],
+                customer: "customers/c1".into(),
+                create_time: Some(to_timestamp(at(1))),
+                ..TicketEventContext::default()
+            }),
+            subject: "2026款 轿车交付".into(),
+            resolve_time: Some(to_timestamp(at(3))),
+            ..TicketResolved::default()
+        };
+        let event = new_event("tickets", None, "tickets/t1", &resolved, at(4));
+        let owed = owed(&event, at(5)).expect("a trigger");
+        assert_eq!(owed.ticket_kind, "sales-delivery");
+        assert_eq!(owed.ticket_categories, vec!["sales", "new-car"]);
+        assert_eq!(owed.time, at(3));
+        assert_eq!(owed.customer, "customers/c1");
+        assert_eq!(owed.related_ticket, "tickets/t1");
+        assert!(owed.triggers.contains(&CallbackTrigger::CarDelivery));
+        assert_eq!(
+            owed.render_values.get("ticket.subject").map(String::as_str),
+            Some("2026款 轿车交付")
+        );
+        assert_eq!(
+            owed.render_values.get("ticket.kind").map(String::as_str),
+            Some("sales-delivery")
+        );
+    }
+
+    #[test]
+    fn a_dispatch_with_another_visit_queued_owes_nothing_yet() {
+        let mut completed = DispatchCompleted {
+            dispatch: "serviceRequests/s1/dispatches/d1".into(),
+            ticket: "tickets/t1".into(),
+            customer: "customers/c1".into(),
+            technician_display_name: "李师傅".into(),
+            work_end_time: Some(to_timestamp(at(2))),
+            follow_up_required: true,
+            ..DispatchCompleted::default()
+        };
+        let event = new_event("tickets", None, "d1", &completed, at(3));
+        assert!(owed(&event, at(3)).is_none());
+        completed.follow_up_required = false;
+        let event = new_event("tickets", None, "d1", &completed, at(3));
+        let owed = owed(&event, at(3)).expect("a trigger");
+        assert_eq!(owed.triggers, &[CallbackTrigger::DispatchCompleted]);
+        assert_eq!(owed.source, "serviceRequests/s1/dispatches/d1");
+        assert_eq!(owed.related_dispatch, "serviceRequests/s1/dispatches/d1");
+        assert_eq!(owed.time, at(2));
+        assert_eq!(
+            owed.render_values
+                .get("dispatch.technician_name")
+                .map(String::as_str),
+            Some("李师傅")
+        );
+    }
+
+    #[test]
+    fn a_closed_complaint_owes_its_callback_and_other_events_nothing() {
+        let closed = ComplaintClosed {
+            complaint: "complaints/k1".into(),
+            ticket: "tickets/t1".into(),
+            customer: "customers/c1".into(),
+            subject: "送货延迟".into(),
+            ..ComplaintClosed::default()
+        };
+        let event = new_event("tickets", None, "complaints/k1", &closed, at(6));
+        let owed = owed(&event, at(7)).expect("a trigger");
+        assert_eq!(owed.triggers, &[CallbackTrigger::ComplaintClosed]);
+        assert_eq!(owed.related_complaint, "complaints/k1");
+        assert_eq!(
+            owed.time,
+            at(6),
+            "the event's time when the close time is unset"
+        );
+        let reopened = TicketReopened::default();
+        let event = new_event("tickets", None, "tickets/t1", &reopened, at(6));
+        assert!(super::owed(&event, at(7)).is_none());
+    }
+}
