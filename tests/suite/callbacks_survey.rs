@@ -19,7 +19,11 @@ use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 use kefu_kit::{
-    clock::ManualClock, context::TenantId, db::begin_for_tenant, events::from_timestamp,
+    clock::ManualClock,
+    context::TenantId,
+    db::{begin_for_tenant, begin_read_platform},
+    events::from_timestamp,
+    outbox,
     testing::Backend,
 };
 use kefu_proto::v1::{
@@ -35,6 +39,7 @@ use kefu_proto::v1::{
     Ticket, TicketResolutionCode, callback_service_client::CallbackServiceClient,
     ticket_service_client::TicketServiceClient,
 };
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use tonic::Code;
 
 use crate::{
@@ -171,6 +176,32 @@ async fn get_response(client: &CallbackServiceClient<Bearer>, name: &str) -> Sur
         .await
         .expect("get response")
         .into_inner()
+}
+
+/// How many events of `event_type` (`SurveyFollowUpRequested`) the
+/// callbacks service wrote about `subject`.
+async fn callbacks_events(db: &DatabaseConnection, subject: &str, event_type: &str) -> usize {
+    let txn = begin_read_platform(db).await.expect("begin");
+    let count = outbox::entity::Entity::find()
+        .filter(outbox::entity::Column::Subject.eq(subject))
+        .filter(outbox::entity::Column::EventType.eq(format!("kefu.v1.{event_type}")))
+        .all(&txn)
+        .await
+        .expect("outbox")
+        .len();
+    txn.commit().await.expect("commit");
+    count
+}
+
+/// A reply from `phone` with message id `id` and `body`.
+fn sms_reply(id: &str, phone: &str, body: &str) -> RecordSmsSurveyReplyRequest {
+    RecordSmsSurveyReplyRequest {
+        provider: "log".into(),
+        provider_message_id: id.into(),
+        from_phone: phone.into(),
+        body: body.into(),
+        ..RecordSmsSurveyReplyRequest::default()
+    }
 }
 
 async fn callbacks_survey(backend: Backend) {
@@ -428,6 +459,19 @@ async fn callbacks_survey(backend: Backend) {
     })
     .await;
 
+    assert_eq!(
+        callbacks_events(&callbacks_db, &response.name, "SurveyFollowUpRequested").await,
+        1
+    );
+    assert_eq!(
+        callbacks_events(&callbacks_db, &response.name, "SurveyResponseRecorded").await,
+        1
+    );
+    assert_eq!(
+        callbacks_events(&callbacks_db, &task.name, "CallbackTaskCompleted").await,
+        1
+    );
+
     // Responses are never overwritten; ended tasks take no more outcomes.
     let status = as_agent
         .clone()
@@ -560,13 +604,26 @@ async fn callbacks_survey(backend: Backend) {
         "the text says how to answer: {}",
         delivery.body
     );
-    let reply = RecordSmsSurveyReplyRequest {
-        provider: "log".into(),
-        provider_message_id: "inbound-1".into(),
-        from_phone: "138 0013 8000".into(),
-        body: "１１２３ 送货有点慢".into(),
-        ..RecordSmsSurveyReplyRequest::default()
-    };
+    let unreadable = as_admin
+        .clone()
+        .record_sms_survey_reply(sms_reply("inbound-0", "13800138000", "挺好的"))
+        .await
+        .expect("an unreadable reply is no error")
+        .into_inner();
+    assert_eq!(unreadable.status, SmsSurveyReplyStatus::Unparseable as i32);
+    assert_eq!(unreadable.callback_task, task.name);
+    assert_eq!(
+        unreadable.problems,
+        vec!["expected 4 digits, got 0".to_owned()]
+    );
+    let stranger = as_admin
+        .clone()
+        .record_sms_survey_reply(sms_reply("inbound-x", "+8613900000000", "1111"))
+        .await
+        .expect("a stranger's text")
+        .into_inner();
+    assert_eq!(stranger.status, SmsSurveyReplyStatus::Unmatched as i32);
+    let reply = sms_reply("inbound-1", "138 0013 8000", "１１２３ 送货有点慢");
     let recorded = as_admin
         .clone()
         .record_sms_survey_reply(reply.clone())
@@ -585,6 +642,17 @@ async fn callbacks_survey(backend: Backend) {
     assert_eq!(again.survey_response, recorded.survey_response);
     let texted = get_task(&as_agent, &task.name).await;
     assert_eq!(texted.state, CallbackTaskState::Done as i32);
+    let second_reply = as_admin
+        .clone()
+        .record_sms_survey_reply(sms_reply("inbound-2", "+8613800138000", "4444"))
+        .await
+        .expect("a second reply")
+        .into_inner();
+    assert_eq!(
+        second_reply.status,
+        SmsSurveyReplyStatus::AlreadyAnswered as i32
+    );
+    assert_eq!(second_reply.survey_response, recorded.survey_response);
     let response = get_response(&as_agent, &recorded.survey_response).await;
     assert_eq!(response.channel, Channel::Sms as i32);
     assert_eq!(response.suggestion, "送货有点慢");
@@ -626,6 +694,17 @@ async fn callbacks_survey(backend: Backend) {
         latest.sms.map(|sms| sms.state),
         Some(CallbackSmsState::Expired as i32)
     );
+    let late = as_admin
+        .clone()
+        .record_sms_survey_reply(RecordSmsSurveyReplyRequest {
+            receive_time: Some(kefu_kit::events::to_timestamp(later)),
+            ..sms_reply("inbound-3", "13800138000", "2222")
+        })
+        .await
+        .expect("a late reply")
+        .into_inner();
+    assert_eq!(late.status, SmsSurveyReplyStatus::Expired as i32);
+    assert_eq!(late.callback_task, task.name);
 
     // --- The SMS fallback: used-up calls send the survey by text -----------
     let fallback = as_admin
