@@ -518,6 +518,25 @@ async fn callback_tasks(backend: Backend) {
         Some(shanghai("2026-12-05 15:00"))
     );
 
+    // A retry with the same request id answers the same task.
+    let keyed = CreateCallbackTaskRequest {
+        request_id: uuid::Uuid::now_v7().to_string(),
+        ..by_hand(None, "")
+    };
+    let first = as_admin
+        .clone()
+        .create_callback_task(keyed.clone())
+        .await
+        .expect("created with a request id")
+        .into_inner();
+    let again = as_admin
+        .clone()
+        .create_callback_task(keyed)
+        .await
+        .expect("the retry")
+        .into_inner();
+    assert_eq!(first.name, again.name);
+
     // Reassigned to the administrator, then back to the team.
     let moved = as_admin
         .clone()
