@@ -3,7 +3,9 @@
 //! generic tenant's quiet hours). A segment of VIP members (three of them,
 //! one without a phone) is visited by a MEMBER_COVERAGE campaign for a
 //! week: starting it schedules one task per member, due by the end of the
-//! last day, in the team agent's queue. The agent reaches one customer and
+//! last day, in the team agent's queue; while it runs its name and a later
+//! end change but not its segment, and a stale etag is refused. The agent
+//! reaches one customer and
 //! finds another's number wrong; the campaign's coverage then shows one in
 //! three reached (in the window), one failed, one open, and the uncovered
 //! list says why each missing customer is missing (wrong number, no phone).
@@ -36,7 +38,7 @@ use kefu_proto::v1::{
     GetPolicyCoverageRequest, Industry, ListCallbackScriptsRequest, ListCallbackTasksRequest,
     ListCampaignsRequest, ListUncoveredCustomersRequest, LocalizedText,
     RecordCallbackOutcomeRequest, Role, Segment, StartCampaignRequest, Team, UncoveredReason,
-    callback_service_client::CallbackServiceClient,
+    UpdateCampaignRequest, callback_service_client::CallbackServiceClient,
 };
 use tonic::Code;
 
@@ -349,6 +351,71 @@ async fn campaigns_and_coverage(backend: Backend) {
         .await
         .expect_err("started twice");
     assert_eq!(again.code(), Code::FailedPrecondition);
+    // While ACTIVE the texts and a later end change, the segment does not;
+    // a stale etag is refused.
+    let update = |campaign: Campaign, paths: &[&str]| {
+        let client = as_admin.clone();
+        let paths = paths.iter().map(|path| (*path).to_owned()).collect();
+        async move {
+            client
+                .clone()
+                .update_campaign(UpdateCampaignRequest {
+                    campaign: Some(campaign),
+                    update_mask: Some(prost_types::FieldMask { paths }),
+                })
+                .await
+        }
+    };
+    let renamed = update(
+        Campaign {
+            name: draft.name.clone(),
+            display_name: "2026 会员月度回访(延长)".into(),
+            end_date: day(2026, 12, 10),
+            etag: started.etag.clone(),
+            ..Campaign::default()
+        },
+        &["display_name", "end_date"],
+    )
+    .await
+    .expect("renamed and extended")
+    .into_inner();
+    assert_eq!(renamed.display_name, "2026 会员月度回访(延长)");
+    assert_eq!(renamed.end_date, day(2026, 12, 10));
+    let stale = update(
+        Campaign {
+            name: draft.name.clone(),
+            display_name: "旧的".into(),
+            etag: started.etag.clone(),
+            ..Campaign::default()
+        },
+        &["display_name"],
+    )
+    .await
+    .expect_err("a stale etag");
+    assert_eq!(stale.code(), Code::Aborted);
+    let moved = update(
+        Campaign {
+            name: draft.name.clone(),
+            target_segment: "segments/other".into(),
+            ..Campaign::default()
+        },
+        &["target_segment"],
+    )
+    .await
+    .expect_err("an active campaign's segment");
+    assert_eq!(moved.code(), Code::FailedPrecondition);
+    let active = as_admin
+        .clone()
+        .list_campaigns(ListCampaignsRequest {
+            filter: "state = ACTIVE AND kind = MEMBER_COVERAGE".into(),
+            ..ListCampaignsRequest::default()
+        })
+        .await
+        .expect("list active campaigns")
+        .into_inner();
+    assert_eq!(active.total_size, 1);
+    assert_eq!(active.campaigns[0].name, draft.name);
+
     let tasks = tasks_of(&as_admin, &draft.name).await;
     let mut customers: Vec<&str> = tasks.iter().map(|task| task.customer.as_str()).collect();
     customers.sort_unstable();

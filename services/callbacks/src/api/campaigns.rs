@@ -32,7 +32,7 @@ use crate::{
         task::Trigger,
     },
     error::{CallbacksError, Result},
-    store::{campaigns, segments, tasks},
+    store::{campaigns, scripts, segments, tasks},
 };
 
 /// The roles that run campaigns.
@@ -143,6 +143,24 @@ async fn known_segment(
     }
 }
 
+/// INVALID_ARGUMENT naming `field` unless `script` is empty (the
+/// policy's) or one of the tenant's scripts.
+async fn known_script(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    script: &str,
+    field: &str,
+) -> Result<()> {
+    if script.is_empty() || scripts::find(txn, tenant, script).await?.is_some() {
+        Ok(())
+    } else {
+        Err(CallbacksError::invalid(
+            field,
+            format!("{script} is not a script of this tenant"),
+        ))
+    }
+}
+
 /// CreateCampaign.
 pub(super) async fn create_campaign(
     shared: &Shared,
@@ -173,6 +191,7 @@ pub(super) async fn create_campaign(
         "campaign.target_segment",
     )
     .await?;
+    known_script(&txn, tenant, &given.script, "campaign.script").await?;
     let zone = tenant_zone(&txn, tenant).await?;
     let mut created = campaign::new_draft(&given, campaigns::name_of(Uuid::now_v7()), now);
     created.creator = Some(actor(&txn, tenant, &context).await?);
@@ -334,6 +353,9 @@ pub(super) async fn update_campaign(
             "campaign.target_segment",
         )
         .await?;
+    }
+    if after.script != before.script {
+        known_script(&txn, tenant, &after.script, "campaign.script").await?;
     }
     let zone = tenant_zone(&txn, tenant).await?;
     let (_, period_end) = period_of(&after, zone)?;
