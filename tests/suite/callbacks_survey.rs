@@ -10,10 +10,11 @@
 //! tenant does not find it, a level out of range names `answers[0].level`,
 //! an appointment in quiet hours names `appointment_time` (QUIET_HOURS).
 //! Unanswered calls are retried after the policy's spacing and fail the task
-//! at the maximum. A survey sent by SMS is answered by text (`1123 …`, once:
-//! the provider's redelivery is a DUPLICATE), one left unanswered expires
-//! into a NO_ANSWER attempt, and a policy's SMS fallback texts the survey
-//! when the calls are used up.
+//! at the maximum (a call-back appointment does not count). A survey sent
+//! by SMS is answered by text (`1123 …`, once: the provider's redelivery is
+//! a DUPLICATE; unreadable, stray, second and late replies say so), one
+//! left unanswered expires into a NO_ANSWER attempt, and a policy's SMS
+//! fallback texts the survey when the calls are used up.
 
 use std::{sync::Arc, time::Duration};
 
@@ -548,6 +549,28 @@ async fn callbacks_survey(backend: Backend) {
         Some(shanghai("2026-12-01 10:15")),
         "retried after the policy's 10 minutes"
     );
+    // The customer picks up and asks to be called at 15:00: an appointment,
+    // not an unanswered call.
+    let later_today = as_agent
+        .clone()
+        .record_callback_outcome(RecordCallbackOutcomeRequest {
+            name: task.name.clone(),
+            outcome: CallbackOutcome::CallBackLater as i32,
+            appointment_time: Some(kefu_kit::events::to_timestamp(shanghai("2026-12-01 15:00"))),
+            ..RecordCallbackOutcomeRequest::default()
+        })
+        .await
+        .expect("call back later")
+        .into_inner();
+    assert_eq!(later_today.state, CallbackTaskState::Pending as i32);
+    assert_eq!(
+        at(later_today.appointment_time.as_ref()),
+        Some(shanghai("2026-12-01 15:00"))
+    );
+    assert_eq!(
+        at(later_today.next_call_time.as_ref()),
+        Some(shanghai("2026-12-01 15:00"))
+    );
     clock.set(shanghai("2026-12-01 10:20"));
     let failed = as_agent
         .clone()
@@ -561,7 +584,10 @@ async fn callbacks_survey(backend: Backend) {
         .into_inner();
     assert_eq!(failed.state, CallbackTaskState::Failed as i32);
     assert_eq!(failed.outcome, CallbackOutcome::NoAnswer as i32);
-    assert_eq!(failed.attempt_count, 2);
+    assert_eq!(
+        failed.attempt_count, 3,
+        "two unanswered calls and the appointment"
+    );
     assert!(failed.next_call_time.is_none());
     let record = as_agent
         .clone()
@@ -572,7 +598,18 @@ async fn callbacks_survey(backend: Backend) {
         .await
         .expect("the record")
         .into_inner();
-    assert_eq!(record.callback_attempts.len(), 2);
+    assert_eq!(
+        record
+            .callback_attempts
+            .iter()
+            .map(|attempt| attempt.outcome)
+            .collect::<Vec<_>>(),
+        vec![
+            CallbackOutcome::NoAnswer as i32,
+            CallbackOutcome::CallBackLater as i32,
+            CallbackOutcome::NoAnswer as i32,
+        ]
+    );
     assert_eq!(record.callback_attempts[0].notes, "无人接听");
 
     // --- The survey by SMS, answered by text --------------------------------
