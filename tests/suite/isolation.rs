@@ -970,6 +970,10 @@ impl Scene {
             .await;
         crate::isolation_tickets::set_up(&stack, &b.admin_session, &b_customer, "b", &mut values)
             .await;
+        crate::isolation_callbacks::set_up(&stack, &a.admin_session, &a_customer, "a", &mut values)
+            .await;
+        crate::isolation_callbacks::set_up(&stack, &b.admin_session, &b_customer, "b", &mut values)
+            .await;
         Some(Self {
             stack,
             a,
@@ -1072,6 +1076,7 @@ fn all_treatments() -> impl Iterator<Item = (&'static str, Treatment)> {
     TREATMENTS
         .iter()
         .chain(crate::isolation_tickets::TREATMENTS)
+        .chain(crate::isolation_callbacks::TREATMENTS)
         .copied()
 }
 
@@ -1218,7 +1223,10 @@ async fn snapshot(scene: &Scene, pool: &DescriptorPool) -> BTreeMap<String, Dyna
     ];
     let mut state = BTreeMap::new();
     for (method_name, text, as_session) in
-        reads.iter().chain(crate::isolation_tickets::SNAPSHOT_READS)
+        reads
+            .iter()
+            .chain(crate::isolation_tickets::SNAPSHOT_READS)
+            .chain(crate::isolation_callbacks::SNAPSHOT_READS)
     {
         let method = methods(pool)
             .into_iter()
@@ -1405,6 +1413,7 @@ async fn tenant_b_cannot_reach_tenant_a(backend: Backend) {
         let text = LIST_REQUESTS
             .iter()
             .chain(crate::isolation_tickets::LIST_REQUESTS)
+            .chain(crate::isolation_callbacks::LIST_REQUESTS)
             .find(|(list, _)| *list == name)
             .map_or_else(String::new, |(_, text)| {
                 scene.fill(text, &scene.a.tenant.name, &scene.a.tenant.slug)

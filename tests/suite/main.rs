@@ -22,6 +22,7 @@ mod export_download;
 mod gateway;
 mod identity;
 mod isolation;
+mod isolation_callbacks;
 mod isolation_tickets;
 mod outbox;
 mod purge;
