@@ -257,12 +257,14 @@ pub(crate) async fn insert_ticket(
     refs::route(txn, tenant, &mut ticket, kind.as_ref(), category.as_ref()).await?;
     let id = Uuid::now_v7();
     ticket.name = name_of(id);
-    ticket.ticket_number = tickets::next_number(txn, tenant).await?;
     ticket.created_by = Some(actor.clone());
     ticket.create_time = Some(to_timestamp(now));
     ticket.update_time = Some(to_timestamp(now));
     refs::start_clocks(txn, tenant, kind.as_ref(), &mut ticket, now).await?;
     ticket.due_time = rules::due_time(&ticket);
+    // The number row stays locked until commit and every creation of the
+    // tenant waits for it: take it as late as possible.
+    ticket.ticket_number = tickets::next_number(txn, tenant).await?;
     tickets::insert(txn, tenant, &ticket).await?;
     ticket.etag = resource::etag(1);
     audit::append(
