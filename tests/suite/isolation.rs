@@ -1222,11 +1222,10 @@ async fn snapshot(scene: &Scene, pool: &DescriptorPool) -> BTreeMap<String, Dyna
         ),
     ];
     let mut state = BTreeMap::new();
-    for (method_name, text, as_session) in
-        reads
-            .iter()
-            .chain(crate::isolation_tickets::SNAPSHOT_READS)
-            .chain(crate::isolation_callbacks::SNAPSHOT_READS)
+    for (method_name, text, as_session) in reads
+        .iter()
+        .chain(crate::isolation_tickets::SNAPSHOT_READS)
+        .chain(crate::isolation_callbacks::SNAPSHOT_READS)
     {
         let method = methods(pool)
             .into_iter()

@@ -325,7 +325,11 @@ pub const SNAPSHOT_READS: &[(&str, &str, bool)] = &[
         r#"name: "{a.survey_response}""#,
         false,
     ),
-    ("CallbackService/GetCampaign", r#"name: "{a.campaign}""#, false),
+    (
+        "CallbackService/GetCampaign",
+        r#"name: "{a.campaign}""#,
+        false,
+    ),
 ];
 
 fn text(value: &str) -> Option<LocalizedText> {
