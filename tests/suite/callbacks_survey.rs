@@ -14,7 +14,9 @@
 //! by SMS is answered by text (`1123 …`, once: the provider's redelivery is
 //! a DUPLICATE; unreadable, stray, second and late replies say so), one
 //! left unanswered expires into a NO_ANSWER attempt, and a policy's SMS
-//! fallback texts the survey when the calls are used up.
+//! fallback texts the survey when the calls are used up. Erasing the
+//! customer keeps the levels and drops the person: the responses lose the
+//! customer and the suggestion, the attempts and the texts are gone.
 
 use std::{sync::Arc, time::Duration};
 
@@ -32,13 +34,13 @@ use kefu_proto::v1::{
     CallbackOutcome, CallbackPolicy, CallbackRetryPolicy, CallbackSmsState, CallbackTask,
     CallbackTaskState, CallbackTrigger, CallbackTriggerFilter, Channel,
     CreateCallbackPolicyRequest, CreateCallbackTaskRequest, CreateSurveyRequest, CreateTeamRequest,
-    GetCallbackTaskRequest, GetSurveyResponseRequest, Industry, ListCallbackAttemptsRequest,
-    ListCallbackTasksRequest, ListTicketsRequest, LocalizedText, RecordCallbackOutcomeRequest,
-    RecordSmsSurveyReplyRequest, ResolveTicketRequest, Role, SatisfactionLevel,
-    SendSurveyBySmsRequest, SmsSurveyReplyStatus, StartCallbackAttemptRequest,
-    SubmitSurveyResponseRequest, Survey, SurveyAnswer, SurveyDimension, SurveyResponse, Team,
-    Ticket, TicketResolutionCode, callback_service_client::CallbackServiceClient,
-    ticket_service_client::TicketServiceClient,
+    EraseCustomerRequest, ErasureRequester, GetCallbackAttemptRequest, GetCallbackTaskRequest,
+    GetSurveyResponseRequest, Industry, ListCallbackAttemptsRequest, ListCallbackTasksRequest,
+    ListTicketsRequest, LocalizedText, RecordCallbackOutcomeRequest, RecordSmsSurveyReplyRequest,
+    ResolveTicketRequest, Role, SatisfactionLevel, SendSurveyBySmsRequest, SmsSurveyReplyStatus,
+    StartCallbackAttemptRequest, SubmitSurveyResponseRequest, Survey, SurveyAnswer,
+    SurveyDimension, SurveyResponse, Team, Ticket, TicketResolutionCode,
+    callback_service_client::CallbackServiceClient, ticket_service_client::TicketServiceClient,
 };
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use tonic::Code;
@@ -805,6 +807,52 @@ async fn callbacks_survey(backend: Backend) {
         texted.sms.map(|sms| sms.state),
         Some(CallbackSmsState::Sent as i32)
     );
+
+    // --- Erasure: the answers stay for the statistics, the person goes -----
+    stack
+        .customers(Some(&admin))
+        .erase_customer(EraseCustomerRequest {
+            name: customer.clone(),
+            reason: "PIPL 删除请求".into(),
+            requested_by: ErasureRequester::DataSubject as i32,
+            ..EraseCustomerRequest::default()
+        })
+        .await
+        .expect("erased");
+    eventually(
+        "the erased customer's responses are anonymised",
+        WAIT,
+        || async {
+            get_response(&as_admin, &recorded.survey_response)
+                .await
+                .customer
+                .is_empty()
+        },
+    )
+    .await;
+    let anonymous = get_response(&as_admin, &recorded.survey_response).await;
+    assert!(
+        anonymous.suggestion.is_empty(),
+        "the suggestion is personal"
+    );
+    assert_eq!(anonymous.answers.len(), 4, "the levels stay");
+    let status = as_admin
+        .clone()
+        .get_callback_attempt(GetCallbackAttemptRequest {
+            name: sent.name.clone(),
+        })
+        .await
+        .expect_err("the erased customer's attempt");
+    assert_eq!(status.code(), Code::NotFound);
+    // The text the customer sent is gone too: the provider's redelivery is
+    // no longer recognised, and nothing awaits a reply from that number.
+    let forgotten = as_admin
+        .clone()
+        .record_sms_survey_reply(sms_reply("inbound-1", "13800138000", "１１２３ 送货有点慢"))
+        .await
+        .expect("redelivered after the erasure")
+        .into_inner();
+    assert_eq!(forgotten.status, SmsSurveyReplyStatus::Unmatched as i32);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -199,7 +199,8 @@ pub async fn set_follow_up_ticket(
 
 /// Anonymises the responses of an erased `customer`: the customer
 /// reference and the suggestion are cleared, the levels stay for the
-/// statistics. Answers how many were changed.
+/// statistics; the SMS replies to those tasks, and the others from the same
+/// numbers, are deleted. Answers how many responses were changed.
 pub async fn anonymise_customer(
     txn: &DatabaseTransaction,
     tenant: TenantId,
@@ -221,5 +222,11 @@ pub async fn anonymise_customer(
         cleared.suggestion.clear();
         rewrite(txn, tenant, &cleared).await?;
     }
+    // The texts the customer sent (a suggestion among them) go too.
+    let answered: Vec<String> = responses
+        .iter()
+        .map(|response| response.callback_task.clone())
+        .collect();
+    super::sms::erase_for_tasks(txn, tenant, &answered).await?;
     Ok(responses.len())
 }

@@ -116,3 +116,67 @@ pub async fn settle(
     txn.execute(&statement).await?;
     Ok(())
 }
+
+/// Deletes the replies concerning `tasks` (`callbackTasks/{id}`, an erased
+/// customer's) and every other reply from the numbers they came from: what
+/// a customer wrote goes with the customer. Answers how many were deleted.
+pub async fn erase_for_tasks(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    tasks: &[String],
+) -> Result<usize> {
+    if tasks.is_empty() {
+        return Ok(0);
+    }
+    let statement = Query::select()
+        .columns([
+            ident("provider"),
+            ident("provider_message_id"),
+            ident("resource"),
+        ])
+        .from(ident(TABLE))
+        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
+        .to_owned();
+    let mut replies = Vec::new();
+    for row in txn.query_all(&statement).await? {
+        let provider: String = row.try_get("", "provider")?;
+        let message_id: String = row.try_get("", "provider_message_id")?;
+        let reply = rows::decode_resource::<StoredReply>(&row)?;
+        replies.push((provider, message_id, reply));
+    }
+    let task_of = |reply: &StoredReply| {
+        reply
+            .response
+            .as_ref()
+            .map(|response| response.callback_task.clone())
+            .unwrap_or_default()
+    };
+    let phone_of = |reply: &StoredReply| {
+        reply
+            .request
+            .as_ref()
+            .map(|request| request.from_phone.clone())
+            .unwrap_or_default()
+    };
+    let phones: std::collections::BTreeSet<String> = replies
+        .iter()
+        .filter(|(_, _, reply)| tasks.contains(&task_of(reply)))
+        .map(|(_, _, reply)| phone_of(reply))
+        .filter(|phone| !phone.is_empty())
+        .collect();
+    let mut erased = 0;
+    for (provider, message_id, reply) in &replies {
+        if !tasks.contains(&task_of(reply)) && !phones.contains(&phone_of(reply)) {
+            continue;
+        }
+        let delete = Query::delete()
+            .from_table(ident(TABLE))
+            .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
+            .and_where(Expr::col(ident("provider")).eq(provider.clone()))
+            .and_where(Expr::col(ident("provider_message_id")).eq(message_id.clone()))
+            .to_owned();
+        txn.execute(&delete).await?;
+        erased += 1;
+    }
+    Ok(erased)
+}
