@@ -13,10 +13,11 @@
 //! at the maximum (a call-back appointment does not count). A survey sent
 //! by SMS is answered by text (`1123 …`, once: the provider's redelivery is
 //! a DUPLICATE; unreadable, stray, second and late replies say so), one
-//! left unanswered expires into a NO_ANSWER attempt, and a policy's SMS
-//! fallback texts the survey when the calls are used up. Erasing the
-//! customer keeps the levels and drops the person: the responses lose the
-//! customer and the suggestion, the attempts and the texts are gone.
+//! left unanswered expires into a NO_ANSWER attempt, one asked for in the
+//! lunch rest waits until 13:30, and a policy's SMS fallback texts the
+//! survey when the calls are used up. Erasing the customer keeps the levels
+//! and drops the person: the responses lose the customer and the
+//! suggestion, the attempts and the texts are gone.
 
 use std::{sync::Arc, time::Duration};
 
@@ -806,6 +807,40 @@ async fn callbacks_survey(backend: Backend) {
     assert_eq!(
         texted.sms.map(|sms| sms.state),
         Some(CallbackSmsState::Sent as i32)
+    );
+
+    // --- A survey asked for in the lunch rest waits until 13:30 ------------
+    clock.set(shanghai("2026-12-01 12:30"));
+    let fifth = new_ticket(&tickets, INQUIRY, &customer, "配件咨询").await;
+    let task = resolved_task(&tickets, &as_admin, &fifth).await;
+    let queued = as_agent
+        .clone()
+        .send_survey_by_sms(SendSurveyBySmsRequest {
+            name: task.name.clone(),
+            ..SendSurveyBySmsRequest::default()
+        })
+        .await
+        .expect("queued")
+        .into_inner()
+        .sms
+        .expect("sms details");
+    assert_eq!(queued.state, CallbackSmsState::Queued as i32);
+    assert_eq!(
+        at(queued.scheduled_send_time.as_ref()),
+        Some(shanghai("2026-12-01 13:30"))
+    );
+    kefu_callbacks::consumers::sms::scan_sms(&callbacks_db, shanghai("2026-12-01 13:31"))
+        .await
+        .expect("sms scan");
+    let sent_later = get_task(&as_agent, &task.name)
+        .await
+        .latest_attempt
+        .and_then(|attempt| attempt.sms)
+        .expect("the SMS attempt");
+    assert_eq!(sent_later.state, CallbackSmsState::Sent as i32);
+    assert_eq!(
+        at(sent_later.send_time.as_ref()),
+        Some(shanghai("2026-12-01 13:31"))
     );
 
     // --- Erasure: the answers stay for the statistics, the person goes -----
