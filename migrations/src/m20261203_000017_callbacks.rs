@@ -8,7 +8,10 @@
 //! `revision` (the etag) beside the columns the lists, queues and scans
 //! filter and order on. `callback_tasks` is unique per policy and
 //! `trigger_event_id`: however often a trigger event is delivered, and by
-//! however many replicas, it makes one task.
+//! however many replicas, it makes one task. A task keeps its policy's retry
+//! settings as they were when it was scheduled (`retry`, an encoded
+//! `CallbackRetryPolicy`; NULL: follow the policy), since a policy's update
+//! promises existing tasks keep theirs.
 
 use sea_orm_migration::prelude::*;
 
@@ -106,6 +109,7 @@ const TABLES: &[(&str, &str)] = &[
             appointment_time {time},
             end_time {time},
             render_context {bytes},
+            retry {bytes},
             resource {bytes} NOT NULL,
             revision BIGINT NOT NULL,
             create_time {time} NOT NULL,
@@ -182,6 +186,11 @@ const TABLES: &[(&str, &str)] = &[
             mobile VARCHAR(32) NOT NULL,
             resource {bytes} NOT NULL,
             update_time {time},
+            contact_time {time},
+            member_time {time},
+            owner_time {time},
+            tier_time {time},
+            state_time {time},
             PRIMARY KEY (tenant_id, name)
         )",
     ),
@@ -191,6 +200,8 @@ const TABLES: &[(&str, &str)] = &[
             tenant_id {uuid} NOT NULL,
             segment VARCHAR(100) NOT NULL,
             customer VARCHAR(100) NOT NULL,
+            present BOOLEAN NOT NULL,
+            change_time {time},
             PRIMARY KEY (tenant_id, segment, customer)
         )",
     ),

@@ -45,12 +45,26 @@ pub trait SmsProvider: Send + Sync {
 }
 
 /// The provider of the embedded mode and the tests: writes each message to
-/// the log (`tracing`, info level) and answers a fresh id.
+/// the log and answers a fresh id. The number and the text are personal
+/// data (the text greets the customer by name): the info line names only
+/// the number's last four digits and the text's length, the text itself is
+/// logged at debug level for someone trying a script on their laptop.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LogProvider;
 
 /// The name of [`LogProvider`].
 pub const LOG_PROVIDER: &str = "log";
+
+/// The last four characters of `phone`, the rest masked (`****5678`).
+fn masked(phone: &str) -> String {
+    let chars: Vec<char> = phone.chars().collect();
+    let kept = chars.len().saturating_sub(4);
+    chars
+        .iter()
+        .enumerate()
+        .map(|(index, digit)| if index < kept { '*' } else { *digit })
+        .collect()
+}
 
 #[async_trait]
 impl SmsProvider for LogProvider {
@@ -62,12 +76,13 @@ impl SmsProvider for LogProvider {
         let id = uuid::Uuid::now_v7().to_string();
         tracing::info!(
             tenant = %message.tenant,
-            to = %message.to_phone,
+            to = %masked(&message.to_phone),
             reference = %message.reference,
             message_id = %id,
-            body = %message.body,
+            length = message.body.chars().count(),
             "sms survey written to the log instead of sent"
         );
+        tracing::debug!(message_id = %id, body = %message.body, "sms survey text");
         Ok(id)
     }
 }
@@ -111,5 +126,7 @@ mod tests {
         let second = LogProvider.send(&message).await.expect("logged");
         assert_ne!(first, second);
         assert_eq!(provider().name(), LOG_PROVIDER);
+        assert_eq!(masked("+8613800005678"), "**********5678");
+        assert_eq!(masked("12"), "12");
     }
 }

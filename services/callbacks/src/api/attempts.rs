@@ -11,9 +11,10 @@ use kefu_kit::{
     idempotency,
 };
 use kefu_proto::v1::{
-    Actor, ActorKind, CallbackAttempt, CallbackAttemptRecorded, CallbackOutcome, CallbackTask,
-    CallbackTaskCompleted, Channel, GetCallbackAttemptRequest, ListCallbackAttemptsRequest,
-    ListCallbackAttemptsResponse, RecordCallbackOutcomeRequest, Role, StartCallbackAttemptRequest,
+    Actor, ActorKind, CallbackAttempt, CallbackAttemptRecorded, CallbackOutcome, CallbackPolicy,
+    CallbackTask, CallbackTaskCompleted, Channel, GetCallbackAttemptRequest,
+    ListCallbackAttemptsRequest, ListCallbackAttemptsResponse, RecordCallbackOutcomeRequest, Role,
+    StartCallbackAttemptRequest,
 };
 use sea_orm::DatabaseTransaction;
 use tonic::{Request, Response, Status};
@@ -239,6 +240,63 @@ fn call_times(
     Ok((start, end))
 }
 
+/// INVALID_ARGUMENT naming `request_id` when a repeated RecordCallbackOutcome
+/// `request_id` was used for another task than the one now named: a replay
+/// answers only the same request.
+fn check_replay_of(remembered: &str, requested: &str) -> Result<()> {
+    if remembered == requested {
+        return Ok(());
+    }
+    Err(CallbacksError::invalid(
+        "request_id",
+        format!("request_id was used for {remembered}, not {requested}"),
+    ))
+}
+
+/// The retry settings of `task`: those it was scheduled with, else (a task
+/// stored before they were kept) its policy's as they are now (`policy`,
+/// already read, else read here).
+pub(crate) async fn retry_of(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    task: &CallbackTask,
+    policy: Option<&CallbackPolicy>,
+) -> Result<Retry> {
+    if let Some(kept) = tasks::retry(txn, tenant, &task.name).await? {
+        return Ok(Retry::of(Some(&kept)));
+    }
+    let current = match policy {
+        Some(policy) => policy.retry,
+        None => policy_of(txn, tenant, &task.policy)
+            .await?
+            .and_then(|policy| policy.retry),
+    };
+    Ok(Retry::of(current.as_ref()))
+}
+
+/// Closes the attempt of `task` (just ended: cancelled) still open, so a
+/// queued SMS is never sent and no later reply is taken for it (see
+/// `attempt::close_with_task`); `task.latest_attempt` follows. The caller
+/// saves the task.
+pub(crate) async fn close_open_attempt(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    task: &mut CallbackTask,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let Some(latest) = task.latest_attempt.as_ref() else {
+        return Ok(());
+    };
+    let Some(mut open) = attempts::find(txn, tenant, &latest.name).await? else {
+        return Ok(());
+    };
+    if attempt::close_with_task(&mut open, attempt::state_of(task), now) {
+        attempts::update(txn, tenant, &open).await?;
+        task.latest_attempt = Some(open);
+    }
+    Ok(())
+}
+
 /// RecordCallbackOutcome.
 pub(super) async fn record_callback_outcome(
     shared: &Shared,
@@ -264,6 +322,7 @@ async fn record(
     let now = shared.now();
     let txn = shared.begin(tenant).await?;
     if let Some(name) = recalled(&txn, tenant, &request.request_id, RECORD).await? {
+        check_replay_of(&name, &request.name)?;
         let task = tasks::find(&txn, tenant, &name)
             .await?
             .ok_or_else(|| CallbacksError::not_found(&name))?;
@@ -328,7 +387,7 @@ async fn record(
         None
     };
     let policy = policy_of(&txn, tenant, &before.policy).await?;
-    let retry = Retry::of(policy.as_ref().and_then(|policy| policy.retry.as_ref()));
+    let retry = retry_of(&txn, tenant, &before, policy.as_ref()).await?;
     let due_end = before
         .due_end
         .as_ref()
@@ -639,4 +698,18 @@ async fn list(
         next_page_token,
         total_size,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use kefu_kit::error::ServiceError;
+
+    use super::*;
+
+    #[test]
+    fn a_replayed_outcome_answers_only_for_the_same_task() {
+        assert!(check_replay_of("callbackTasks/a", "callbackTasks/a").is_ok());
+        let error = check_replay_of("callbackTasks/a", "callbackTasks/b").expect_err("another");
+        assert_eq!(error.field_violations()[0].field, "request_id");
+    }
 }

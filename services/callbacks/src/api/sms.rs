@@ -19,8 +19,8 @@ use kefu_kit::{
 };
 use kefu_proto::v1::{
     Actor, ActorKind, CallbackAttempt, CallbackOutcome, CallbackSmsDelivery, CallbackSmsState,
-    CallbackTask, Channel, RecordSmsSurveyReplyRequest, RecordSmsSurveyReplyResponse, Role,
-    SendSurveyBySmsRequest, SmsSurveyReplyStatus,
+    CallbackTask, CallbackTaskState, Channel, RecordSmsSurveyReplyRequest,
+    RecordSmsSurveyReplyResponse, Role, SendSurveyBySmsRequest, SmsSurveyReplyStatus,
 };
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use tonic::{Request, Response, Status};
@@ -28,14 +28,14 @@ use uuid::Uuid;
 
 use super::{
     Shared,
-    attempts::{actor_of, append_attempt_events, check_may_work},
+    attempts::{actor_of, append_attempt_events, check_may_work, retry_of},
     caller, holds, remember_request,
     responses::{self, Recorded, survey_of},
     tasks::{calling_rules_of, policy_of},
 };
 use crate::{
     domain::{
-        attempt::{self, Retry, attempt_name},
+        attempt::{self, attempt_name},
         sms_reply,
         template::{self, DateStyle, REPLY_INSTRUCTIONS, Value},
     },
@@ -201,10 +201,11 @@ async fn send(
 
 /// Writes a QUEUED SMS attempt sending `survey` to the customer of `task`
 /// (changed in place: IN_PROGRESS, one more attempt, its latest; the
-/// caller saves it): due now, or at the next allowed time in quiet hours or
-/// the customer's do-not-disturb. FAILED_PRECONDITION `NO_CONTACT_PHONE`
-/// without a mobile number, `DO_NOT_DISTURB` when the customer may never
-/// be contacted. `locale` empty: the tenant's.
+/// caller saves it): due now (or when the task's due window opens), or at
+/// the next allowed time in quiet hours or the customer's do-not-disturb.
+/// FAILED_PRECONDITION `NO_CONTACT_PHONE` without a mobile number or the
+/// customer's consent to texts, `DO_NOT_DISTURB` when the customer may
+/// never be contacted. `locale` empty: the tenant's.
 pub(crate) async fn queue_survey(
     txn: &DatabaseTransaction,
     tenant: TenantId,
@@ -215,6 +216,17 @@ pub(crate) async fn queue_survey(
     now: DateTime<Utc>,
 ) -> Result<CallbackAttempt> {
     let customer = customers::find(txn, tenant, &task.customer).await?;
+    // The customer record promises that no text goes to a customer who has
+    // not agreed to receive them: such a number is not usable for SMS.
+    if customer
+        .as_ref()
+        .is_some_and(|customer| !customer.sms_consent())
+    {
+        return Err(CallbacksError::precondition(
+            format!("{} has not agreed to receive text messages", task.customer),
+            "NO_CONTACT_PHONE",
+        ));
+    }
     let mobile = customer
         .map(|customer| customer.mobile)
         .filter(|mobile| !mobile.is_empty())
@@ -240,18 +252,26 @@ pub(crate) async fn queue_survey(
         .as_ref()
         .and_then(from_timestamp)
         .unwrap_or(now);
-    let send_at = match rules.blocked(now) {
-        None => now,
-        Some(blocked) => rules.next_call(now, due_end.max(now)).ok_or_else(|| {
-            CallbacksError::precondition(
-                "the customer may never be contacted now (a standing do-not-disturb)",
-                blocked.reason(),
-            )
-        })?,
+    // Not before the due window opens (the policy's start delay), then at
+    // the first allowed time.
+    let earliest = task
+        .due_start
+        .as_ref()
+        .and_then(from_timestamp)
+        .map_or(now, |start| start.max(now));
+    let send_at = match rules.blocked(earliest) {
+        None => earliest,
+        Some(blocked) => rules
+            .next_call(earliest, due_end.max(earliest))
+            .ok_or_else(|| {
+                CallbacksError::precondition(
+                    "the customer may never be contacted now (a standing do-not-disturb)",
+                    blocked.reason(),
+                )
+            })?,
     };
     let body = body_of(txn, tenant, task, survey, &locale, rules.zone()).await?;
-    let policy = policy_of(txn, tenant, &task.policy).await?;
-    let retry = Retry::of(policy.as_ref().and_then(|policy| policy.retry.as_ref()));
+    let retry = retry_of(txn, tenant, task, None).await?;
     let is_user = requester.kind == ActorKind::User as i32;
     let queued = CallbackAttempt {
         name: attempt_name(&task.name, Uuid::now_v7()),
@@ -321,7 +341,8 @@ pub(crate) async fn hand_over(
 /// Hands the queued SMS attempt `name` to the provider (its task locked,
 /// so two replicas never send it twice) and marks it SENT with its reply
 /// deadline, or settles it NO_ANSWER when the provider refuses it. None
-/// when the attempt is no longer queued.
+/// when the attempt is no longer queued, or its task has ended (the
+/// attempt is then closed unsent).
 pub(crate) async fn deliver(
     db: &DatabaseConnection,
     tenant: TenantId,
@@ -341,6 +362,23 @@ pub(crate) async fn deliver(
         return Ok(None);
     };
     if delivery.state != CallbackSmsState::Queued as i32 || !attempt::is_open(&queued) {
+        return Ok(None);
+    }
+    if attempt::is_terminal(attempt::state_of(&before)) {
+        // The task ended (cancelled) while its survey waited: nothing is
+        // sent, and the attempt closes so no later reply is taken for it.
+        attempt::close_with_task(&mut queued, attempt::state_of(&before), now);
+        attempts::update(&txn, tenant, &queued).await?;
+        if before
+            .latest_attempt
+            .as_ref()
+            .is_some_and(|latest| latest.name == queued.name)
+        {
+            let mut after = before.clone();
+            after.latest_attempt = Some(queued);
+            tasks::save(&txn, tenant, &before, &mut after, now).await?;
+        }
+        txn.commit().await?;
         return Ok(None);
     }
     let scheduled = delivery
@@ -407,8 +445,7 @@ async fn settle_no_answer(
     let task_id = tasks::id_of(&before.name)
         .ok_or_else(|| CallbacksError::Internal(format!("task named {}", before.name)))?;
     let history = attempts::list(txn, tenant, Some(task_id)).await?;
-    let policy = policy_of(txn, tenant, &before.policy).await?;
-    let retry = Retry::of(policy.as_ref().and_then(|policy| policy.retry.as_ref()));
+    let retry = retry_of(txn, tenant, before, None).await?;
     let rules = calling_rules_of(txn, tenant, before, now).await?;
     let due_end = before
         .due_end
@@ -649,14 +686,31 @@ async fn match_and_record(
             ]
             .contains(&state)
     };
-    let Some(open) = candidates.iter().find(|attempt| waiting(attempt)).cloned() else {
+    // The first survey waiting whose task is still open: an attempt left
+    // open by a task that ended (cancelled) waits for nothing.
+    let mut open = None;
+    for attempt in candidates.iter().filter(|attempt| waiting(attempt)) {
+        let task = tasks::find(txn, tenant, &task_of(attempt)).await?;
+        if task.is_some_and(|task| !attempt::is_terminal(attempt::state_of(&task))) {
+            open = Some(attempt.clone());
+            break;
+        }
+    }
+    let Some(open) = open else {
         // Nothing waits: a late reply to the latest survey to this number
-        // is EXPIRED, a second reply to an answered one ALREADY_ANSWERED.
+        // is EXPIRED, a second reply to an answered one ALREADY_ANSWERED,
+        // one to a cancelled task's survey UNMATCHED.
         let Some(latest) = candidates.first() else {
             return Ok(answer(SmsSurveyReplyStatus::Unmatched, "", "", Vec::new()));
         };
         let task = task_of(latest);
         let answered = match tasks::find(txn, tenant, &task).await? {
+            Some(found)
+                if found.survey_response.is_empty()
+                    && attempt::state_of(&found) == CallbackTaskState::Cancelled =>
+            {
+                return Ok(answer(SmsSurveyReplyStatus::Unmatched, "", "", Vec::new()));
+            }
             Some(found) => found.survey_response,
             None => return Ok(answer(SmsSurveyReplyStatus::Unmatched, "", "", Vec::new())),
         };
@@ -741,7 +795,7 @@ async fn match_and_record(
         }
         Err(error) => return Err(error),
     };
-    let retry = Retry::of(policy.as_ref().and_then(|policy| policy.retry.as_ref()));
+    let retry = retry_of(txn, tenant, &before, policy.as_ref()).await?;
     let result = attempt::settle(
         &mut after,
         CallbackOutcome::Reached,

@@ -1077,7 +1077,9 @@ pub(crate) async fn assign(
     Ok(after)
 }
 
-/// Cancels `before` (read for change) for `reason`, with its event.
+/// Cancels `before` (read for change) for `reason`, with its event. An
+/// attempt still open closes with it: a queued SMS survey is never sent,
+/// and no later reply is taken for it.
 pub(crate) async fn cancel_task(
     txn: &DatabaseTransaction,
     tenant: TenantId,
@@ -1090,6 +1092,7 @@ pub(crate) async fn cancel_task(
     let mut after = task::cancel(before, reason, note, now).map_err(|ended| {
         CallbacksError::precondition(format!("{}: {ended}", before.name), "ILLEGAL_TRANSITION")
     })?;
+    super::attempts::close_open_attempt(txn, tenant, &mut after, now).await?;
     tasks::save(txn, tenant, before, &mut after, now).await?;
     append_event(
         txn,

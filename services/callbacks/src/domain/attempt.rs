@@ -12,7 +12,8 @@
 use chrono::{DateTime, Duration, Utc};
 use kefu_kit::events::{from_timestamp, to_timestamp};
 use kefu_proto::v1::{
-    CallbackAttempt, CallbackOutcome, CallbackRetryPolicy, CallbackTask, CallbackTaskState,
+    Actor, ActorKind, CallbackAttempt, CallbackOutcome, CallbackRetryPolicy, CallbackSmsState,
+    CallbackTask, CallbackTaskState,
 };
 
 use crate::error::{CallbacksError, Result};
@@ -148,6 +149,42 @@ pub fn is_open(attempt: &CallbackAttempt) -> bool {
     attempt.outcome == CallbackOutcome::Unspecified as i32 && attempt.end_time.is_none()
 }
 
+/// Closes `attempt`, still open when its task ended in `task_state`
+/// (cancelled): it ends `now` without an outcome, recorded by the system.
+/// A queued SMS is FAILED with `failure_reason` "task cancelled" (or "task
+/// ended"), so it is never sent; one already sent is EXPIRED, so no later
+/// reply is taken for it. False, with nothing changed, when it was closed
+/// already.
+pub fn close_with_task(
+    attempt: &mut CallbackAttempt,
+    task_state: CallbackTaskState,
+    now: DateTime<Utc>,
+) -> bool {
+    if !is_open(attempt) {
+        return false;
+    }
+    attempt.end_time = Some(to_timestamp(now));
+    attempt.recorder = Some(Actor {
+        kind: ActorKind::System as i32,
+        ..Actor::default()
+    });
+    if let Some(sms) = attempt.sms.as_mut() {
+        if sms.state == CallbackSmsState::Queued as i32 {
+            sms.state = CallbackSmsState::Failed as i32;
+            sms.failure_reason = if task_state == CallbackTaskState::Cancelled {
+                "task cancelled".to_owned()
+            } else {
+                "task ended".to_owned()
+            };
+        } else if sms.state == CallbackSmsState::Sent as i32
+            || sms.state == CallbackSmsState::Delivered as i32
+        {
+            sms.state = CallbackSmsState::Expired as i32;
+        }
+    }
+    true
+}
+
 /// FAILED_PRECONDITION (`ATTEMPT_IN_PROGRESS`) when the task's latest
 /// attempt is still open.
 pub fn check_no_open_attempt(task: &CallbackTask) -> Result<()> {
@@ -163,15 +200,22 @@ pub fn check_no_open_attempt(task: &CallbackTask) -> Result<()> {
 }
 
 /// Whether a call may start at `now`: FAILED_PRECONDITION `QUIET_HOURS` in
-/// the tenant's quiet hours or holidays, `DO_NOT_DISTURB` in the customer's
-/// do-not-disturb, unless the task's appointment covers now (the customer
-/// chose that time).
+/// the tenant's quiet hours or holidays, always (an appointment is never in
+/// them, and the grace around one does not reach into them);
+/// `DO_NOT_DISTURB` in the customer's do-not-disturb, unless the task's
+/// appointment covers now (the customer chose that time).
 pub fn check_may_call(
     task: &CallbackTask,
     now: DateTime<Utc>,
     quiet: bool,
     do_not_disturb: bool,
 ) -> Result<()> {
+    if quiet {
+        return Err(CallbacksError::precondition(
+            "now is in the tenant's quiet hours or a holiday: call at the task's next_call_time",
+            "QUIET_HOURS",
+        ));
+    }
     let appointment_covers_now = task
         .appointment_time
         .as_ref()
@@ -179,12 +223,6 @@ pub fn check_may_call(
         .is_some_and(|appointment| (now - appointment).abs() <= APPOINTMENT_GRACE);
     if appointment_covers_now {
         return Ok(());
-    }
-    if quiet {
-        return Err(CallbacksError::precondition(
-            "now is in the tenant's quiet hours or a holiday: call at the task's next_call_time",
-            "QUIET_HOURS",
-        ));
     }
     if do_not_disturb {
         return Err(CallbacksError::precondition(
@@ -649,6 +687,76 @@ mod tests {
         );
         pending.appointment_time = Some(to_timestamp(at(12, 10)));
         assert!(check_may_call(&pending, at(12, 0), false, true).is_ok());
+    }
+
+    #[test]
+    fn the_grace_around_an_appointment_does_not_reach_into_quiet_hours() {
+        // An appointment at 20:50 with quiet hours from 21:00: a call at
+        // 21:10 is still refused, only the customer's own do-not-disturb
+        // gives way.
+        let mut pending = task(CallbackTaskState::Pending);
+        pending.appointment_time = Some(to_timestamp(at(20, 50)));
+        assert_eq!(
+            check_may_call(&pending, at(21, 10), true, false)
+                .expect_err("quiet")
+                .specific_reason(),
+            Some("QUIET_HOURS")
+        );
+        assert!(check_may_call(&pending, at(20, 55), false, true).is_ok());
+    }
+
+    #[test]
+    fn an_attempt_open_when_its_task_is_cancelled_is_closed_unsent() {
+        let queued = || CallbackAttempt {
+            name: "callbackTasks/x/attempts/y".into(),
+            channel: kefu_proto::v1::Channel::Sms as i32,
+            sms: Some(kefu_proto::v1::CallbackSmsDelivery {
+                state: CallbackSmsState::Queued as i32,
+                ..Default::default()
+            }),
+            ..CallbackAttempt::default()
+        };
+        let mut attempt = queued();
+        assert!(close_with_task(
+            &mut attempt,
+            CallbackTaskState::Cancelled,
+            at(9, 0)
+        ));
+        assert!(!is_open(&attempt));
+        assert_eq!(attempt.end_time, Some(to_timestamp(at(9, 0))));
+        assert_eq!(attempt.outcome, CallbackOutcome::Unspecified as i32);
+        let sms = attempt.sms.clone().expect("sms");
+        assert_eq!(sms.state, CallbackSmsState::Failed as i32);
+        assert_eq!(sms.failure_reason, "task cancelled");
+        // Closed once: a second close changes nothing.
+        assert!(!close_with_task(
+            &mut attempt,
+            CallbackTaskState::Cancelled,
+            at(10, 0)
+        ));
+        assert_eq!(attempt.end_time, Some(to_timestamp(at(9, 0))));
+        // One already sent takes no reply any more.
+        let mut sent = queued();
+        if let Some(sms) = sent.sms.as_mut() {
+            sms.state = CallbackSmsState::Sent as i32;
+        }
+        assert!(close_with_task(
+            &mut sent,
+            CallbackTaskState::Failed,
+            at(9, 0)
+        ));
+        assert_eq!(
+            sent.sms.map(|sms| sms.state),
+            Some(CallbackSmsState::Expired as i32)
+        );
+        // An open call just ends.
+        let mut call = CallbackAttempt::default();
+        assert!(close_with_task(
+            &mut call,
+            CallbackTaskState::Cancelled,
+            at(9, 0)
+        ));
+        assert!(!is_open(&call));
     }
 
     #[test]

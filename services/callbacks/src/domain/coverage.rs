@@ -24,6 +24,21 @@ fn share(part: i32, whole: i32) -> f64 {
     }
 }
 
+/// Whether `task` counts as overdue at `now`: OVERDUE, or still open
+/// (PENDING or IN_PROGRESS) past its due end before the overdue scan has
+/// marked it. The contract's open count is "open and not overdue".
+fn is_overdue(task: &CallbackTask, now: DateTime<Utc>) -> bool {
+    match state(task) {
+        CallbackTaskState::Overdue => true,
+        CallbackTaskState::Pending | CallbackTaskState::InProgress => task
+            .due_end
+            .as_ref()
+            .and_then(from_timestamp)
+            .is_some_and(|due_end| due_end < now),
+        _ => false,
+    }
+}
+
 /// Whether `task` counts as reached within its window: DONE, and done by
 /// its due end.
 fn within_window(task: &CallbackTask) -> bool {
@@ -53,10 +68,11 @@ pub fn compute(
         coverage.targeted_count += 1;
         let reached = task_state == CallbackTaskState::Done;
         let in_window = within_window(task);
+        let overdue = is_overdue(task, now);
         match task_state {
             CallbackTaskState::Done => coverage.reached_count += 1,
             CallbackTaskState::Failed => coverage.failed_count += 1,
-            CallbackTaskState::Overdue => coverage.overdue_count += 1,
+            _ if overdue => coverage.overdue_count += 1,
             _ => coverage.open_count += 1,
         }
         if in_window {
@@ -87,7 +103,7 @@ pub fn compute(
             if in_window {
                 agent.within_window_count += 1;
             }
-            if task_state == CallbackTaskState::Overdue {
+            if overdue {
                 agent.overdue_count += 1;
             }
         }
@@ -124,7 +140,7 @@ pub fn uncovered_reason(task: &CallbackTask, now: DateTime<Utc>) -> Option<Uncov
         });
     match state(task) {
         CallbackTaskState::Done | CallbackTaskState::Cancelled => None,
-        CallbackTaskState::Overdue => Some(UncoveredReason::Overdue),
+        _ if is_overdue(task, now) => Some(UncoveredReason::Overdue),
         CallbackTaskState::Failed => {
             let outcome = if task.outcome != CallbackOutcome::Unspecified as i32 {
                 task.outcome
@@ -277,6 +293,36 @@ mod tests {
         // Ordered by display name (李 before 王 in code point order).
         assert_eq!(agents, vec![("李雷", 2, 1, 1), ("王芳", 2, 1, 0)]);
         assert_eq!(coverage.by_agent[0].reached_share, 0.5);
+    }
+
+    #[test]
+    fn open_tasks_past_their_window_count_as_overdue() {
+        // Past due_end (2026-10-08) but not yet marked by the overdue scan.
+        let later = at("2026-10-09T00:00:00Z");
+        let tasks = vec![
+            task("pending", CallbackTaskState::Pending, false, "users/wang"),
+            task(
+                "working",
+                CallbackTaskState::InProgress,
+                false,
+                "users/wang",
+            ),
+            task("marked", CallbackTaskState::Overdue, false, "users/wang"),
+            task("failed", CallbackTaskState::Failed, false, "users/wang"),
+        ];
+        let coverage = compute(&tasks, &BTreeMap::new(), later);
+        assert_eq!(coverage.open_count, 0);
+        assert_eq!(coverage.overdue_count, 3);
+        assert_eq!(coverage.failed_count, 1);
+        assert_eq!(coverage.by_agent[0].overdue_count, 3);
+        assert_eq!(
+            uncovered_reason(&tasks[0], later),
+            Some(UncoveredReason::Overdue)
+        );
+        // Within the window they are still open.
+        let coverage = compute(&tasks, &BTreeMap::new(), now());
+        assert_eq!(coverage.open_count, 2);
+        assert_eq!(coverage.overdue_count, 1);
     }
 
     #[test]

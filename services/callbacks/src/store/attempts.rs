@@ -179,7 +179,9 @@ pub async fn list<C: ConnectionTrait>(
 
 /// The SMS attempts a reply from `phone` may concern, latest reply
 /// deadline first: those written to `phone`, or with `quoted` (provider,
-/// message id) only the one that outbound message was.
+/// message id) only the one that outbound message was — and only when it
+/// was written to `phone` too, so a stranger quoting someone else's
+/// message id answers nobody's survey.
 pub async fn sms_to<C: ConnectionTrait>(
     db: &C,
     tenant: TenantId,
@@ -189,16 +191,12 @@ pub async fn sms_to<C: ConnectionTrait>(
     let mut statement = select()
         .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
         .and_where(Expr::col(ident("sms_state")).is_not_null())
+        .and_where(Expr::col(ident("sms_to_phone")).eq(phone))
         .to_owned();
-    match quoted {
-        Some((provider, message_id)) => {
-            statement
-                .and_where(Expr::col(ident("sms_provider")).eq(provider))
-                .and_where(Expr::col(ident("sms_message_id")).eq(message_id));
-        }
-        None => {
-            statement.and_where(Expr::col(ident("sms_to_phone")).eq(phone));
-        }
+    if let Some((provider, message_id)) = quoted {
+        statement
+            .and_where(Expr::col(ident("sms_provider")).eq(provider))
+            .and_where(Expr::col(ident("sms_message_id")).eq(message_id));
     }
     statement
         .order_by(ident("reply_deadline"), Order::Desc)
@@ -281,4 +279,89 @@ pub async fn tenants_with_open_tasks(db: &DatabaseConnection) -> Result<Vec<Tena
         .collect::<Result<Vec<_>, _>>()?;
     txn.commit().await?;
     Ok(tenants)
+}
+
+#[cfg(test)]
+mod tests {
+    use kefu_kit::{
+        db::begin_for_tenant,
+        events::to_timestamp,
+        testing::{Backend, TestDatabase},
+    };
+    use kefu_proto::v1::{CallbackSmsDelivery, Channel};
+
+    use super::*;
+    use crate::domain::attempt::attempt_name;
+
+    fn sent_to(phone: &str, message_id: &str) -> CallbackAttempt {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).expect("time");
+        let task = format!("callbackTasks/{}", Uuid::now_v7());
+        CallbackAttempt {
+            name: attempt_name(&task, Uuid::now_v7()),
+            attempt_number: 1,
+            channel: Channel::Sms as i32,
+            start_time: Some(to_timestamp(now)),
+            create_time: Some(to_timestamp(now)),
+            sms: Some(CallbackSmsDelivery {
+                to_phone: phone.into(),
+                provider: "log".into(),
+                provider_message_id: message_id.into(),
+                state: CallbackSmsState::Sent as i32,
+                send_time: Some(to_timestamp(now)),
+                ..CallbackSmsDelivery::default()
+            }),
+            ..CallbackAttempt::default()
+        }
+    }
+
+    async fn a_quoted_message_id_matches_only_from_its_own_number(backend: Backend) {
+        let Some(database) = TestDatabase::new(backend, "callbacks").await else {
+            return;
+        };
+        let tenant = TenantId::new();
+        let txn = begin_for_tenant(&database.db, tenant).await.expect("begin");
+        let survey = sent_to("+8613800000001", "m-1");
+        insert(&txn, tenant, &survey).await.expect("insert");
+        let names = |found: Vec<CallbackAttempt>| {
+            found
+                .into_iter()
+                .map(|attempt| attempt.name)
+                .collect::<Vec<_>>()
+        };
+        let quoted = Some(("log", "m-1"));
+        assert_eq!(
+            names(
+                sms_to(&txn, tenant, "+8613800000001", quoted)
+                    .await
+                    .expect("own")
+            ),
+            vec![survey.name.clone()]
+        );
+        assert!(
+            sms_to(&txn, tenant, "+8613900000002", quoted)
+                .await
+                .expect("stranger")
+                .is_empty(),
+            "a stranger quoting the message id matches nothing"
+        );
+        assert_eq!(
+            names(
+                sms_to(&txn, tenant, "+8613800000001", None)
+                    .await
+                    .expect("unquoted")
+            ),
+            vec![survey.name.clone()]
+        );
+        txn.commit().await.expect("commit");
+    }
+
+    #[tokio::test]
+    async fn quoted_replies_check_the_sender_on_sqlite() {
+        a_quoted_message_id_matches_only_from_its_own_number(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn quoted_replies_check_the_sender_on_postgres() {
+        a_quoted_message_id_matches_only_from_its_own_number(Backend::Postgres).await;
+    }
 }

@@ -11,7 +11,7 @@ use kefu_kit::{
     resource,
     rows::{self, ident},
 };
-use kefu_proto::v1::SurveyResponse;
+use kefu_proto::v1::{Actor, ActorKind, SurveyResponse};
 use prost::Message;
 use sea_orm::{
     ConnectionTrait, DatabaseTransaction, QueryResult, Value,
@@ -197,8 +197,27 @@ pub async fn set_follow_up_ticket(
     Ok(true)
 }
 
+/// `response` without what names its erased customer: the customer
+/// reference, the suggestion, and the customer as recorder (an SMS answer
+/// is recorded by the customer, with their name) kept only as the kind.
+fn anonymised(response: &SurveyResponse) -> SurveyResponse {
+    let mut cleared = response.clone();
+    cleared.customer.clear();
+    cleared.suggestion.clear();
+    if let Some(recorder) = cleared.recorder.as_mut()
+        && recorder.kind == ActorKind::Customer as i32
+    {
+        *recorder = Actor {
+            kind: ActorKind::Customer as i32,
+            ..Actor::default()
+        };
+    }
+    cleared
+}
+
 /// Anonymises the responses of an erased `customer`: the customer
-/// reference and the suggestion are cleared, the levels stay for the
+/// reference, the suggestion and the customer as recorder are cleared
+/// ([`anonymised`]), the levels stay for the
 /// statistics; the SMS replies to those tasks, and the others from the same
 /// numbers, are deleted. Answers how many responses were changed.
 pub async fn anonymise_customer(
@@ -217,10 +236,7 @@ pub async fn anonymise_customer(
         .map(from_row)
         .collect::<Result<Vec<_>>>()?;
     for response in &responses {
-        let mut cleared = response.clone();
-        cleared.customer.clear();
-        cleared.suggestion.clear();
-        rewrite(txn, tenant, &cleared).await?;
+        rewrite(txn, tenant, &anonymised(response)).await?;
     }
     // The texts the customer sent (a suggestion among them) go too.
     let answered: Vec<String> = responses
@@ -229,4 +245,47 @@ pub async fn anonymise_customer(
         .collect();
     super::sms::erase_for_tasks(txn, tenant, &answered).await?;
     Ok(responses.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_erased_customer_is_no_longer_named_as_the_recorder() {
+        let answered_by_sms = SurveyResponse {
+            name: name_of(Uuid::now_v7()),
+            customer: "customers/c1".into(),
+            suggestion: "送货有点慢".into(),
+            lowest_level: 2,
+            recorder: Some(Actor {
+                kind: ActorKind::Customer as i32,
+                name: "customers/c1".into(),
+                display_name: "张伟".into(),
+            }),
+            ..SurveyResponse::default()
+        };
+        let cleared = anonymised(&answered_by_sms);
+        assert_eq!(cleared.customer, "");
+        assert_eq!(cleared.suggestion, "");
+        assert_eq!(cleared.lowest_level, 2);
+        assert_eq!(
+            cleared.recorder,
+            Some(Actor {
+                kind: ActorKind::Customer as i32,
+                ..Actor::default()
+            })
+        );
+        // An agent who recorded the answers on the phone stays named.
+        let agent = Actor {
+            kind: ActorKind::User as i32,
+            name: "users/wang".into(),
+            display_name: "王芳".into(),
+        };
+        let answered_on_the_phone = SurveyResponse {
+            recorder: Some(agent.clone()),
+            ..answered_by_sms
+        };
+        assert_eq!(anonymised(&answered_on_the_phone).recorder, Some(agent));
+    }
 }

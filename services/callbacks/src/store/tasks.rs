@@ -1,6 +1,7 @@
 //! Callback tasks: the encoded `kefu.v1.CallbackTask` beside the columns the
 //! queues, lists and scans filter and order on, and the values its script
-//! renders (`render_context`, JSON of field → value, fixed at creation).
+//! renders (`render_context`, JSON of field → value, fixed at creation) and
+//! the retry settings of its policy at creation (`retry`, see [`retry`]).
 //!
 //! A task is unique per policy and trigger event id: [`insert`] does
 //! nothing (and says so) when the trigger already has its task, so a
@@ -17,7 +18,7 @@ use kefu_kit::{
     resource,
     rows::{self, ident},
 };
-use kefu_proto::v1::{CallbackTask, CallbackTaskState};
+use kefu_proto::v1::{CallbackRetryPolicy, CallbackTask, CallbackTaskState};
 use prost::Message;
 use sea_orm::{
     ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, Value,
@@ -109,9 +110,9 @@ fn columns(task: &CallbackTask, revision: i64) -> Vec<(&'static str, Value)> {
 }
 
 /// Inserts the new `task` (named, its times and due window set) at
-/// revision 1 with the values its script renders; fills its etag. False,
-/// with nothing written, when its policy already has a task for its
-/// `trigger_event_id`.
+/// revision 1 with the values its script renders and its policy's retry
+/// settings as they are now; fills its etag. False, with nothing written,
+/// when its policy already has a task for its `trigger_event_id`.
 pub async fn insert(
     txn: &DatabaseTransaction,
     tenant: TenantId,
@@ -124,6 +125,12 @@ pub async fn insert(
         .ok_or_else(|| CallbacksError::Internal(format!("task policy {}", task.policy)))?;
     let context = serde_json::to_vec(render_context)
         .map_err(|error| CallbacksError::Internal(format!("render context: {error}")))?;
+    // The policy's update promises that existing tasks keep their retry
+    // spacing, SMS fallback and reply window: the task keeps a copy (the
+    // policy's defaults when it sets none).
+    let retry: Option<Vec<u8>> = super::policies::find(txn, tenant, &task.policy)
+        .await?
+        .map(|policy| policy.retry.unwrap_or_default().encode_to_vec());
     let mut values: Vec<(&'static str, Value)> = vec![
         ("tenant_id", tenant.0.into()),
         ("id", id.into()),
@@ -135,6 +142,7 @@ pub async fn insert(
         ("script_id", uuid_in(&task.script, "callbackScripts").into()),
         ("survey_id", uuid_in(&task.survey, "surveys").into()),
         ("render_context", context.into()),
+        ("retry", retry.into()),
         ("create_time", time(task.create_time.as_ref())),
     ];
     values.extend(columns(task, 1));
@@ -361,6 +369,36 @@ pub async fn render_context<C: ConnectionTrait>(
     }
 }
 
+/// The retry settings task `name` was scheduled with (its policy's at the
+/// time); None when the task does not exist or was stored without them
+/// (before they were kept), when the policy's current ones apply.
+pub async fn retry<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    name: &str,
+) -> Result<Option<CallbackRetryPolicy>> {
+    let Some(id) = id_of(name) else {
+        return Ok(None);
+    };
+    let statement = Query::select()
+        .column(ident("retry"))
+        .from(ident("callback_tasks"))
+        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
+        .and_where(Expr::col(ident("id")).eq(id))
+        .to_owned();
+    let Some(row) = db.query_one(&statement).await? else {
+        return Ok(None);
+    };
+    let bytes: Option<Vec<u8>> = row.try_get("", "retry")?;
+    bytes
+        .map(|bytes| {
+            CallbackRetryPolicy::decode(bytes.as_slice()).map_err(|error| {
+                CallbacksError::Internal(format!("retry settings of {name}: {error}"))
+            })
+        })
+        .transpose()
+}
+
 /// How many open tasks each of `agents` holds (the least-loaded
 /// assignment's measure); agents without any are absent.
 pub async fn open_counts<C: ConnectionTrait>(
@@ -494,4 +532,130 @@ pub async fn erase_customer(
         .to_owned();
     txn.execute(&tasks).await?;
     Ok(ids.into_iter().map(name_of).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use kefu_kit::{
+        db::begin_for_tenant,
+        testing::{Backend, TestDatabase},
+    };
+    use kefu_proto::v1::CallbackPolicy;
+
+    use super::*;
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + seconds, 0).expect("time")
+    }
+
+    fn hours(hours: i64) -> Option<prost_types::Duration> {
+        Some(prost_types::Duration {
+            seconds: hours * 3_600,
+            nanos: 0,
+        })
+    }
+
+    /// Writes `policy` (id `id`) as the policy row, at `revision`.
+    async fn put_policy(
+        txn: &DatabaseTransaction,
+        tenant: TenantId,
+        id: Uuid,
+        policy: &CallbackPolicy,
+        revision: i64,
+    ) {
+        let delete = Query::delete()
+            .from_table(ident("callback_policies"))
+            .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
+            .and_where(Expr::col(ident("id")).eq(id))
+            .to_owned();
+        txn.execute(&delete).await.expect("delete policy");
+        rows::insert_row(
+            txn,
+            "callback_policies",
+            vec![
+                ("tenant_id", tenant.0.into()),
+                ("id", id.into()),
+                ("trigger_kind", policy.trigger.into()),
+                ("active", true.into()),
+                ("template_key", String::new().into()),
+                ("resource", policy.encode_to_vec().into()),
+                ("revision", revision.into()),
+                ("create_time", at(0).into()),
+                ("update_time", at(0).into()),
+            ],
+        )
+        .await
+        .expect("policy row");
+    }
+
+    async fn a_task_keeps_the_retry_settings_it_was_scheduled_with(backend: Backend) {
+        let Some(database) = TestDatabase::new(backend, "callbacks").await else {
+            return;
+        };
+        let tenant = TenantId::new();
+        let policy_id = Uuid::now_v7();
+        let mut policy = CallbackPolicy {
+            name: format!("callbackPolicies/{policy_id}"),
+            retry: Some(CallbackRetryPolicy {
+                max_attempts: 3,
+                retry_interval: hours(2),
+                sms_fallback: true,
+                sms_reply_window: hours(48),
+            }),
+            ..CallbackPolicy::default()
+        };
+        let txn = begin_for_tenant(&database.db, tenant).await.expect("begin");
+        put_policy(&txn, tenant, policy_id, &policy, 1).await;
+        let mut task = CallbackTask {
+            name: name_of(Uuid::now_v7()),
+            policy: policy.name.clone(),
+            trigger_event_id: "tickets/1/resolved".into(),
+            trigger_time: Some(to_timestamp(at(0))),
+            customer: "customers/c1".into(),
+            state: CallbackTaskState::Pending as i32,
+            due_start: Some(to_timestamp(at(0))),
+            due_end: Some(to_timestamp(at(86_400))),
+            create_time: Some(to_timestamp(at(0))),
+            update_time: Some(to_timestamp(at(0))),
+            ..CallbackTask::default()
+        };
+        assert!(
+            insert(&txn, tenant, &mut task, &BTreeMap::new())
+                .await
+                .expect("insert")
+        );
+        // The policy changes after the task was scheduled.
+        policy.retry = Some(CallbackRetryPolicy {
+            max_attempts: 5,
+            retry_interval: hours(6),
+            sms_fallback: false,
+            sms_reply_window: hours(4),
+        });
+        put_policy(&txn, tenant, policy_id, &policy, 2).await;
+        let kept = retry(&txn, tenant, &task.name)
+            .await
+            .expect("retry")
+            .expect("kept");
+        assert_eq!(kept.retry_interval, hours(2));
+        assert!(kept.sms_fallback);
+        assert_eq!(kept.sms_reply_window, hours(48));
+        // Another tenant's, or a task that does not exist, has none.
+        assert_eq!(
+            retry(&txn, tenant, &name_of(Uuid::now_v7()))
+                .await
+                .expect("missing"),
+            None
+        );
+        txn.commit().await.expect("commit");
+    }
+
+    #[tokio::test]
+    async fn retry_settings_are_kept_on_sqlite() {
+        a_task_keeps_the_retry_settings_it_was_scheduled_with(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn retry_settings_are_kept_on_postgres() {
+        a_task_keeps_the_retry_settings_it_was_scheduled_with(Backend::Postgres).await;
+    }
 }
