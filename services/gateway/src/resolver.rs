@@ -5,6 +5,17 @@
 //! with the secret in [`RESOLVE_BEARER_HEADER`], called as the system
 //! principal, which only the gateway can sign). A revoked key, an ended
 //! session or a suspended tenant is therefore refused on the very next call.
+//!
+//! That costs every call a gRPC hop and one read-only transaction in the
+//! tenants service (the secret's look-up, the tenant, the key or the session
+//! and its user). Nothing is cached, on purpose: a per-replica cache emptied
+//! by the tenants events (ApiKeyRevoked, SessionEnded, UserDeactivated,
+//! TenantSuspended, …) would go on accepting a revoked secret for as long
+//! as the outbox relay takes to deliver the event, which breaks the promise
+//! above. A cache that stays correct needs a per-tenant credential revision
+//! the tenants service bumps in the same transaction as every change of who
+//! may call, checked with one indexed read per call instead of the whole
+//! resolution; it is not built yet (see README, Benchmarks › Tickets).
 
 use std::sync::Arc;
 

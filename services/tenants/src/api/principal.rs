@@ -4,13 +4,16 @@
 use chrono::{DateTime, Duration, Utc};
 use kefu_kit::{
     context::{CallContext, PrincipalKind, TenantId},
-    db::{begin_for_tenant, begin_read_for_tenant, begin_read_platform},
+    db::{
+        PLATFORM_SETTING, TENANT_SETTING, begin_for_tenant, begin_read_for_tenant,
+        begin_read_platform,
+    },
     events::to_timestamp,
 };
 use kefu_proto::v1::{
     Actor, ActorKind, ApiKey, ApiKeyState, CurrentPrincipal, Tenant, User, UserState,
 };
-use sea_orm::{DatabaseConnection, DatabaseTransaction};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Statement};
 use tonic::metadata::MetadataMap;
 use uuid::Uuid;
 
@@ -100,14 +103,40 @@ fn user_principal(tenant: &Tenant, user: &User, teams: Vec<String>) -> CurrentPr
     }
 }
 
+/// Turns the platform transaction of [`Resolver::resolve`] into one acting
+/// for `tenant` alone (PostgreSQL; SQLite's stores filter by tenant
+/// themselves): in one statement the tenant is set and the platform setting
+/// cleared until the transaction ends, so the reads that follow see only
+/// that tenant's rows, exactly as in a transaction of `begin_read_for_tenant`.
+async fn act_for_tenant(txn: &DatabaseTransaction, tenant: TenantId) -> Result<()> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT set_config($1, $2, true), set_config($3, '', true)",
+            [
+                TENANT_SETTING.into(),
+                tenant.to_string().into(),
+                PLATFORM_SETTING.into(),
+            ],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 impl Resolver<'_> {
     /// Who presents `bearer` (a session token or an API key secret), or why
-    /// the secret is refused.
+    /// the secret is refused. For the gateway only: a user's teams are left
+    /// empty (the gateway does not carry them; `describe` fills them).
     pub(super) async fn resolve(&self, bearer: &str) -> Result<CurrentPrincipal> {
         let digest = secrets::digest(bearer);
-        let platform = begin_read_platform(self.db).await?;
-        let lookup = tenant_store::find_lookup(&platform, &digest).await?;
-        platform.commit().await?;
+        // Every call through the gateway comes here: one read-only
+        // transaction finds the secret on the platform table, then acts for
+        // its tenant alone for the rest (one BEGIN and COMMIT fewer than a
+        // transaction each); last-used times are written at most once a
+        // minute, apart.
+        let txn = begin_read_platform(self.db).await?;
+        let lookup = tenant_store::find_lookup(&txn, &digest).await?;
         let Some(lookup) = lookup else {
             return Err(match secrets::classify(bearer) {
                 secrets::SecretKind::ApiKey => invalid_key(),
@@ -115,9 +144,7 @@ impl Resolver<'_> {
             });
         };
         let tenant_id = TenantId(lookup.tenant_id);
-        // Every call through the gateway comes here: it only reads, and
-        // writes last-used times at most once a minute, apart.
-        let txn = begin_read_for_tenant(self.db, tenant_id).await?;
+        act_for_tenant(&txn, tenant_id).await?;
         let tenant = tenant_store::get(&txn, lookup.tenant_id)
             .await?
             .ok_or_else(expired_session)?
@@ -224,11 +251,12 @@ impl Resolver<'_> {
         if user.user.state != UserState::Active as i32 {
             return Err(expired_session());
         }
-        let teams = teams_of(txn, tenant_id, &user.user.name).await?;
+        // The gateway signs no teams (`gateway::resolver::authenticated`):
+        // not looked up on this path, which every call through it takes.
         let principal = CurrentPrincipal {
             session: names::session(user.id, id),
             expire_time: Some(to_timestamp(session.expire_time)),
-            ..user_principal(tenant, &user.user, teams)
+            ..user_principal(tenant, &user.user, Vec::new())
         };
         // The idle timeout is at least five minutes: a last-used time up to
         // a minute old ends no session early.
