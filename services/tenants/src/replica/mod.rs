@@ -19,7 +19,7 @@ use kefu_proto::v1::{ApprovalMatrix, Department, SlaPolicy, Team, Tenant, User};
 use prost::Message;
 use sea_orm::{
     ConnectionTrait, DbErr,
-    sea_query::{Alias, Expr, ExprTrait, OnConflict, Order, Query},
+    sea_query::{Alias, Cond, Expr, ExprTrait, OnConflict, Order, Query},
 };
 
 /// The result of reading or writing the copy.
@@ -379,6 +379,18 @@ pub async fn team<C: ConnectionTrait>(
     Ok(Some(team))
 }
 
+/// The team `name`'s own fields as last received, in one read: its
+/// `members` are the team snapshot's, which later membership events may
+/// have changed (read [`team`] for them). For what does not depend on the
+/// members, such as the team's department.
+pub async fn team_profile<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+    name: &str,
+) -> Result<Option<Team>> {
+    live(db, tenant, Kind::Team, name).await
+}
+
 /// Every known team of the tenant, by name, with their members.
 pub async fn teams<C: ConnectionTrait>(db: &C, tenant: TenantId) -> Result<Vec<Team>> {
     let names: Vec<String> = all_live::<_, Team>(db, tenant, Kind::Team)
@@ -407,6 +419,48 @@ pub async fn department<C: ConnectionTrait>(
 /// The tenant's SLA policies, by name.
 pub async fn sla_policies<C: ConnectionTrait>(db: &C, tenant: TenantId) -> Result<Vec<SlaPolicy>> {
     all_live(db, tenant, Kind::SlaPolicy).await
+}
+
+/// The tenant as [`tenant`] reads it and its SLA policies as
+/// [`sla_policies`] reads them, in one statement (a new ticket's SLA clocks
+/// need both).
+pub async fn tenant_and_sla_policies<C: ConnectionTrait>(
+    db: &C,
+    tenant: TenantId,
+) -> Result<(Option<Tenant>, Vec<SlaPolicy>)> {
+    let statement = Query::select()
+        .columns([ident("kind"), ident("resource")])
+        .from(ident("directory_entries"))
+        .cond_where(
+            Cond::all()
+                .add(Expr::col(ident("tenant_id")).eq(tenant.0))
+                .add(Expr::col(ident("deleted")).eq(false))
+                .add(
+                    Cond::any()
+                        .add(
+                            Cond::all()
+                                .add(Expr::col(ident("kind")).eq(Kind::Tenant.as_str()))
+                                .add(Expr::col(ident("name")).eq(TENANT_ENTRY)),
+                        )
+                        .add(Expr::col(ident("kind")).eq(Kind::SlaPolicy.as_str())),
+                ),
+        )
+        .order_by(ident("name"), Order::Asc)
+        .to_owned();
+    let mut profile = None;
+    let mut policies = Vec::new();
+    for row in db.query_all(&statement).await? {
+        let kind: String = row.try_get("", "kind")?;
+        let Some(bytes) = row.try_get::<Option<Vec<u8>>>("", "resource")? else {
+            continue;
+        };
+        if kind == Kind::Tenant.as_str() {
+            profile = Some(decode(&bytes)?);
+        } else {
+            policies.push(decode(&bytes)?);
+        }
+    }
+    Ok((profile, policies))
 }
 
 /// The tenant's approval matrix, if known.

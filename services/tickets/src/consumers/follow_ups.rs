@@ -244,7 +244,7 @@ async fn open(
         kind: ActorKind::System as i32,
         ..Actor::default()
     };
-    let ticket = insert_ticket(txn, tenant, ticket, &actor, now).await?;
+    let ticket = insert_ticket(txn, tenant, ticket, &actor, now, None).await?;
     idempotency::remember(
         txn,
         tenant.0,

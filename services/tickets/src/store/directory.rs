@@ -7,7 +7,8 @@
 pub use kefu_tenants::replica::{
     APPROVAL_MATRIX_ENTRY, Kind, TENANT_ENTRY, approval_matrix, department, put,
     save_approval_matrix, save_department, save_members, save_sla_policy, save_team, save_tenant,
-    save_user, sla_policies, team, teams, tenant, tenant_time, user, users,
+    save_user, sla_policies, team, team_profile, teams, tenant, tenant_and_sla_policies,
+    tenant_time, user, users,
 };
 
 use chrono::{DateTime, Utc};

@@ -34,12 +34,12 @@ pub async fn context_of_kind<C: ConnectionTrait>(
     tenant: TenantId,
     kind: Option<&TicketKind>,
 ) -> Result<SlaContext> {
-    let profile = directory::tenant(db, tenant).await?;
     let policy = kind.map_or("", |kind| kind.sla_policy.as_str());
-    let policies = if policy.is_empty() {
-        Vec::new()
+    // One statement for the tenant and its policies when both are needed.
+    let (profile, policies) = if policy.is_empty() {
+        (directory::tenant(db, tenant).await?, Vec::new())
     } else {
-        directory::sla_policies(db, tenant).await?
+        directory::tenant_and_sla_policies(db, tenant).await?
     };
     Ok(SlaContext::for_kind(
         policy,

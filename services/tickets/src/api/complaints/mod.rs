@@ -313,7 +313,7 @@ async fn open_ticket(
         description: registration.content.clone(),
         ..Ticket::default()
     };
-    Ok(insert_ticket(txn, tenant, ticket, actor, now).await?)
+    Ok(insert_ticket(txn, tenant, ticket, actor, now, None).await?)
 }
 
 /// `GetComplaint`.

@@ -204,21 +204,32 @@ pub(super) async fn create_ticket(
         return Ok(Response::new(ticket));
     }
     let actor = actor_of(&txn, tenant, &context).await?;
-    let ticket = insert_ticket(&txn, tenant, ticket, &actor, now).await?;
-    remember_request(&txn, tenant, &request.request_id, CREATE, &ticket.name, now).await?;
+    let remember = Some(request.request_id.as_str()).filter(|id| !id.is_empty());
+    let ticket = insert_ticket(
+        &txn,
+        tenant,
+        ticket,
+        &actor,
+        now,
+        remember.map(|id| (id, CREATE)),
+    )
+    .await?;
     shared.commit(txn).await?;
     Ok(Response::new(ticket))
 }
 
 /// Validates, numbers and stores a new `ticket` (output-only fields
-/// cleared, required ones checked), with its CREATED audit entry and its
-/// TicketCreated event. Shared with follow-up tickets made by other areas.
+/// cleared, required ones checked), with its SLA due check, its CREATED
+/// audit entry and its TicketCreated event; with `remember` (`request_id`,
+/// method) the idempotency key too. Shared with follow-up tickets made by
+/// other areas.
 pub(crate) async fn insert_ticket(
     txn: &DatabaseTransaction,
     tenant: kefu_kit::context::TenantId,
     mut ticket: Ticket,
     actor: &Actor,
     now: DateTime<Utc>,
+    remember: Option<(&str, &str)>,
 ) -> Result<Ticket> {
     let (kind, category) =
         refs::check_kind_and_category(txn, tenant, &ticket.kind, &ticket.category).await?;
@@ -263,7 +274,13 @@ pub(crate) async fn insert_ticket(
     refs::start_clocks(txn, tenant, kind.as_ref(), &mut ticket, now).await?;
     ticket.due_time = rules::due_time(&ticket);
     // The number row stays locked until commit and every creation of the
-    // tenant waits for it: take it as late as possible.
+    // tenant waits for it: everything that does not carry the number (the
+    // SLA due check the scan finds the ticket by, the idempotency key) is
+    // written first, and the number is taken as late as possible.
+    crate::store::sla::sync(txn, tenant, &ticket).await?;
+    if let Some((request_id, method)) = remember {
+        remember_request(txn, tenant, request_id, method, &ticket.name, now).await?;
+    }
     ticket.ticket_number = tickets::next_number(txn, tenant).await?;
     tickets::insert(txn, tenant, &ticket).await?;
     ticket.etag = resource::etag(1);

@@ -111,9 +111,10 @@ pub(super) async fn route(
     {
         ticket.required_skills = routing.required_skills.clone();
     }
+    // The department is the team's own field: its members are not needed.
     if ticket.department.is_empty()
         && !ticket.team.is_empty()
-        && let Some(team) = directory::team(txn, tenant, &ticket.team).await?
+        && let Some(team) = directory::team_profile(txn, tenant, &ticket.team).await?
     {
         ticket.department = team.department;
     }
@@ -227,20 +228,7 @@ async fn sla_context(
     tenant: TenantId,
     kind: Option<&TicketKind>,
 ) -> Result<SlaContext> {
-    let profile = directory::tenant(txn, tenant).await?;
-    let calendar = profile
-        .as_ref()
-        .and_then(|profile| profile.calendar.as_ref());
-    let zone = profile
-        .as_ref()
-        .map_or("", |profile| profile.time_zone.as_str());
-    let policy = kind.map_or("", |kind| kind.sla_policy.as_str());
-    let policies = if policy.is_empty() {
-        Vec::new()
-    } else {
-        directory::sla_policies(txn, tenant).await?
-    };
-    Ok(SlaContext::for_kind(policy, &policies, calendar, zone))
+    crate::store::sla::context_of_kind(txn, tenant, kind).await
 }
 
 /// Starts the SLA clocks of a new ticket.
