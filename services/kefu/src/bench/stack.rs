@@ -57,7 +57,21 @@ pub struct BenchStack {
 impl BenchStack {
     /// Starts Kefu on `database_url` (SQLite in `data_dir` when `None`).
     pub async fn start(database_url: Option<String>, data_dir: &Path) -> anyhow::Result<Self> {
+        Self::start_with_pool(database_url, data_dir, None).await
+    }
+
+    /// [`BenchStack::start`] with each service's pool at most
+    /// `max_connections` (Kefu's default, `storage.max_connections`, when
+    /// `None`).
+    pub async fn start_with_pool(
+        database_url: Option<String>,
+        data_dir: &Path,
+        max_connections: Option<u32>,
+    ) -> anyhow::Result<Self> {
         let mut config = KefuConfig::default();
+        if let Some(max_connections) = max_connections {
+            config.storage.max_connections = max_connections;
+        }
         config.storage.data_dir = data_dir.to_path_buf();
         config.storage.database_url = database_url;
         config.listen.gateway = SocketAddr::from(([127, 0, 0, 1], 0));

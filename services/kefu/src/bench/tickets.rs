@@ -62,6 +62,10 @@ pub struct TicketsOptions {
     /// The pgbench program.
     #[arg(long, default_value = "pgbench")]
     pub pgbench: String,
+    /// Each service's connection pool size (Kefu's default,
+    /// `storage.max_connections`, when omitted).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub max_connections: Option<u32>,
 }
 
 /// One measurement.
@@ -213,12 +217,20 @@ async fn measure(
     data_dir: &Path,
     options: &TicketsOptions,
 ) -> anyhow::Result<Report> {
-    let stack = BenchStack::start(database_url.clone(), data_dir).await?;
-    let mut notes = vec![format!(
-        "{} CPUs, load average (1 min) {} at the start; Kefu, PostgreSQL and the bench share them",
-        std::thread::available_parallelism().map_or(0, usize::from),
-        load_average().unwrap_or_else(|| "unknown".into())
-    )];
+    let stack =
+        BenchStack::start_with_pool(database_url.clone(), data_dir, options.max_connections)
+            .await?;
+    let mut notes = vec![
+        format!(
+            "{} CPUs, load average (1 min) {} at the start; Kefu, PostgreSQL and the bench share them",
+            std::thread::available_parallelism().map_or(0, usize::from),
+            load_average().unwrap_or_else(|| "unknown".into())
+        ),
+        format!(
+            "each service's pool holds at most {} connections",
+            stack.config.storage.max_connections
+        ),
+    ];
     let session = stack.onboard("bench-tickets").await?;
     let workload = prepare(&stack, &session, options.customers).await?;
     notes.push(format!(
@@ -652,6 +664,7 @@ mod tests {
             seconds: 1,
             customers: 3,
             pgbench: "pgbench".into(),
+            max_connections: None,
         })
         .await
         .unwrap();
