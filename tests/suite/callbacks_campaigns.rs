@@ -16,64 +16,34 @@
 //! nothing written; another tenant's campaign answers NOT_FOUND; an agent
 //! may not run campaigns.
 
-use std::{sync::Arc, time::Duration};
-
-use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 use kefu_callbacks::consumers::campaigns::complete_ended;
-use kefu_kit::{
-    clock::ManualClock,
-    context::TenantId,
-    db::{begin_for_tenant, begin_read_platform},
-    events::from_timestamp,
-    outbox,
-    testing::Backend,
-};
+use kefu_kit::{context::TenantId, db::begin_for_tenant, events::from_timestamp, testing::Backend};
 use kefu_proto::v1::{
-    AddTeamMemberRequest, CallbackAssignment, CallbackAssignmentMode, CallbackCancelReason,
-    CallbackCoverage, CallbackOutcome, CallbackPolicy, CallbackScript, CallbackTask,
+    CallbackCancelReason, CallbackCoverage, CallbackOutcome, CallbackPolicy, CallbackTask,
     CallbackTaskState, CallbackTrigger, Campaign, CampaignCancelled, CampaignCompleted,
-    CampaignKind, CampaignState, CancelCampaignRequest, Channel, CreateCallbackPolicyRequest,
-    CreateCampaignRequest, CreateCustomerRequest, CreateSegmentRequest, CreateTeamRequest,
-    Customer, CustomerPhone, Date, GetCampaignCoverageRequest, GetCampaignRequest,
-    GetPolicyCoverageRequest, Industry, ListCallbackScriptsRequest, ListCallbackTasksRequest,
-    ListCampaignsRequest, ListUncoveredCustomersRequest, LocalizedText,
-    RecordCallbackOutcomeRequest, Role, Segment, StartCampaignRequest, Team, UncoveredReason,
-    UpdateCampaignRequest, callback_service_client::CallbackServiceClient,
+    CampaignKind, CampaignState, CancelCampaignRequest, Channel, CreateCampaignRequest,
+    CreateCustomerRequest, CreateSegmentRequest, Customer, CustomerPhone, Date,
+    GetCampaignCoverageRequest, GetCampaignRequest, GetPolicyCoverageRequest, Industry,
+    ListCampaignsRequest, ListUncoveredCustomersRequest, RecordCallbackOutcomeRequest, Segment,
+    StartCampaignRequest, UncoveredReason, UpdateCampaignRequest,
 };
 use tonic::Code;
 
 use crate::{
+    callbacks_support::{
+        Callbacks, Desk, count_events, create_policy, desk, list_scripts, list_tasks, shanghai,
+        start_at, team_policy,
+    },
     eventually::eventually,
-    stack::{Bearer, Stack},
+    stack::Stack,
     tenants::field_of,
-    tickets_support::join_as,
+    tickets_support::WAIT,
 };
-
-const WAIT: Duration = Duration::from_secs(30);
 
 const SEGMENT: &str = "segments/vip-members";
 
-/// A wall time in Shanghai (UTC+8 all year) as UTC.
-fn shanghai(text: &str) -> DateTime<Utc> {
-    let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").expect("time");
-    FixedOffset::east_opt(8 * 3600)
-        .expect("offset")
-        .from_local_datetime(&naive)
-        .single()
-        .expect("exists")
-        .with_timezone(&Utc)
-}
-
 fn day(year: i32, month: i32, day: i32) -> Option<Date> {
     Some(Date { year, month, day })
-}
-
-fn tenant_id(name: &str) -> TenantId {
-    TenantId(
-        name.strip_prefix("tenants/")
-            .and_then(|id| id.parse().ok())
-            .expect("tenant id"),
-    )
 }
 
 /// Creates a customer: a member or not, tagged vip or not, with a mobile
@@ -128,31 +98,11 @@ async fn until_segment_has(stack: &Stack, tenant: TenantId, count: usize) {
 }
 
 /// The tasks of `campaign`, as the caller of `client` lists them.
-async fn tasks_of(client: &CallbackServiceClient<Bearer>, campaign: &str) -> Vec<CallbackTask> {
-    client
-        .clone()
-        .list_callback_tasks(ListCallbackTasksRequest {
-            filter: format!("campaign = \"{campaign}\""),
-            ..ListCallbackTasksRequest::default()
-        })
-        .await
-        .expect("list campaign tasks")
-        .into_inner()
-        .callback_tasks
+async fn tasks_of(client: &Callbacks, campaign: &str) -> Vec<CallbackTask> {
+    list_tasks(client, &format!("campaign = \"{campaign}\"")).await
 }
 
-/// The tenant's callback scripts.
-async fn scripts(client: &CallbackServiceClient<Bearer>) -> Vec<CallbackScript> {
-    client
-        .clone()
-        .list_callback_scripts(ListCallbackScriptsRequest::default())
-        .await
-        .expect("list scripts")
-        .into_inner()
-        .callback_scripts
-}
-
-async fn coverage(client: &CallbackServiceClient<Bearer>, campaign: &str) -> CallbackCoverage {
+async fn coverage(client: &Callbacks, campaign: &str) -> CallbackCoverage {
     client
         .clone()
         .get_campaign_coverage(GetCampaignCoverageRequest {
@@ -176,7 +126,7 @@ fn week(display_name: &str, policy: &str, include_new_members: bool) -> Campaign
     }
 }
 
-async fn create(client: &CallbackServiceClient<Bearer>, campaign: Campaign) -> Campaign {
+async fn create(client: &Callbacks, campaign: Campaign) -> Campaign {
     client
         .clone()
         .create_campaign(CreateCampaignRequest {
@@ -188,7 +138,7 @@ async fn create(client: &CallbackServiceClient<Bearer>, campaign: Campaign) -> C
         .into_inner()
 }
 
-async fn start(client: &CallbackServiceClient<Bearer>, name: &str) -> Campaign {
+async fn start(client: &Callbacks, name: &str) -> Campaign {
     client
         .clone()
         .start_campaign(StartCampaignRequest {
@@ -201,55 +151,18 @@ async fn start(client: &CallbackServiceClient<Bearer>, name: &str) -> Campaign {
 }
 
 async fn campaigns_and_coverage(backend: Backend) {
-    let clock = ManualClock::new(shanghai("2026-12-01 10:00"));
-    let Some(stack) = Stack::start_with_clock(backend, Arc::new(clock.clone()), |config| {
-        config.limits.enabled = false;
-    })
-    .await
-    else {
+    let Some((stack, _clock)) = start_at(backend, "2026-12-01 10:00").await else {
         return;
     };
-    let a = stack.onboard("cbcamp", Industry::Generic).await;
-    let tenant = tenant_id(&a.tenant.name);
-    let slug = a.tenant.slug.clone();
-    let admin = a.admin_session.clone();
-    let (agent_user, agent) = join_as(&stack, &admin, &slug, "agent", &[Role::Agent]).await;
-    let team = stack
-        .identity(Some(&admin))
-        .create_team(CreateTeamRequest {
-            team: Some(Team {
-                display_name: "会员回访组".into(),
-                ..Team::default()
-            }),
-            team_id: "members".into(),
-            ..CreateTeamRequest::default()
-        })
-        .await
-        .expect("team")
-        .into_inner();
-    stack
-        .identity(Some(&admin))
-        .add_team_member(AddTeamMemberRequest {
-            name: team.name.clone(),
-            user: agent_user.clone(),
-        })
-        .await
-        .expect("member");
-    let callbacks_db = stack.service_connection("callbacks").await;
-    eventually("the callbacks copy knows the team", WAIT, || {
-        let db = callbacks_db.clone();
-        let (team, agent) = (team.name.clone(), agent_user.clone());
-        async move {
-            let txn = begin_for_tenant(&db, tenant).await.expect("begin");
-            let known = kefu_tenants::replica::team(&txn, tenant, &team)
-                .await
-                .expect("team copy")
-                .is_some_and(|team| team.members.contains(&agent));
-            txn.commit().await.expect("commit");
-            known
-        }
-    })
-    .await;
+    let Desk {
+        tenant,
+        admin,
+        agent_user,
+        agent,
+        team,
+        callbacks_db,
+        ..
+    } = desk(&stack, "cbcamp", "members", "会员回访组", false).await;
 
     // Three VIP members (张伟 without a phone) and a member who is not VIP.
     let wang = customer(&stack, &admin, "王芳", true, "13800138001").await;
@@ -274,33 +187,25 @@ async fn campaigns_and_coverage(backend: Backend) {
     let as_admin = stack.callbacks(Some(&admin));
     let as_agent = stack.callbacks(Some(&agent));
     // A phone policy needs a script: the first the tenant's template seeded.
-    eventually("the template's scripts are seeded", WAIT, || {
-        let client = as_admin.clone();
-        async move { !scripts(&client).await.is_empty() }
+    eventually("the template's scripts are seeded", WAIT, || async {
+        !list_scripts(&as_admin, "").await.is_empty()
     })
     .await;
-    let script = scripts(&as_admin).await[0].name.clone();
-    let policy = as_admin
-        .clone()
-        .create_callback_policy(CreateCallbackPolicyRequest {
-            callback_policy: Some(CallbackPolicy {
-                display_name: Some(LocalizedText {
-                    values: [("zh-CN".to_owned(), "会员回访".to_owned())].into(),
-                }),
-                trigger: CallbackTrigger::Campaign as i32,
-                channel: Channel::Phone as i32,
-                script,
-                assignment: Some(CallbackAssignment {
-                    mode: CallbackAssignmentMode::TeamLeastLoaded as i32,
-                    team: team.name.clone(),
-                }),
-                ..CallbackPolicy::default()
-            }),
-            ..CreateCallbackPolicyRequest::default()
-        })
-        .await
-        .expect("policy")
-        .into_inner();
+    let script = list_scripts(&as_admin, "").await[0].name.clone();
+    let policy = create_policy(
+        &as_admin,
+        CallbackPolicy {
+            script,
+            ..team_policy(
+                CallbackTrigger::Campaign,
+                Channel::Phone,
+                &team.name,
+                "会员回访",
+            )
+        },
+    )
+    .await
+    .expect("policy");
 
     // An end before the start is refused, naming end_date; nothing is kept.
     let mut backwards = week("倒序", &policy.name, false);
@@ -639,7 +544,7 @@ async fn campaigns_and_coverage(backend: Backend) {
     let figures = coverage(&as_admin, &draft.name).await;
     assert_eq!((figures.targeted_count, figures.cancelled_count), (2, 1));
     assert_eq!(
-        count_events::<CampaignCancelled>(&stack, &draft.name).await,
+        count_events::<CampaignCancelled>(&callbacks_db, &draft.name).await,
         1
     );
 
@@ -670,7 +575,7 @@ async fn campaigns_and_coverage(backend: Backend) {
         Some(end)
     );
     assert_eq!(
-        count_events::<CampaignCompleted>(&stack, &open_ended.name).await,
+        count_events::<CampaignCompleted>(&callbacks_db, &open_ended.name).await,
         1
     );
     let still = as_admin
@@ -682,21 +587,6 @@ async fn campaigns_and_coverage(backend: Backend) {
         .expect("get")
         .into_inner();
     assert_eq!(still.state, CampaignState::Cancelled as i32);
-}
-
-/// How many events of `M` the callbacks service wrote about `subject`.
-async fn count_events<M: prost::Name>(stack: &Stack, subject: &str) -> usize {
-    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
-    let db = stack.service_connection("callbacks").await;
-    let txn = begin_read_platform(&db).await.expect("begin");
-    let count = outbox::entity::Entity::find()
-        .filter(outbox::entity::Column::EventType.eq(M::full_name()))
-        .filter(outbox::entity::Column::Subject.eq(subject))
-        .count(&txn)
-        .await
-        .expect("outbox");
-    txn.commit().await.expect("commit");
-    usize::try_from(count).expect("count")
 }
 
 #[tokio::test]

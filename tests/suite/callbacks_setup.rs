@@ -8,45 +8,32 @@
 //! with the customer's, the task's and their own values; another tenant
 //! finds none of it.
 
-use std::time::Duration;
-
 use chrono::Datelike;
 
 use kefu_kit::{events::to_timestamp, testing::Backend};
 use kefu_proto::v1::{
     CallbackAssignment, CallbackAssignmentMode, CallbackPolicy, CallbackRetryPolicy,
     CallbackScript, CallbackScriptBranch, CallbackScriptQuestion, CallbackTask, CallbackTrigger,
-    Channel, CreateCallbackPolicyRequest, CreateCallbackScriptRequest, CreateCallbackTaskRequest,
-    CreateSurveyRequest, DeleteCallbackPolicyRequest, DeleteCallbackScriptRequest,
-    DeleteSurveyRequest, GetCallbackPolicyRequest, GetCallbackScriptRequest, GetSurveyRequest,
-    Industry, InviteUserRequest, ListCallbackPoliciesRequest, ListCallbackScriptsRequest,
-    ListSurveysRequest, LocalizedText, RenderCallbackScriptRequest, Role, Survey, SurveyDimension,
-    UpdateCallbackPolicyRequest, UpdateCallbackScriptRequest, UpdateSurveyRequest, User,
-    callback_service_client::CallbackServiceClient,
+    Channel, CreateCallbackPolicyRequest, CreateCallbackScriptRequest, CreateSurveyRequest,
+    DeleteCallbackPolicyRequest, DeleteCallbackScriptRequest, DeleteSurveyRequest,
+    GetCallbackPolicyRequest, GetCallbackScriptRequest, GetSurveyRequest, Industry,
+    InviteUserRequest, ListCallbackPoliciesRequest, LocalizedText, RenderCallbackScriptRequest,
+    Role, Survey, SurveyDimension, UpdateCallbackPolicyRequest, UpdateCallbackScriptRequest,
+    UpdateSurveyRequest, User,
 };
 use prost_types::FieldMask;
 use tonic::{Code, Status};
 
 use crate::{
+    callbacks_support::{
+        Callbacks, bilingual, create_policy, list_policies, list_scripts, list_surveys, new_task,
+    },
     eventually::eventually,
     gateway::reason,
-    stack::{Bearer, Stack},
+    stack::Stack,
     tenants::field_of,
-    tickets_support::{join_invited, new_customer, person, until_known},
+    tickets_support::{WAIT, join_invited, new_customer, person, until_known},
 };
-
-type Client = CallbackServiceClient<Bearer>;
-
-fn both(zh: &str, en: &str) -> Option<LocalizedText> {
-    Some(LocalizedText {
-        values: [
-            ("zh-CN".to_owned(), zh.to_owned()),
-            ("en".to_owned(), en.to_owned()),
-        ]
-        .into_iter()
-        .collect(),
-    })
-}
 
 fn zh(text: Option<&LocalizedText>) -> String {
     text.and_then(|text| text.values.get("zh-CN").cloned())
@@ -64,47 +51,8 @@ fn refusal(status: &Status) -> (Code, String, String) {
     (status.code(), reason(status), field_of(status))
 }
 
-async fn policies(client: &mut Client, filter: &str) -> Vec<CallbackPolicy> {
-    client
-        .list_callback_policies(ListCallbackPoliciesRequest {
-            filter: filter.into(),
-            page_size: 500,
-            ..ListCallbackPoliciesRequest::default()
-        })
-        .await
-        .expect("list policies")
-        .into_inner()
-        .callback_policies
-}
-
-async fn scripts(client: &mut Client, filter: &str) -> Vec<CallbackScript> {
-    client
-        .list_callback_scripts(ListCallbackScriptsRequest {
-            filter: filter.into(),
-            page_size: 500,
-            ..ListCallbackScriptsRequest::default()
-        })
-        .await
-        .expect("list scripts")
-        .into_inner()
-        .callback_scripts
-}
-
-async fn surveys(client: &mut Client, filter: &str) -> Vec<Survey> {
-    client
-        .list_surveys(ListSurveysRequest {
-            filter: filter.into(),
-            page_size: 500,
-            ..ListSurveysRequest::default()
-        })
-        .await
-        .expect("list surveys")
-        .into_inner()
-        .surveys
-}
-
 async fn create_script(
-    client: &mut Client,
+    client: &mut Callbacks,
     script: CallbackScript,
     request_id: &str,
 ) -> Result<CallbackScript, Status> {
@@ -117,77 +65,64 @@ async fn create_script(
         .map(tonic::Response::into_inner)
 }
 
-async fn create_policy(
-    client: &mut Client,
-    policy: CallbackPolicy,
-) -> Result<CallbackPolicy, Status> {
-    client
-        .create_callback_policy(CreateCallbackPolicyRequest {
-            callback_policy: Some(policy),
-            request_id: String::new(),
-        })
-        .await
-        .map(tonic::Response::into_inner)
-}
-
 /// A resort's script (the seeds' 度假区回访话术).
 fn resort_script() -> CallbackScript {
     CallbackScript {
-        display_name: both("度假区回访话术", "Resort follow-up script"),
+        display_name: bilingual("度假区回访话术", "Resort follow-up script"),
         default_locale: "zh-CN".into(),
-        greeting: both(
+        greeting: bilingual(
             "您好,我是{{tenant.display_name}}的客服代表{{agent.display_name}}",
             "Hello, this is {{agent.display_name}} from {{tenant.display_name}}",
         ),
-        identity_check: both(
+        identity_check: bilingual(
             r#"请问您是{{customer.family_name | "尊敬的客户"}}{{customer.honorific}}吗?打扰您了。"#,
             r#"Am I speaking with {{customer.display_name | "our guest"}}?"#,
         ),
-        introduction: both(
+        introduction: bilingual(
             "感谢您在{{task.trigger_date}}到我们度假区体验{{task.subject}}",
             "Thank you for enjoying {{task.subject}} with us on {{task.trigger_date}}",
         ),
         questions: vec![CallbackScriptQuestion {
             key: "attitude".into(),
             dimension: "attitude".into(),
-            text: both(
+            text: bilingual(
                 "请问您对{{task.subject}}服务项目满意吗?",
                 "Were you satisfied with {{task.subject}}?",
             ),
         }],
         satisfied: Some(CallbackScriptBranch {
-            follow_up_question: both("您对我们的服务有什么建议吗?", "Any suggestions?"),
-            closing: both(
+            follow_up_question: bilingual("您对我们的服务有什么建议吗?", "Any suggestions?"),
+            closing: bilingual(
                 "感谢您的答复,祝您{{season.greeting}},再见!",
                 "Thank you, we wish you {{season.greeting}}. Goodbye!",
             ),
         }),
         dissatisfied: Some(CallbackScriptBranch {
-            follow_up_question: both("能否告诉我您对哪方面不满意?", "What should we improve?"),
-            closing: both(
+            follow_up_question: bilingual("能否告诉我您对哪方面不满意?", "What should we improve?"),
+            closing: bilingual(
                 "非常感谢您的反馈,祝您{{season.greeting}},再见!",
                 "Thank you for telling us. We wish you {{season.greeting}}. Goodbye!",
             ),
         }),
-        off_season_greeting: both("生活愉快", "a nice day"),
+        off_season_greeting: bilingual("生活愉快", "a nice day"),
         ..CallbackScript::default()
     }
 }
 
 fn resort_survey() -> Survey {
     Survey {
-        display_name: both("度假区满意度调查", "Resort satisfaction survey"),
+        display_name: bilingual("度假区满意度调查", "Resort satisfaction survey"),
         dimensions: vec![
             SurveyDimension {
                 key: "attitude".into(),
-                label: both("服务态度", "Attitude"),
-                question: both("您对我们的服务态度满意吗?", "Were we courteous?"),
+                label: bilingual("服务态度", "Attitude"),
+                question: bilingual("您对我们的服务态度满意吗?", "Were we courteous?"),
                 required: true,
             },
             SurveyDimension {
                 key: "rafting".into(),
-                label: both("漂流体验", "Rafting"),
-                question: both("您对漂流项目满意吗?", "Did you enjoy the rafting?"),
+                label: bilingual("漂流体验", "Rafting"),
+                question: bilingual("您对漂流项目满意吗?", "Did you enjoy the rafting?"),
                 required: false,
             },
         ],
@@ -205,17 +140,13 @@ async fn setup(backend: Backend) {
     let mut other = stack.callbacks(Some(&b.admin_session));
 
     // The template's callbacks arrive with TenantCreated.
-    let probe = admin.clone();
     eventually(
         "the property template's callback policies are seeded",
-        Duration::from_secs(30),
-        || {
-            let mut client = probe.clone();
-            async move { policies(&mut client, "").await.len() >= 3 }
-        },
+        WAIT,
+        || async { list_policies(&admin, "").await.len() >= 3 },
     )
     .await;
-    let seeded = policies(&mut admin, r#"template_key = "property-management@1""#).await;
+    let seeded = list_policies(&admin, r#"template_key = "property-management@1""#).await;
     assert_eq!(seeded.len(), 3);
     let repair = seeded
         .iter()
@@ -234,12 +165,12 @@ async fn setup(backend: Backend) {
         Some("teams/front-desk")
     );
     assert_eq!(
-        policies(&mut admin, "trigger = COMPLAINT_CLOSED AND active")
+        list_policies(&admin, "trigger = COMPLAINT_CLOSED AND active")
             .await
             .len(),
         1
     );
-    assert!(policies(&mut admin, "active = false").await.is_empty());
+    assert!(list_policies(&admin, "active = false").await.is_empty());
     let refused = admin
         .list_callback_policies(ListCallbackPoliciesRequest {
             filter: "colour = red".into(),
@@ -274,9 +205,9 @@ async fn setup(backend: Backend) {
         .collect();
     assert_eq!(keys, ["attitude", "skill", "timeliness", "promises_kept"]);
     assert_eq!(zh(repair_survey.dimensions[0].label.as_ref()), "服务态度");
-    assert_eq!(scripts(&mut admin, "").await.len(), 3);
+    assert_eq!(list_scripts(&admin, "").await.len(), 3);
     assert_eq!(
-        surveys(&mut admin, r#"dimensions.key = "promises_kept""#)
+        list_surveys(&admin, r#"dimensions.key = "promises_kept""#)
             .await
             .len(),
         2
@@ -315,7 +246,7 @@ async fn setup(backend: Backend) {
         (refused.code(), field_of(&refused)),
         (Code::InvalidArgument, "survey.dimensions[1].key".to_owned())
     );
-    assert_eq!(surveys(&mut admin, "").await.len(), 3);
+    assert_eq!(list_surveys(&admin, "").await.len(), 3);
     // Dimensions are added and relabelled, never renamed.
     let mut renamed = survey.clone();
     renamed.dimensions[1].key = "drifting".into();
@@ -333,8 +264,8 @@ async fn setup(backend: Backend) {
     let mut grown = survey.clone();
     grown.dimensions.push(SurveyDimension {
         key: "timeliness".into(),
-        label: both("及时性", "Timeliness"),
-        question: both("我们到得及时吗?", "Were we on time?"),
+        label: bilingual("及时性", "Timeliness"),
+        question: bilingual("我们到得及时吗?", "Were we on time?"),
         required: true,
     });
     let survey = admin
@@ -357,7 +288,7 @@ async fn setup(backend: Backend) {
 
     // Scripts: an unknown placeholder or a malformed one names the text.
     let mut unknown = resort_script();
-    unknown.greeting = both("您好{{customer.nickname}}", "Hello");
+    unknown.greeting = bilingual("您好{{customer.nickname}}", "Hello");
     let refused = create_script(&mut admin, unknown, "").await.unwrap_err();
     assert_eq!(
         refusal(&refused),
@@ -368,7 +299,7 @@ async fn setup(backend: Backend) {
         )
     );
     let mut malformed = resort_script();
-    malformed.questions[0].text = both("满意吗?", "Satisfied with {{task.subject?");
+    malformed.questions[0].text = bilingual("满意吗?", "Satisfied with {{task.subject?");
     let refused = create_script(&mut admin, malformed, "").await.unwrap_err();
     assert_eq!(
         refusal(&refused),
@@ -378,13 +309,13 @@ async fn setup(backend: Backend) {
             r#"callback_script.questions[0].text.values["en"]"#.to_owned()
         )
     );
-    assert_eq!(scripts(&mut admin, "").await.len(), 3, "nothing written");
+    assert_eq!(list_scripts(&admin, "").await.len(), 3, "nothing written");
     let script = create_script(&mut admin, resort_script(), "")
         .await
         .expect("script");
     assert_eq!(script.target_duration.map(|d| d.seconds), Some(180));
     let mut edited = script.clone();
-    edited.off_season_greeting = both("万事如意", "all the best");
+    edited.off_season_greeting = bilingual("万事如意", "all the best");
     let edited = admin
         .update_callback_script(UpdateCallbackScriptRequest {
             callback_script: Some(edited),
@@ -395,7 +326,7 @@ async fn setup(backend: Backend) {
         .into_inner();
     assert_ne!(edited.etag, script.etag);
     let mut broken = edited.clone();
-    broken.greeting = both("{{ticket.subject | 未加引号}}", "Hello");
+    broken.greeting = bilingual("{{ticket.subject | 未加引号}}", "Hello");
     let refused = admin
         .update_callback_script(UpdateCallbackScriptRequest {
             callback_script: Some(broken),
@@ -407,7 +338,7 @@ async fn setup(backend: Backend) {
 
     // Policies: checked, their references the tenant's own.
     let policy = CallbackPolicy {
-        display_name: both("度假区回访", "Resort follow-up"),
+        display_name: bilingual("度假区回访", "Resort follow-up"),
         trigger: CallbackTrigger::TicketResolved as i32,
         assignment: Some(CallbackAssignment {
             mode: CallbackAssignmentMode::TeamRoundRobin as i32,
@@ -447,7 +378,7 @@ async fn setup(backend: Backend) {
             "callback_policy.script",
         ),
     ] {
-        let refused = create_policy(&mut admin, change).await.unwrap_err();
+        let refused = create_policy(&admin, change).await.unwrap_err();
         assert_eq!(
             (refused.code(), field_of(&refused)),
             (Code::InvalidArgument, field.to_owned())
@@ -473,7 +404,7 @@ async fn setup(backend: Backend) {
     .await
     .expect("policy");
     let refused = create_policy(
-        &mut admin,
+        &admin,
         CallbackPolicy {
             assignment: Some(CallbackAssignment {
                 mode: 0,
@@ -553,7 +484,7 @@ async fn setup(backend: Backend) {
     let (agent_user, agent_session) =
         join_invited(&stack, &a.admin_session, &a.tenant.slug, invitation).await;
     let mut agent = stack.callbacks(Some(&agent_session));
-    assert_eq!(policies(&mut agent, "").await.len(), 4);
+    assert_eq!(list_policies(&agent, "").await.len(), 4);
     let denied = create_script(&mut agent, resort_script(), "")
         .await
         .unwrap_err();
@@ -584,7 +515,7 @@ async fn setup(backend: Backend) {
         .unwrap_err();
     assert_eq!(hidden.code(), Code::NotFound);
     assert!(
-        !policies(&mut other, "")
+        !list_policies(&other, "")
             .await
             .iter()
             .any(|policy| policy.name == updated.name)
@@ -604,29 +535,21 @@ async fn setup(backend: Backend) {
     let visit_day = trigger_time
         .with_timezone(&chrono::FixedOffset::east_opt(8 * 3_600).expect("UTC+8"))
         .date_naive();
-    let client = admin.clone();
-    let task: CallbackTask = until_known(
-        |status| status.code() == Code::InvalidArgument,
-        || {
-            let mut client = client.clone();
-            let request = CreateCallbackTaskRequest {
-                callback_task: Some(CallbackTask {
-                    policy: updated.name.clone(),
-                    customer: customer.clone(),
-                    assignee: agent_user.clone(),
-                    subject: "漂流".into(),
-                    trigger_source: "resort-booking-42".into(),
-                    trigger_event_id: "resort-booking-42".into(),
-                    trigger_time: Some(to_timestamp(trigger_time)),
-                    ..CallbackTask::default()
-                }),
-                request_id: String::new(),
-            };
-            async move { client.create_callback_task(request).await }
+    let task = new_task(
+        &admin,
+        CallbackTask {
+            policy: updated.name.clone(),
+            customer: customer.clone(),
+            assignee: agent_user.clone(),
+            subject: "漂流".into(),
+            trigger_source: "resort-booking-42".into(),
+            trigger_event_id: "resort-booking-42".into(),
+            trigger_time: Some(to_timestamp(trigger_time)),
+            ..CallbackTask::default()
         },
+        "",
     )
-    .await
-    .expect("a task for the resort visit");
+    .await;
     let national_day = chrono::DateTime::parse_from_rfc3339("2026-10-02T10:00:00+08:00")
         .expect("time")
         .with_timezone(&chrono::Utc);
@@ -724,7 +647,7 @@ async fn setup(backend: Backend) {
         .unwrap_err();
     assert_eq!(in_use.code(), Code::FailedPrecondition);
     // A seeded policy no task uses goes; a stale etag does not.
-    let complaint = policies(&mut admin, "trigger = COMPLAINT_CLOSED").await;
+    let complaint = list_policies(&admin, "trigger = COMPLAINT_CLOSED").await;
     let stale = admin
         .delete_callback_policy(DeleteCallbackPolicyRequest {
             name: complaint[0].name.clone(),

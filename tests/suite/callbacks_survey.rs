@@ -19,69 +19,33 @@
 //! and drops the person: the responses lose the customer and the
 //! suggestion, the attempts and the texts are gone.
 
-use std::{sync::Arc, time::Duration};
-
-use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
-use kefu_kit::{
-    clock::ManualClock,
-    context::TenantId,
-    db::{begin_for_tenant, begin_read_platform},
-    events::from_timestamp,
-    outbox,
-    testing::Backend,
-};
+use kefu_kit::testing::Backend;
 use kefu_proto::v1::{
-    AddTeamMemberRequest, CallbackAssignment, CallbackAssignmentMode, CallbackEscalationReason,
-    CallbackOutcome, CallbackPolicy, CallbackRetryPolicy, CallbackSmsState, CallbackTask,
-    CallbackTaskState, CallbackTrigger, CallbackTriggerFilter, Channel,
-    CreateCallbackPolicyRequest, CreateCallbackTaskRequest, CreateSurveyRequest, CreateTeamRequest,
-    EraseCustomerRequest, ErasureRequester, GetCallbackAttemptRequest, GetCallbackTaskRequest,
-    GetSurveyResponseRequest, Industry, ListCallbackAttemptsRequest, ListCallbackTasksRequest,
-    ListTicketsRequest, LocalizedText, RecordCallbackOutcomeRequest, RecordSmsSurveyReplyRequest,
-    ResolveTicketRequest, Role, SatisfactionLevel, SendSurveyBySmsRequest, SmsSurveyReplyStatus,
-    StartCallbackAttemptRequest, SubmitSurveyResponseRequest, Survey, SurveyAnswer,
-    SurveyDimension, SurveyResponse, Team, Ticket, TicketResolutionCode,
-    callback_service_client::CallbackServiceClient, ticket_service_client::TicketServiceClient,
+    CallbackEscalationReason, CallbackOutcome, CallbackPolicy, CallbackRetryPolicy,
+    CallbackSmsState, CallbackTask, CallbackTaskCompleted, CallbackTaskState, CallbackTrigger,
+    Channel, CreateCallbackTaskRequest, CreateSurveyRequest, EraseCustomerRequest,
+    ErasureRequester, GetCallbackAttemptRequest, GetSurveyResponseRequest, Industry,
+    ListCallbackAttemptsRequest, ListTicketsRequest, RecordCallbackOutcomeRequest,
+    RecordSmsSurveyReplyRequest, Role, SatisfactionLevel, SendSurveyBySmsRequest,
+    SmsSurveyReplyStatus, StartCallbackAttemptRequest, SubmitSurveyResponseRequest, Survey,
+    SurveyAnswer, SurveyDimension, SurveyFollowUpRequested, SurveyResponse, SurveyResponseRecorded,
+    callback_service_client::CallbackServiceClient,
 };
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use tonic::Code;
 
 use crate::{
+    callbacks_support::{
+        Desk, at, bilingual, count_events, create_policy, desk, get_task, inquiry_policy,
+        resolved_task, shanghai, start_at, team_policy,
+    },
     eventually::eventually,
     gateway::reason,
-    stack::{Bearer, Stack},
+    stack::Bearer,
     tenants::field_of,
-    tickets_support::{join_as, new_customer, new_ticket, retry, until_known},
+    tickets_support::{WAIT, join_as, new_customer, new_ticket, until_known},
 };
 
-const WAIT: Duration = Duration::from_secs(30);
-
 const INQUIRY: &str = "ticketKinds/inquiry";
-
-/// A wall time in Shanghai (UTC+8 all year) as UTC.
-fn shanghai(text: &str) -> DateTime<Utc> {
-    let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").expect("time");
-    FixedOffset::east_opt(8 * 3600)
-        .expect("offset")
-        .from_local_datetime(&naive)
-        .single()
-        .expect("exists")
-        .with_timezone(&Utc)
-}
-
-fn at(time: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
-    time.and_then(from_timestamp)
-}
-
-fn text(zh: &str, en: &str) -> Option<LocalizedText> {
-    Some(LocalizedText {
-        values: [
-            ("zh-CN".to_owned(), zh.to_owned()),
-            ("en".to_owned(), en.to_owned()),
-        ]
-        .into(),
-    })
-}
 
 fn answer(dimension: &str, level: SatisfactionLevel) -> SurveyAnswer {
     SurveyAnswer {
@@ -95,82 +59,27 @@ fn answer(dimension: &str, level: SatisfactionLevel) -> SurveyAnswer {
 fn survey() -> Survey {
     let dimension = |key: &str, zh: &str, en: &str, required: bool| SurveyDimension {
         key: key.into(),
-        label: text(zh, en),
-        question: text(
+        label: bilingual(zh, en),
+        question: bilingual(
             &format!("您对{zh}满意吗?"),
             &format!("How satisfied were you with {en}?"),
         ),
         required,
     };
     Survey {
-        display_name: text("售后服务满意度调查", "After-sales survey"),
+        display_name: bilingual("售后服务满意度调查", "After-sales survey"),
         dimensions: vec![
             dimension("attitude", "服务态度", "Attitude", true),
             dimension("skill", "业务技能", "Skill", true),
             dimension("timeliness", "及时性", "Timeliness", true),
             dimension("promises_kept", "承诺兑现", "Promises kept", false),
         ],
-        sms_template: text(
+        sms_template: bilingual(
             "感谢您选择我们。{{survey.reply_instructions}}",
             "Thank you. {{survey.reply_instructions}}",
         ),
         ..Survey::default()
     }
-}
-
-/// Resolves `ticket` now and waits for its one task.
-async fn resolved_task(
-    tickets: &TicketServiceClient<Bearer>,
-    callbacks: &CallbackServiceClient<Bearer>,
-    ticket: &Ticket,
-) -> CallbackTask {
-    retry("the ticket is resolved", || {
-        let mut tickets = tickets.clone();
-        let name = ticket.name.clone();
-        async move {
-            tickets
-                .resolve_ticket(ResolveTicketRequest {
-                    name,
-                    code: TicketResolutionCode::Solved as i32,
-                    summary: "已处理".into(),
-                    ..ResolveTicketRequest::default()
-                })
-                .await
-        }
-    })
-    .await;
-    let filter = format!("related_ticket = \"{}\"", ticket.name);
-    let list = || {
-        let mut callbacks = callbacks.clone();
-        let filter = filter.clone();
-        async move {
-            callbacks
-                .list_callback_tasks(ListCallbackTasksRequest {
-                    filter,
-                    ..ListCallbackTasksRequest::default()
-                })
-                .await
-                .expect("list tasks")
-                .into_inner()
-                .callback_tasks
-        }
-    };
-    eventually("the resolved ticket's task is scheduled", WAIT, || async {
-        !list().await.is_empty()
-    })
-    .await;
-    let tasks = list().await;
-    assert_eq!(tasks.len(), 1, "one trigger, one task");
-    tasks[0].clone()
-}
-
-async fn get_task(client: &CallbackServiceClient<Bearer>, name: &str) -> CallbackTask {
-    client
-        .clone()
-        .get_callback_task(GetCallbackTaskRequest { name: name.into() })
-        .await
-        .expect("get task")
-        .into_inner()
 }
 
 async fn get_response(client: &CallbackServiceClient<Bearer>, name: &str) -> SurveyResponse {
@@ -180,21 +89,6 @@ async fn get_response(client: &CallbackServiceClient<Bearer>, name: &str) -> Sur
         .await
         .expect("get response")
         .into_inner()
-}
-
-/// How many events of `event_type` (`SurveyFollowUpRequested`) the
-/// callbacks service wrote about `subject`.
-async fn callbacks_events(db: &DatabaseConnection, subject: &str, event_type: &str) -> usize {
-    let txn = begin_read_platform(db).await.expect("begin");
-    let count = outbox::entity::Entity::find()
-        .filter(outbox::entity::Column::Subject.eq(subject))
-        .filter(outbox::entity::Column::EventType.eq(format!("kefu.v1.{event_type}")))
-        .all(&txn)
-        .await
-        .expect("outbox")
-        .len();
-    txn.commit().await.expect("commit");
-    count
 }
 
 /// A reply from `phone` with message id `id` and `body`.
@@ -209,69 +103,20 @@ fn sms_reply(id: &str, phone: &str, body: &str) -> RecordSmsSurveyReplyRequest {
 }
 
 async fn callbacks_survey(backend: Backend) {
-    let clock = ManualClock::new(shanghai("2026-12-01 10:00"));
-    let Some(stack) = Stack::start_with_clock(backend, Arc::new(clock.clone()), |config| {
-        config.limits.enabled = false;
-    })
-    .await
-    else {
+    let Some((stack, clock)) = start_at(backend, "2026-12-01 10:00").await else {
         return;
     };
-    let a = stack.onboard("cbsurvey", Industry::Generic).await;
-    let tenant = TenantId(
-        a.tenant
-            .name
-            .strip_prefix("tenants/")
-            .and_then(|id| id.parse().ok())
-            .expect("tenant id"),
-    );
-    let slug = a.tenant.slug.clone();
-    let admin = a.admin_session.clone();
-    let (agent_user, agent) = join_as(&stack, &admin, &slug, "agent", &[Role::Agent]).await;
+    let Desk {
+        slug,
+        admin,
+        agent_user,
+        agent,
+        supervisor_user,
+        team,
+        callbacks_db,
+        ..
+    } = desk(&stack, "cbsurvey", "callbacks", "回访组", true).await;
     let (_, other_agent) = join_as(&stack, &admin, &slug, "other", &[Role::Agent]).await;
-    let (supervisor_user, _) =
-        join_as(&stack, &admin, &slug, "supervisor", &[Role::Supervisor]).await;
-    let team = stack
-        .identity(Some(&admin))
-        .create_team(CreateTeamRequest {
-            team: Some(Team {
-                display_name: "回访组".into(),
-                supervisor: supervisor_user.clone(),
-                ..Team::default()
-            }),
-            team_id: "callbacks".into(),
-            ..CreateTeamRequest::default()
-        })
-        .await
-        .expect("team")
-        .into_inner();
-    stack
-        .identity(Some(&admin))
-        .add_team_member(AddTeamMemberRequest {
-            name: team.name.clone(),
-            user: agent_user.clone(),
-        })
-        .await
-        .expect("member");
-    let callbacks_db = stack.service_connection("callbacks").await;
-    eventually("the callbacks copy knows the team", WAIT, || {
-        let db = callbacks_db.clone();
-        let (team, agent) = (team.name.clone(), agent_user.clone());
-        async move {
-            let txn = begin_for_tenant(&db, tenant).await.expect("begin");
-            let known = kefu_tenants::replica::team(&txn, tenant, &team)
-                .await
-                .expect("team copy")
-                .is_some_and(|team| team.members.contains(&agent))
-                && kefu_tenants::replica::tenant(&txn, tenant)
-                    .await
-                    .expect("tenant copy")
-                    .is_some();
-            txn.commit().await.expect("commit");
-            known
-        }
-    })
-    .await;
 
     let as_admin = stack.callbacks(Some(&admin));
     let as_agent = stack.callbacks(Some(&agent));
@@ -285,43 +130,31 @@ async fn callbacks_survey(backend: Backend) {
         .await
         .expect("survey")
         .into_inner();
-    as_admin
-        .clone()
-        .create_callback_policy(CreateCallbackPolicyRequest {
-            callback_policy: Some(CallbackPolicy {
-                display_name: text("咨询回访", "Inquiry follow-up"),
-                trigger: CallbackTrigger::TicketResolved as i32,
-                trigger_filter: Some(CallbackTriggerFilter {
-                    ticket_kinds: vec!["inquiry".into()],
-                    ..CallbackTriggerFilter::default()
+    create_policy(
+        &as_admin,
+        CallbackPolicy {
+            display_name: bilingual("咨询回访", "Inquiry follow-up"),
+            retry: Some(CallbackRetryPolicy {
+                max_attempts: 2,
+                retry_interval: Some(prost_types::Duration {
+                    seconds: 600,
+                    nanos: 0,
                 }),
-                channel: Channel::Sms as i32,
-                assignment: Some(CallbackAssignment {
-                    mode: CallbackAssignmentMode::TeamLeastLoaded as i32,
-                    team: team.name.clone(),
-                }),
-                retry: Some(CallbackRetryPolicy {
-                    max_attempts: 2,
-                    retry_interval: Some(prost_types::Duration {
-                        seconds: 600,
-                        nanos: 0,
-                    }),
-                    ..CallbackRetryPolicy::default()
-                }),
-                survey: survey.name.clone(),
-                ..CallbackPolicy::default()
+                ..CallbackRetryPolicy::default()
             }),
-            ..CreateCallbackPolicyRequest::default()
-        })
-        .await
-        .expect("policy");
+            survey: survey.name.clone(),
+            ..inquiry_policy(&team.name)
+        },
+    )
+    .await
+    .expect("policy");
 
     let customer = new_customer(&stack, &admin, "王芳", "13800138000").await;
     let tickets = stack.tickets(Some(&admin));
 
     // --- Reached with a poor answer: the follow-up ticket -------------------
     let original = new_ticket(&tickets, INQUIRY, &customer, "送货时间查询").await;
-    let task = resolved_task(&tickets, &as_admin, &original).await;
+    let task = resolved_task(&tickets, &as_admin, &original.name, "已处理").await;
     assert_eq!(task.assignee, agent_user);
     assert_eq!(task.survey, survey.name);
 
@@ -464,15 +297,15 @@ async fn callbacks_survey(backend: Backend) {
     .await;
 
     assert_eq!(
-        callbacks_events(&callbacks_db, &response.name, "SurveyFollowUpRequested").await,
+        count_events::<SurveyFollowUpRequested>(&callbacks_db, &response.name).await,
         1
     );
     assert_eq!(
-        callbacks_events(&callbacks_db, &response.name, "SurveyResponseRecorded").await,
+        count_events::<SurveyResponseRecorded>(&callbacks_db, &response.name).await,
         1
     );
     assert_eq!(
-        callbacks_events(&callbacks_db, &task.name, "CallbackTaskCompleted").await,
+        count_events::<CallbackTaskCompleted>(&callbacks_db, &task.name).await,
         1
     );
 
@@ -518,7 +351,7 @@ async fn callbacks_survey(backend: Backend) {
 
     // --- No answer: retried after the spacing, failed at the maximum -------
     let second = new_ticket(&tickets, INQUIRY, &customer, "退货地址查询").await;
-    let task = resolved_task(&tickets, &as_admin, &second).await;
+    let task = resolved_task(&tickets, &as_admin, &second.name, "已处理").await;
     let status = as_agent
         .clone()
         .record_callback_outcome(RecordCallbackOutcomeRequest {
@@ -617,7 +450,7 @@ async fn callbacks_survey(backend: Backend) {
 
     // --- The survey by SMS, answered by text --------------------------------
     let third = new_ticket(&tickets, INQUIRY, &customer, "安装预约").await;
-    let task = resolved_task(&tickets, &as_admin, &third).await;
+    let task = resolved_task(&tickets, &as_admin, &third.name, "已处理").await;
     let sent = until_known(
         |status| status.code() == Code::FailedPrecondition && reason(status) == "NO_CONTACT_PHONE",
         || {
@@ -707,7 +540,7 @@ async fn callbacks_survey(backend: Backend) {
 
     // --- An SMS survey left unanswered expires ------------------------------
     let fourth = new_ticket(&tickets, INQUIRY, &customer, "发票补寄").await;
-    let task = resolved_task(&tickets, &as_admin, &fourth).await;
+    let task = resolved_task(&tickets, &as_admin, &fourth.name, "已处理").await;
     as_agent
         .clone()
         .send_survey_by_sms(SendSurveyBySmsRequest {
@@ -747,30 +580,21 @@ async fn callbacks_survey(backend: Backend) {
     assert_eq!(late.callback_task, task.name);
 
     // --- The SMS fallback: used-up calls send the survey by text -----------
-    let fallback = as_admin
-        .clone()
-        .create_callback_policy(CreateCallbackPolicyRequest {
-            callback_policy: Some(CallbackPolicy {
-                display_name: text("手工回访", "Manual follow-up"),
-                trigger: CallbackTrigger::Manual as i32,
-                channel: Channel::Sms as i32,
-                assignment: Some(CallbackAssignment {
-                    mode: CallbackAssignmentMode::TeamLeastLoaded as i32,
-                    team: team.name.clone(),
-                }),
-                retry: Some(CallbackRetryPolicy {
-                    max_attempts: 1,
-                    sms_fallback: true,
-                    ..CallbackRetryPolicy::default()
-                }),
-                survey: survey.name.clone(),
-                ..CallbackPolicy::default()
+    let fallback = create_policy(
+        &as_admin,
+        CallbackPolicy {
+            display_name: bilingual("手工回访", "Manual follow-up"),
+            retry: Some(CallbackRetryPolicy {
+                max_attempts: 1,
+                sms_fallback: true,
+                ..CallbackRetryPolicy::default()
             }),
-            ..CreateCallbackPolicyRequest::default()
-        })
-        .await
-        .expect("fallback policy")
-        .into_inner();
+            survey: survey.name.clone(),
+            ..team_policy(CallbackTrigger::Manual, Channel::Sms, &team.name, "")
+        },
+    )
+    .await
+    .expect("fallback policy");
     let by_hand = as_admin
         .clone()
         .create_callback_task(CreateCallbackTaskRequest {
@@ -812,7 +636,7 @@ async fn callbacks_survey(backend: Backend) {
     // --- A survey asked for in the lunch rest waits until 13:30 ------------
     clock.set(shanghai("2026-12-01 12:30"));
     let fifth = new_ticket(&tickets, INQUIRY, &customer, "配件咨询").await;
-    let task = resolved_task(&tickets, &as_admin, &fifth).await;
+    let task = resolved_task(&tickets, &as_admin, &fifth.name, "已处理").await;
     let queued = as_agent
         .clone()
         .send_survey_by_sms(SendSurveyBySmsRequest {

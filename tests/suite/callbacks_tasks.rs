@@ -9,57 +9,57 @@
 //! window turn it OVERDUE with one CallbackTaskOverdue. A reopened ticket
 //! cancels its task (TRIGGER_REVERSED). Another tenant's task answers
 //! NOT_FOUND; an agent may not cancel; a cancellation needs its note.
+//!
+//! The other triggers, on the real clock: a complaint taken through
+//! ComplaintService to CLOSED makes exactly one task of the generic
+//! template's COMPLAINT_CLOSED policy naming the complaint, and a dispatch
+//! completed through DispatchService exactly one of its DISPATCH_COMPLETED
+//! policy naming the dispatch.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
-use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use kefu_kit::{
-    clock::ManualClock,
-    context::TenantId,
-    db::{begin_for_tenant, begin_read_platform},
-    events::{from_timestamp, payload_as},
-    outbox::{self, OutboxSignal},
+    events::{payload_as, to_timestamp},
+    outbox::OutboxSignal,
     service::ServiceContext,
     testing::Backend,
 };
 use kefu_proto::v1::{
-    AddTeamMemberRequest, CallbackAssignment, CallbackAssignmentMode, CallbackCancelReason,
-    CallbackPolicy, CallbackTask, CallbackTaskOverdue, CallbackTaskState, CallbackTrigger,
-    CallbackTriggerFilter, CancelCallbackTaskRequest, Channel, CreateCallbackPolicyRequest,
-    CreateCallbackTaskRequest, CreateTeamRequest, DeactivateUserRequest, EraseCustomerRequest,
-    ErasureRequester, EventEnvelope, GetCallbackTaskRequest, Industry, ListCallbackTasksRequest,
-    LocalizedText, LoginRequest, MergeCustomersRequest, ReassignCallbackTaskRequest,
-    ReopenTicketRequest, ResolveTicketRequest, Role, Team, TicketResolutionCode, TicketResolved,
-    callback_service_client::CallbackServiceClient,
+    ApprovalLevel, ApproveProposalRequest, CallbackCancelReason, CallbackPolicy, CallbackTask,
+    CallbackTaskOverdue, CallbackTaskState, CallbackTrigger, CancelCallbackTaskRequest, Channel,
+    CloseComplaintRequest, Complaint, ComplaintClassification, ComplaintClosed,
+    ComplaintCustomerAcceptance, ComplaintExecution, ComplaintInvestigation,
+    ComplaintNonQualitySubcategory, ComplaintRegistration, ComplaintRemedy, ComplaintRemedyType,
+    ComplaintRootCauseCategory, ComplaintSeverity, ComplaintStage, ComplaintSummary,
+    CompleteDispatchRequest, CreateCallbackTaskRequest, CreateProposalRequest,
+    CreateServiceRequestRequest, DeactivateUserRequest, Dispatch, DispatchAppointmentWindow,
+    DispatchCompleted, DispatchCustomerSignOff, DispatchState, DispatchTechnicianRequest,
+    EraseCustomerRequest, ErasureRequester, GetCallbackTaskRequest, Industry, InviteUserRequest,
+    JudgeComplaintRequest, ListDepartmentsRequest, ListDispatchesRequest, LoginRequest,
+    MergeCustomersRequest, Money, PostalAddress, Proposal, ReassignCallbackTaskRequest,
+    RecordArrivalRequest, RecordCustomerSignOffRequest, RecordExecutionRequest,
+    RecordInvestigationRequest, RecordWorkRequest, RegisterComplaintRequest, ReopenTicketRequest,
+    Role, ServiceRequest, ServiceType, SubmitProposalRequest, SummarizeComplaintRequest,
+    TicketResolved, User, complaint_service_client::ComplaintServiceClient,
 };
-use prost::{Message, Name};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use tonic::Code;
 
 use crate::{
+    callbacks_support::{
+        Callbacks, Desk, add_member, at, count_events, create_policy, desk, envelopes, get_task,
+        inquiry_policy, list_policies, list_tasks, new_task, only_task, resolved_task, shanghai,
+        start_at, tasks_where, until_member_copied,
+    },
     eventually::eventually,
+    gateway::reason,
     stack::{Bearer, PASSWORD, Stack},
-    tickets_support::{join_as, new_customer, new_ticket, retry},
+    tickets_support::{
+        WAIT, join_as, join_invited, new_customer, new_ticket, person, retry, until_known,
+    },
 };
 
-const WAIT: Duration = Duration::from_secs(30);
-
 const INQUIRY: &str = "ticketKinds/inquiry";
-
-/// A wall time in Shanghai (UTC+8 all year) as UTC.
-fn shanghai(text: &str) -> DateTime<Utc> {
-    let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").expect("time");
-    FixedOffset::east_opt(8 * 3600)
-        .expect("offset")
-        .from_local_datetime(&naive)
-        .single()
-        .expect("exists")
-        .with_timezone(&Utc)
-}
-
-fn at(time: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
-    time.and_then(from_timestamp)
-}
 
 /// Logs `email` of tenant `slug` in again (a jump of the manual clock
 /// outlives the sessions): the session token.
@@ -77,145 +77,31 @@ async fn login(stack: &Stack, slug: &str, email: &str) -> String {
         .session_token
 }
 
-/// The tasks `filter` lists for the caller of `client`.
-async fn list(client: &CallbackServiceClient<Bearer>, filter: &str) -> Vec<CallbackTask> {
-    client
-        .clone()
-        .list_callback_tasks(ListCallbackTasksRequest {
-            filter: filter.into(),
-            ..ListCallbackTasksRequest::default()
-        })
-        .await
-        .expect("list callback tasks")
-        .into_inner()
-        .callback_tasks
-}
-
-/// Waits until the tasks of `ticket` read as `expected` says; returns them.
-async fn tasks_of(
-    client: &CallbackServiceClient<Bearer>,
-    ticket: &str,
-    what: &str,
-    expected: impl Fn(&[CallbackTask]) -> bool,
-) -> Vec<CallbackTask> {
-    let filter = format!("related_ticket = \"{ticket}\"");
-    let expected = &expected;
-    eventually(what, WAIT, || {
-        let filter = filter.clone();
-        async move { expected(&list(client, &filter).await) }
-    })
-    .await;
-    list(client, &filter).await
-}
-
-/// The envelopes of `M` in `db`'s outbox with `subject`.
-async fn envelopes<M: Name>(db: &DatabaseConnection, subject: &str) -> Vec<EventEnvelope> {
-    let txn = begin_read_platform(db).await.expect("begin");
-    let rows = outbox::entity::Entity::find()
-        .filter(outbox::entity::Column::EventType.eq(M::full_name()))
-        .filter(outbox::entity::Column::Subject.eq(subject))
-        .all(&txn)
-        .await
-        .expect("outbox");
-    txn.commit().await.expect("commit");
-    rows.iter()
-        .map(|row| EventEnvelope::decode(row.payload.as_slice()).expect("envelope"))
-        .collect()
+/// The filter of the tasks of `ticket`.
+fn of_ticket(ticket: &str) -> String {
+    format!("related_ticket = \"{ticket}\"")
 }
 
 async fn callback_tasks(backend: Backend) {
-    let clock = ManualClock::new(shanghai("2026-12-01 10:00"));
-    let Some(stack) = Stack::start_with_clock(backend, Arc::new(clock.clone()), |config| {
-        config.limits.enabled = false;
-    })
-    .await
-    else {
+    let Some((stack, clock)) = start_at(backend, "2026-12-01 10:00").await else {
         return;
     };
-    let a = stack.onboard("cbtasks", Industry::Generic).await;
-    let tenant = TenantId(
-        a.tenant
-            .name
-            .strip_prefix("tenants/")
-            .and_then(|id| id.parse().ok())
-            .expect("tenant id"),
-    );
-    let slug = a.tenant.slug.clone();
-    let admin = a.admin_session.clone();
-    let (agent_user, _) = join_as(&stack, &admin, &slug, "agent", &[Role::Agent]).await;
-    let team = stack
-        .identity(Some(&admin))
-        .create_team(CreateTeamRequest {
-            team: Some(Team {
-                display_name: "回访组".into(),
-                ..Team::default()
-            }),
-            team_id: "callbacks".into(),
-            ..CreateTeamRequest::default()
-        })
-        .await
-        .expect("team")
-        .into_inner();
-    stack
-        .identity(Some(&admin))
-        .add_team_member(AddTeamMemberRequest {
-            name: team.name.clone(),
-            user: agent_user.clone(),
-        })
-        .await
-        .expect("member");
-    let callbacks_db = stack.service_connection("callbacks").await;
-    // The callbacks service's copy knows the team's agent and the quiet
-    // hours before the first trigger.
-    eventually("the callbacks copy knows the team", WAIT, || {
-        let db = callbacks_db.clone();
-        let (team, agent) = (team.name.clone(), agent_user.clone());
-        async move {
-            let txn = begin_for_tenant(&db, tenant).await.expect("begin");
-            let known = kefu_tenants::replica::team(&txn, tenant, &team)
-                .await
-                .expect("team copy")
-                .is_some_and(|team| team.members.contains(&agent))
-                && kefu_tenants::replica::tenant(&txn, tenant)
-                    .await
-                    .expect("tenant copy")
-                    .is_some_and(|tenant| {
-                        tenant
-                            .calendar
-                            .is_some_and(|calendar| !calendar.quiet_hours.is_empty())
-                    });
-            txn.commit().await.expect("commit");
-            known
-        }
-    })
-    .await;
+    let Desk {
+        a,
+        tenant,
+        slug,
+        admin,
+        agent_user,
+        team,
+        callbacks_db,
+        ..
+    } = desk(&stack, "cbtasks", "callbacks", "回访组", false).await;
 
     let agent_email = format!("agent@{slug}.example");
     let as_admin = stack.callbacks(Some(&admin));
-    let policy = as_admin
-        .clone()
-        .create_callback_policy(CreateCallbackPolicyRequest {
-            callback_policy: Some(CallbackPolicy {
-                display_name: Some(LocalizedText {
-                    values: [("zh-CN".to_owned(), "咨询回访".to_owned())].into(),
-                }),
-                trigger: CallbackTrigger::TicketResolved as i32,
-                trigger_filter: Some(CallbackTriggerFilter {
-                    ticket_kinds: vec!["inquiry".into()],
-                    ..CallbackTriggerFilter::default()
-                }),
-                channel: Channel::Sms as i32,
-                assignment: Some(CallbackAssignment {
-                    mode: CallbackAssignmentMode::TeamLeastLoaded as i32,
-                    team: team.name.clone(),
-                }),
-                ..CallbackPolicy::default()
-            }),
-            ..CreateCallbackPolicyRequest::default()
-        })
+    let policy = create_policy(&as_admin, inquiry_policy(&team.name))
         .await
-        .expect("policy")
-        .into_inner();
+        .expect("policy");
 
     // Resolved at 22:30, in the quiet hours: one task, from 08:00.
     let customer = new_customer(&stack, &admin, "王芳", "13800138000").await;
@@ -232,27 +118,7 @@ async fn callback_tasks(backend: Backend) {
     let tickets = stack.tickets(Some(&admin));
     let as_admin = stack.callbacks(Some(&admin));
     let as_agent = stack.callbacks(Some(&agent));
-    retry("the ticket is resolved", || {
-        let mut tickets = tickets.clone();
-        let name = ticket.name.clone();
-        async move {
-            tickets
-                .resolve_ticket(ResolveTicketRequest {
-                    name,
-                    code: TicketResolutionCode::Solved as i32,
-                    summary: "已告知发票抬头".into(),
-                    ..ResolveTicketRequest::default()
-                })
-                .await
-        }
-    })
-    .await;
-    let found = tasks_of(&as_admin, &ticket.name, "one task is scheduled", |tasks| {
-        !tasks.is_empty()
-    })
-    .await;
-    assert_eq!(found.len(), 1, "one trigger, one task");
-    let task = found[0].clone();
+    let task = resolved_task(&tickets, &as_admin, &ticket.name, "已告知发票抬头").await;
     assert_eq!(task.policy, policy.name);
     assert_eq!(task.customer, customer);
     assert_eq!(task.trigger, CallbackTrigger::TicketResolved as i32);
@@ -275,7 +141,7 @@ async fn callback_tasks(backend: Backend) {
     );
 
     // The agent's queue.
-    let queue = list(
+    let queue = list_tasks(
         &as_agent,
         "assignee = \"users/me\" AND (state = PENDING OR state = IN_PROGRESS OR state = OVERDUE)",
     )
@@ -308,9 +174,7 @@ async fn callback_tasks(backend: Backend) {
     first.expect("second handler");
     second.expect("third delivery");
     assert_eq!(
-        list(&as_admin, &format!("related_ticket = \"{}\"", ticket.name))
-            .await
-            .len(),
+        list_tasks(&as_admin, &of_ticket(&ticket.name)).await.len(),
         1,
         "redeliveries make no second task"
     );
@@ -327,7 +191,7 @@ async fn callback_tasks(backend: Backend) {
         .expect_err("another tenant's task");
     assert_eq!(status.code(), Code::NotFound);
     assert!(
-        list(&stack.callbacks(Some(&b.admin_session)), "")
+        list_tasks(&stack.callbacks(Some(&b.admin_session)), "")
             .await
             .is_empty(),
         "another tenant lists none of them"
@@ -355,18 +219,11 @@ async fn callback_tasks(backend: Backend) {
             .expect("third scan"),
         0
     );
-    let read = as_agent
-        .clone()
-        .get_callback_task(GetCallbackTaskRequest {
-            name: task.name.clone(),
-        })
-        .await
-        .expect("get")
-        .into_inner();
+    let read = get_task(&as_agent, &task.name).await;
     assert_eq!(read.state, CallbackTaskState::Overdue as i32);
     assert_eq!(read.escalations.len(), 1);
     assert_eq!(
-        list(&as_admin, &format!("team = \"{}\" AND overdue", team.name))
+        list_tasks(&as_admin, &format!("team = \"{}\" AND overdue", team.name))
             .await
             .len(),
         1
@@ -426,22 +283,9 @@ async fn callback_tasks(backend: Backend) {
     let tickets = stack.tickets(Some(&admin));
     let as_admin = stack.callbacks(Some(&admin));
     let second = new_ticket(&tickets, INQUIRY, &customer, "退货地址查询").await;
-    tickets
-        .clone()
-        .resolve_ticket(ResolveTicketRequest {
-            name: second.name.clone(),
-            code: TicketResolutionCode::Solved as i32,
-            summary: "已告知地址".into(),
-            ..ResolveTicketRequest::default()
-        })
-        .await
-        .expect("resolve");
-    let scheduled = tasks_of(&as_admin, &second.name, "the second task", |tasks| {
-        tasks.len() == 1
-    })
-    .await;
+    let scheduled = resolved_task(&tickets, &as_admin, &second.name, "已告知地址").await;
     assert_eq!(
-        at(scheduled[0].due_start.as_ref()),
+        at(scheduled.due_start.as_ref()),
         Some(shanghai("2026-12-05 10:00")),
         "daytime: the window opens at once"
     );
@@ -454,11 +298,16 @@ async fn callback_tasks(backend: Backend) {
         })
         .await
         .expect("reopen");
-    let reversed = tasks_of(&as_admin, &second.name, "the task is cancelled", |tasks| {
-        tasks
-            .iter()
-            .all(|task| task.state == CallbackTaskState::Cancelled as i32)
-    })
+    let reversed = tasks_where(
+        &as_admin,
+        &of_ticket(&second.name),
+        "the task is cancelled",
+        |tasks| {
+            tasks
+                .iter()
+                .all(|task| task.state == CallbackTaskState::Cancelled as i32)
+        },
+    )
     .await;
     assert_eq!(reversed.len(), 1);
     assert_eq!(
@@ -480,11 +329,11 @@ async fn callback_tasks(backend: Backend) {
         }),
         request_id: String::new(),
     };
-    let made = retry("a task is created by hand", || {
-        let mut client = as_admin.clone();
-        let request = by_hand(None, "dms-0001");
-        async move { client.create_callback_task(request).await }
-    })
+    let made = new_task(
+        &as_admin,
+        by_hand(None, "dms-0001").callback_task.expect("a task"),
+        "",
+    )
     .await;
     assert_eq!(made.trigger, CallbackTrigger::TicketResolved as i32);
     assert_eq!(made.assignee, agent_user, "the policy's assignment");
@@ -602,7 +451,7 @@ async fn callback_tasks(backend: Backend) {
     })
     .await;
     assert!(
-        list(&as_admin, &format!("customer = \"{asked}\""))
+        list_tasks(&as_admin, &format!("customer = \"{asked}\""))
             .await
             .is_empty()
     );
@@ -613,23 +462,13 @@ async fn callback_tasks(backend: Backend) {
     let merged = new_customer(&stack, &admin, "赵敏(重复)", "13600136001").await;
     let mut owed = Vec::new();
     for customer in [&survivor, &merged] {
-        let request = CreateCallbackTaskRequest {
-            callback_task: Some(CallbackTask {
-                policy: policy.name.clone(),
-                customer: customer.clone(),
-                subject: "回访".into(),
-                ..CallbackTask::default()
-            }),
-            request_id: String::new(),
+        let task = CallbackTask {
+            policy: policy.name.clone(),
+            customer: customer.clone(),
+            subject: "回访".into(),
+            ..CallbackTask::default()
         };
-        owed.push(
-            retry("a task for each record", || {
-                let mut client = as_admin.clone();
-                let request = request.clone();
-                async move { client.create_callback_task(request).await }
-            })
-            .await,
-        );
+        owed.push(new_task(&as_admin, task, "").await);
     }
     stack
         .customers(Some(&admin))
@@ -654,40 +493,13 @@ async fn callback_tasks(backend: Backend) {
         }
     })
     .await;
-    let kept = as_admin
-        .clone()
-        .get_callback_task(GetCallbackTaskRequest {
-            name: owed[0].name.clone(),
-        })
-        .await
-        .expect("the survivor's task")
-        .into_inner();
+    let kept = get_task(&as_admin, &owed[0].name).await;
     assert_eq!(kept.state, CallbackTaskState::Pending as i32);
 
     // The agent leaves: the open task goes to the team's other agent.
     let (second_agent, _) = join_as(&stack, &admin, &slug, "agent2", &[Role::Agent]).await;
-    stack
-        .identity(Some(&admin))
-        .add_team_member(AddTeamMemberRequest {
-            name: team.name.clone(),
-            user: second_agent.clone(),
-        })
-        .await
-        .expect("second member");
-    eventually("the callbacks copy knows the second agent", WAIT, || {
-        let db = callbacks_db.clone();
-        let (team, agent) = (team.name.clone(), second_agent.clone());
-        async move {
-            let txn = begin_for_tenant(&db, tenant).await.expect("begin");
-            let known = kefu_tenants::replica::team(&txn, tenant, &team)
-                .await
-                .expect("team copy")
-                .is_some_and(|team| team.members.contains(&agent));
-            txn.commit().await.expect("commit");
-            known
-        }
-    })
-    .await;
+    add_member(&stack, &admin, &team.name, &second_agent).await;
+    until_member_copied(&callbacks_db, tenant, &team.name, &second_agent, false).await;
     stack
         .identity(Some(&admin))
         .deactivate_user(DeactivateUserRequest {
@@ -708,6 +520,413 @@ async fn callback_tasks(backend: Backend) {
         }
     })
     .await;
+}
+
+/// The one policy of the template's `trigger` (`COMPLAINT_CLOSED`), once
+/// the seeded policies have arrived with TenantCreated.
+async fn seeded_policy(client: &Callbacks, trigger: &str) -> CallbackPolicy {
+    let filter = format!("trigger = {trigger}");
+    eventually(&format!("the {trigger} policy is seeded"), WAIT, || async {
+        !list_policies(client, &filter).await.is_empty()
+    })
+    .await;
+    let seeded = list_policies(client, &filter).await;
+    assert_eq!(seeded.len(), 1, "the template's one {trigger} policy");
+    assert_eq!(seeded[0].active, Some(true));
+    seeded[0].clone()
+}
+
+/// Waits for the one task of `trigger` and checks it is `customer`'s and
+/// still PENDING.
+async fn triggered(client: &Callbacks, trigger: CallbackTrigger, customer: &str) -> CallbackTask {
+    let name = trigger
+        .as_str_name()
+        .trim_start_matches("CALLBACK_TRIGGER_");
+    let task = only_task(
+        client,
+        &format!("trigger = {name}"),
+        &format!("the {name} task is scheduled"),
+    )
+    .await;
+    assert_eq!(task.trigger, trigger as i32);
+    assert_eq!(task.customer, customer);
+    assert_eq!(task.state, CallbackTaskState::Pending as i32);
+    task
+}
+
+/// What a task names: its policy, trigger source, ticket, dispatch and
+/// complaint.
+fn references(task: &CallbackTask) -> [&str; 5] {
+    [
+        task.policy.as_str(),
+        task.trigger_source.as_str(),
+        task.related_ticket.as_str(),
+        task.related_dispatch.as_str(),
+        task.related_complaint.as_str(),
+    ]
+}
+
+/// Takes `complaint` (registered) through every stage to CLOSED as `lead`
+/// (a department manager) does it.
+async fn close_complaint(
+    complaints: &ComplaintServiceClient<Bearer>,
+    complaint: &Complaint,
+    department: &str,
+) -> Complaint {
+    let name = complaint.name.clone();
+    retry("the complaint is judged", || {
+        let mut client = complaints.clone();
+        let request = JudgeComplaintRequest {
+            name: name.clone(),
+            valid: true,
+            responsible_department: department.into(),
+            ..JudgeComplaintRequest::default()
+        };
+        async move { client.judge_complaint(request).await }
+    })
+    .await;
+    let mut client = complaints.clone();
+    client
+        .record_investigation(RecordInvestigationRequest {
+            name: name.clone(),
+            investigation: Some(ComplaintInvestigation {
+                root_cause: "承运商装卸时跌落".into(),
+                classification: ComplaintClassification::NonQuality as i32,
+                non_quality_subcategory: ComplaintNonQualitySubcategory::Transport as i32,
+                responsible_person: "承运商 李师傅".into(),
+                report: "外箱有撞击痕迹".into(),
+                ..ComplaintInvestigation::default()
+            }),
+            submit_report: true,
+            ..RecordInvestigationRequest::default()
+        })
+        .await
+        .expect("investigated");
+    let proposal = client
+        .create_proposal(CreateProposalRequest {
+            parent: name.clone(),
+            proposal: Some(Proposal {
+                remedies: vec![ComplaintRemedy {
+                    r#type: ComplaintRemedyType::Compensation as i32,
+                    amount: Some(Money {
+                        currency_code: "CNY".into(),
+                        amount_minor: 30_000,
+                    }),
+                    description: "赔偿".into(),
+                    quantity: 0,
+                }],
+                description: "赔偿 300 元".into(),
+                ..Proposal::default()
+            }),
+            request_id: uuid::Uuid::now_v7().to_string(),
+        })
+        .await
+        .expect("proposal created")
+        .into_inner();
+    let proposal = client
+        .submit_proposal(SubmitProposalRequest {
+            name: proposal.name.clone(),
+            etag: proposal.etag.clone(),
+        })
+        .await
+        .expect("proposal submitted")
+        .into_inner();
+    client
+        .approve_proposal(ApproveProposalRequest {
+            name: proposal.name.clone(),
+            comment: "同意".into(),
+            ..ApproveProposalRequest::default()
+        })
+        .await
+        .expect("approved by the department manager");
+    client
+        .record_execution(RecordExecutionRequest {
+            name: name.clone(),
+            execution: Some(ComplaintExecution {
+                notes: "已赔偿".into(),
+                acceptance: Some(ComplaintCustomerAcceptance {
+                    accepted: true,
+                    signed_name: "张三".into(),
+                    ..ComplaintCustomerAcceptance::default()
+                }),
+                ..ComplaintExecution::default()
+            }),
+            ..RecordExecutionRequest::default()
+        })
+        .await
+        .expect("executed and accepted");
+    client
+        .summarize_complaint(SummarizeComplaintRequest {
+            name: name.clone(),
+            summary: Some(ComplaintSummary {
+                root_cause_category: ComplaintRootCauseCategory::Logistics as i32,
+                improvement_measure: "大件商品加装护角".into(),
+                ..ComplaintSummary::default()
+            }),
+            ..SummarizeComplaintRequest::default()
+        })
+        .await
+        .expect("summarized");
+    client
+        .close_complaint(CloseComplaintRequest {
+            name,
+            ..CloseComplaintRequest::default()
+        })
+        .await
+        .expect("closed")
+        .into_inner()
+}
+
+/// Takes the first visit of a free service request on `ticket` for
+/// `customer` to COMPLETED: the manager dispatches `technician_user`, who
+/// arrives, works and has the customer sign. Returns the request and the
+/// completed dispatch.
+async fn complete_visit(
+    stack: &Stack,
+    manager: &str,
+    technician: &str,
+    technician_user: &str,
+    customer: &str,
+    ticket: &str,
+) -> (ServiceRequest, Dispatch) {
+    let unknown_reference = |status: &tonic::Status| reason(status) == "UNKNOWN_REFERENCE";
+    let as_manager = stack.dispatch(Some(manager));
+    let mut as_technician = stack.dispatch(Some(technician));
+    let request = CreateServiceRequestRequest {
+        service_request: Some(ServiceRequest {
+            customer: customer.into(),
+            ticket: ticket.into(),
+            address: Some(PostalAddress {
+                region_code: "CN".into(),
+                locality: "杭州市".into(),
+                sublocality: "西湖区".into(),
+                address_lines: vec!["文三路 1 号".into()],
+                ..PostalAddress::default()
+            }),
+            phone: "+8613800000001".into(),
+            product_model: "KFR-35GW".into(),
+            specification: "1.5 匹".into(),
+            fault_description: "空调不制冷".into(),
+            service_type: ServiceType::CFree as i32,
+            ..ServiceRequest::default()
+        }),
+        request_id: uuid::Uuid::now_v7().to_string(),
+    };
+    let service_request = until_known(unknown_reference, || {
+        let mut client = as_manager.clone();
+        let request = request.clone();
+        async move { client.create_service_request(request).await }
+    })
+    .await
+    .expect("service request");
+    let visit = as_manager
+        .clone()
+        .list_dispatches(ListDispatchesRequest {
+            parent: service_request.name.clone(),
+            ..ListDispatchesRequest::default()
+        })
+        .await
+        .expect("list dispatches")
+        .into_inner()
+        .dispatches
+        .first()
+        .map(|visit| visit.name.clone())
+        .expect("the first visit is queued");
+    let start = Utc::now() + chrono::Duration::hours(4);
+    let dispatch = DispatchTechnicianRequest {
+        name: visit.clone(),
+        technician: technician_user.into(),
+        appointment_window: Some(DispatchAppointmentWindow {
+            start_time: Some(to_timestamp(start)),
+            end_time: Some(to_timestamp(start + chrono::Duration::hours(2))),
+        }),
+        ..DispatchTechnicianRequest::default()
+    };
+    until_known(unknown_reference, || {
+        let mut client = as_manager.clone();
+        let request = dispatch.clone();
+        async move { client.dispatch_technician(request).await }
+    })
+    .await
+    .expect("dispatched");
+    as_technician
+        .record_arrival(RecordArrivalRequest {
+            name: visit.clone(),
+            ..RecordArrivalRequest::default()
+        })
+        .await
+        .expect("arrived");
+    let worked = Utc::now();
+    as_technician
+        .record_work(RecordWorkRequest {
+            name: visit.clone(),
+            actual_start_time: Some(to_timestamp(worked)),
+            actual_end_time: Some(to_timestamp(worked + chrono::Duration::minutes(50))),
+            work_done: "更换启动电容".into(),
+            ..RecordWorkRequest::default()
+        })
+        .await
+        .expect("work");
+    as_technician
+        .record_customer_sign_off(RecordCustomerSignOffRequest {
+            name: visit.clone(),
+            sign_off: Some(DispatchCustomerSignOff {
+                signed_name: "张三".into(),
+                signature_uri: "https://files.example/sign/1.png".into(),
+                ..DispatchCustomerSignOff::default()
+            }),
+            ..RecordCustomerSignOffRequest::default()
+        })
+        .await
+        .expect("signed");
+    let completed = as_technician
+        .complete_dispatch(CompleteDispatchRequest {
+            name: visit,
+            ..CompleteDispatchRequest::default()
+        })
+        .await
+        .expect("completed")
+        .into_inner();
+    (service_request, completed)
+}
+
+/// A generic tenant's complaint closed through ComplaintService, and a
+/// dispatch completed through DispatchService, each make exactly one task
+/// of the template's policy for its trigger (COMPLAINT_CLOSED, naming the
+/// complaint; DISPATCH_COMPLETED, naming the dispatch), and nothing else.
+async fn triggered_tasks(backend: Backend) {
+    let Some(stack) = Stack::start(backend, |config| config.limits.enabled = false).await else {
+        return;
+    };
+    let a = stack.onboard("cbtrig", Industry::Generic).await;
+    let slug = a.tenant.slug.clone();
+    let admin = a.admin_session.clone();
+    let as_admin = stack.callbacks(Some(&admin));
+    let complaint_policy = seeded_policy(&as_admin, "COMPLAINT_CLOSED").await;
+    let dispatch_policy = seeded_policy(&as_admin, "DISPATCH_COMPLETED").await;
+    let customer = new_customer(&stack, &admin, "张三", "13800138000").await;
+
+    // A complaint, from registration to its close.
+    let invitation = InviteUserRequest {
+        user: Some(User {
+            approval_level: ApprovalLevel::DepartmentManager as i32,
+            ..person(&slug, "lead", &[Role::Supervisor])
+        }),
+        ..InviteUserRequest::default()
+    };
+    let (_, lead) = join_invited(&stack, &admin, &slug, invitation).await;
+    let department = stack
+        .identity(Some(&admin))
+        .list_departments(ListDepartmentsRequest::default())
+        .await
+        .expect("departments")
+        .into_inner()
+        .departments
+        .first()
+        .map(|department| department.name.clone())
+        .expect("the template seeds departments");
+    let ticket = new_ticket(
+        &stack.tickets(Some(&admin)),
+        "ticketKinds/complaint",
+        &customer,
+        "冰箱到货外壳凹陷",
+    )
+    .await;
+    let complaints = stack.complaints(Some(&lead));
+    let complaint = complaints
+        .clone()
+        .register_complaint(RegisterComplaintRequest {
+            complaint: Some(Complaint {
+                ticket: ticket.name.clone(),
+                severity: ComplaintSeverity::Normal as i32,
+                registration: Some(ComplaintRegistration {
+                    customer: customer.clone(),
+                    channel: Channel::Phone as i32,
+                    content: "冰箱到货外壳凹陷，要求退货".into(),
+                    customer_demand: "退货并赔偿".into(),
+                    ..ComplaintRegistration::default()
+                }),
+                ..Complaint::default()
+            }),
+            request_id: uuid::Uuid::now_v7().to_string(),
+        })
+        .await
+        .expect("registered")
+        .into_inner();
+    let closed = close_complaint(&complaints, &complaint, &department).await;
+    assert_eq!(closed.stage, ComplaintStage::Closed as i32);
+    let tickets_db = stack.service_connection("tickets").await;
+    assert_eq!(
+        count_events::<ComplaintClosed>(&tickets_db, &complaint.name).await,
+        1
+    );
+    let task = triggered(&as_admin, CallbackTrigger::ComplaintClosed, &customer).await;
+    assert_eq!(
+        references(&task),
+        [
+            complaint_policy.name.as_str(),
+            complaint.name.as_str(),
+            ticket.name.as_str(),
+            "",
+            complaint.name.as_str(),
+        ],
+        "policy, source, ticket, dispatch, complaint"
+    );
+    assert_eq!(task.subject, complaint.subject);
+    assert_eq!(task.state, CallbackTaskState::Pending as i32);
+
+    // A visit, from the service request to its completion.
+    let (_, manager) = join_as(&stack, &admin, &slug, "manager", &[Role::Manager]).await;
+    let (technician_user, technician) =
+        join_as(&stack, &admin, &slug, "technician", &[Role::Technician]).await;
+    let repair = new_ticket(
+        &stack.tickets(Some(&admin)),
+        INQUIRY,
+        &customer,
+        "空调不制冷",
+    )
+    .await;
+    let (service_request, visit) = complete_visit(
+        &stack,
+        &manager,
+        &technician,
+        &technician_user,
+        &customer,
+        &repair.name,
+    )
+    .await;
+    assert_eq!(visit.state, DispatchState::Completed as i32);
+    assert_eq!(
+        count_events::<DispatchCompleted>(&tickets_db, &service_request.name).await,
+        1
+    );
+    let task = triggered(&as_admin, CallbackTrigger::DispatchCompleted, &customer).await;
+    assert_eq!(
+        references(&task),
+        [
+            dispatch_policy.name.as_str(),
+            visit.name.as_str(),
+            repair.name.as_str(),
+            visit.name.as_str(),
+            "",
+        ],
+        "policy, source, ticket, dispatch, complaint"
+    );
+    assert_eq!(task.subject, "KFR-35GW", "the product model");
+
+    // Nothing else was scheduled for the customer.
+    let all = list_tasks(&as_admin, &format!("customer = \"{customer}\"")).await;
+    assert_eq!(all.len(), 2, "one task per trigger: {all:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn callback_tasks_triggered_sqlite() {
+    triggered_tasks(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn callback_tasks_triggered_postgres() {
+    triggered_tasks(Backend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -3,20 +3,18 @@
 //! coverage): what B tries against each method, and A's resources it aims
 //! at.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::collections::BTreeMap;
 
 use kefu_kit::events::to_timestamp;
 use kefu_proto::v1::{
-    CallbackAssignment, CallbackAssignmentMode, CallbackOutcome, CallbackPolicy, CallbackScript,
-    CallbackScriptBranch, CallbackScriptQuestion, CallbackTask, CallbackTrigger, Campaign,
-    CampaignKind, Channel, CreateCallbackPolicyRequest, CreateCallbackScriptRequest,
-    CreateCallbackTaskRequest, CreateCampaignRequest, CreateSurveyRequest, Date,
-    ListCallbackAttemptsRequest, LocalizedText, RecordCallbackOutcomeRequest, SatisfactionLevel,
-    Survey, SurveyAnswer, SurveyDimension,
+    CallbackOutcome, CallbackPolicy, CallbackScript, CallbackScriptBranch, CallbackScriptQuestion,
+    CallbackTask, CallbackTrigger, Campaign, CampaignKind, Channel, CreateCallbackScriptRequest,
+    CreateCampaignRequest, CreateSurveyRequest, Date, ListCallbackAttemptsRequest,
+    RecordCallbackOutcomeRequest, SatisfactionLevel, Survey, SurveyAnswer, SurveyDimension,
 };
-use tonic::Code;
 
 use crate::{
+    callbacks_support::{create_policy, localized, new_task, team_policy},
     isolation::{BAD_REFERENCE, NOT_FOUND, Treatment},
     stack::Stack,
 };
@@ -332,31 +330,25 @@ pub const SNAPSHOT_READS: &[(&str, &str, bool)] = &[
     ),
 ];
 
-fn text(value: &str) -> Option<LocalizedText> {
-    Some(LocalizedText {
-        values: [("zh-CN".to_owned(), value.to_owned())].into(),
-    })
-}
-
 /// A script with one question on `attitude`.
 fn script() -> CallbackScript {
     CallbackScript {
-        display_name: text("维修回访话术"),
+        display_name: localized("维修回访话术"),
         default_locale: "zh-CN".into(),
-        greeting: text("您好,我是{{tenant.display_name}}的客服代表"),
-        identity_check: text("请问是{{customer.display_name}}吗?"),
+        greeting: localized("您好,我是{{tenant.display_name}}的客服代表"),
+        identity_check: localized("请问是{{customer.display_name}}吗?"),
         questions: vec![CallbackScriptQuestion {
             key: "attitude".into(),
             dimension: "attitude".into(),
-            text: text("您对师傅的服务态度满意吗?"),
+            text: localized("您对师傅的服务态度满意吗?"),
         }],
         satisfied: Some(CallbackScriptBranch {
-            follow_up_question: text("您还有什么建议吗?"),
-            closing: text("感谢您的支持,再见!"),
+            follow_up_question: localized("您还有什么建议吗?"),
+            closing: localized("感谢您的支持,再见!"),
         }),
         dissatisfied: Some(CallbackScriptBranch {
-            follow_up_question: text("能否告诉我您对哪方面不满意?"),
-            closing: text("我们会尽快改进,再见!"),
+            follow_up_question: localized("能否告诉我您对哪方面不满意?"),
+            closing: localized("我们会尽快改进,再见!"),
         }),
         ..CallbackScript::default()
     }
@@ -365,53 +357,31 @@ fn script() -> CallbackScript {
 /// A policy of `trigger` called by `team`'s agents, with `script` and `survey`.
 fn policy(trigger: CallbackTrigger, team: &str, script: &str, survey: &str) -> CallbackPolicy {
     CallbackPolicy {
-        display_name: text("回访"),
-        trigger: trigger as i32,
         due_window: Some(prost_types::Duration {
             seconds: 3 * 86_400,
             nanos: 0,
         }),
-        channel: Channel::Phone as i32,
-        assignment: Some(CallbackAssignment {
-            mode: CallbackAssignmentMode::TeamLeastLoaded as i32,
-            team: team.to_owned(),
-        }),
         script: script.to_owned(),
         survey: survey.to_owned(),
-        ..CallbackPolicy::default()
+        ..team_policy(trigger, Channel::Phone, team, "回访")
     }
 }
 
 /// A task of `policy` for `customer`, created once the callbacks service
 /// knows the customer (its copy is fed by events).
 async fn task_for(stack: &Stack, session: &str, policy: &str, customer: &str) -> CallbackTask {
-    let request = CreateCallbackTaskRequest {
-        callback_task: Some(CallbackTask {
-            policy: policy.to_owned(),
-            customer: customer.to_owned(),
-            subject: "空调维修".into(),
-            ..CallbackTask::default()
-        }),
-        request_id: uuid::Uuid::now_v7().to_string(),
+    let task = CallbackTask {
+        policy: policy.to_owned(),
+        customer: customer.to_owned(),
+        subject: "空调维修".into(),
+        ..CallbackTask::default()
     };
-    let mut waited = Duration::ZERO;
-    loop {
-        match stack
-            .callbacks(Some(session))
-            .create_callback_task(request.clone())
-            .await
-        {
-            Ok(task) => return task.into_inner(),
-            Err(status)
-                if matches!(status.code(), Code::InvalidArgument | Code::NotFound)
-                    && waited < Duration::from_secs(20) =>
-            {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                waited += Duration::from_millis(100);
-            }
-            Err(status) => panic!("creating a callback task for {customer}: {status:?}"),
-        }
-    }
+    new_task(
+        &stack.callbacks(Some(session)),
+        task,
+        &uuid::Uuid::now_v7().to_string(),
+    )
+    .await
 }
 
 /// Creates a tenant's callbacks-service resources and records their names
@@ -438,11 +408,11 @@ pub async fn set_up(
     let survey = callbacks
         .create_survey(CreateSurveyRequest {
             survey: Some(Survey {
-                display_name: text("售后服务满意度调查"),
+                display_name: localized("售后服务满意度调查"),
                 dimensions: vec![SurveyDimension {
                     key: "attitude".into(),
-                    label: text("服务态度"),
-                    question: text("您对服务态度满意吗?"),
+                    label: localized("服务态度"),
+                    question: localized("您对服务态度满意吗?"),
                     required: true,
                 }],
                 ..Survey::default()
@@ -452,32 +422,18 @@ pub async fn set_up(
         .await
         .expect("a survey")
         .into_inner();
-    let manual = callbacks
-        .create_callback_policy(CreateCallbackPolicyRequest {
-            callback_policy: Some(policy(
-                CallbackTrigger::Manual,
-                &team,
-                &script.name,
-                &survey.name,
-            )),
-            request_id: String::new(),
-        })
-        .await
-        .expect("a policy")
-        .into_inner();
-    let campaign_policy = callbacks
-        .create_callback_policy(CreateCallbackPolicyRequest {
-            callback_policy: Some(policy(
-                CallbackTrigger::Campaign,
-                &team,
-                &script.name,
-                &survey.name,
-            )),
-            request_id: String::new(),
-        })
-        .await
-        .expect("a campaign policy")
-        .into_inner();
+    let manual = create_policy(
+        &callbacks,
+        policy(CallbackTrigger::Manual, &team, &script.name, &survey.name),
+    )
+    .await
+    .expect("a policy");
+    let campaign_policy = create_policy(
+        &callbacks,
+        policy(CallbackTrigger::Campaign, &team, &script.name, &survey.name),
+    )
+    .await
+    .expect("a campaign policy");
     // One task attempted without answer, one reached with its survey.
     let task = task_for(stack, session, &manual.name, customer).await;
     let now = to_timestamp(chrono::Utc::now());

@@ -7,6 +7,7 @@
 mod bad_input;
 mod callbacks_campaigns;
 mod callbacks_setup;
+mod callbacks_support;
 mod callbacks_survey;
 mod callbacks_tasks;
 mod complaints;
