@@ -602,8 +602,14 @@ pub(crate) async fn members_entered(
     let mut scheduled = 0;
     let mut zone = None;
     for segment in entered {
-        for found in campaigns::active_over(txn, tenant, segment).await? {
-            if !found.include_new_members {
+        for listed in campaigns::active_over(txn, tenant, segment).await? {
+            if !listed.include_new_members {
+                continue;
+            }
+            // Locked and read again before scheduling: a campaign cancelled
+            // or completed since the unlocked list owes no more tasks.
+            let found = campaigns::find_for_change(txn, tenant, &listed.name, "name", "").await?;
+            if found.state != CampaignState::Active as i32 || !found.include_new_members {
                 continue;
             }
             let zone = match zone {
@@ -639,10 +645,9 @@ pub(crate) async fn members_entered(
             {
                 continue;
             }
-            let before = campaigns::find_for_change(txn, tenant, &found.name, "name", "").await?;
-            let mut after = before.clone();
+            let mut after = found.clone();
             after.targeted_customer_count += 1;
-            campaigns::save(txn, tenant, &before, &mut after, period.1, now).await?;
+            campaigns::save(txn, tenant, &found, &mut after, period.1, now).await?;
             scheduled += 1;
         }
     }

@@ -28,7 +28,7 @@ use crate::{
     domain::{
         assignment,
         task::{self, DEFAULT_DUE_WINDOW, Trigger},
-        window::CallingRules,
+        window::{Blocked, CallingRules},
     },
     error::{CallbacksError, Result},
     store::{self, customers::KnownCustomer, tasks},
@@ -272,19 +272,6 @@ fn render_context(
     if let Some(tenant) = tenant {
         put("tenant.display_name", &tenant.display_name);
     }
-    if let Some(customer) = customer {
-        put("customer.display_name", &customer.display_name);
-        put("customer.family_name", &customer.family_name);
-    }
-    let digits: Vec<char> = task
-        .contact_phone
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
-    if digits.len() >= 4 {
-        let last4: String = digits[digits.len() - 4..].iter().collect();
-        put("customer.phone_last4", &last4);
-    }
     put("task.subject", &task.subject);
     put(
         "task.trigger_date",
@@ -294,7 +281,34 @@ fn render_context(
     for (field, value) in trigger_values {
         put(field, value);
     }
+    with_customer_values(&mut values, customer, &task.contact_phone);
     values
+}
+
+/// Sets the `customer.*` values of a render context to those of
+/// `customer` called at `contact_phone` (its last four digits), dropping
+/// any left from another customer: at creation, and when a merge moves the
+/// task to the survivor.
+pub(crate) fn with_customer_values(
+    values: &mut BTreeMap<String, String>,
+    customer: Option<&KnownCustomer>,
+    contact_phone: &str,
+) {
+    values.retain(|field, _| !field.starts_with("customer."));
+    let mut put = |field: &str, value: &str| {
+        if !value.is_empty() {
+            values.insert(field.to_owned(), value.to_owned());
+        }
+    };
+    if let Some(customer) = customer {
+        put("customer.display_name", &customer.display_name);
+        put("customer.family_name", &customer.family_name);
+    }
+    let digits: Vec<char> = contact_phone.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() >= 4 {
+        let last4: String = digits[digits.len() - 4..].iter().collect();
+        put("customer.phone_last4", &last4);
+    }
 }
 
 /// Schedules the task `trigger` owes, in `txn`: the due window from the
@@ -441,7 +455,37 @@ pub(crate) async fn schedule(
         };
         append_event(txn, tenant, task.name.clone(), &assigned, now).await?;
     }
+    if channel == Channel::Sms {
+        send_survey_by_itself(txn, tenant, &mut task, &trigger.creator, now).await?;
+    }
     Ok(Some(task))
+}
+
+/// The survey of an SMS policy's new task, queued to go out by itself when
+/// the window opens (the SMS scan hands it to the provider). A customer who
+/// cannot be texted (no mobile, no consent, a standing do-not-disturb)
+/// leaves the task PENDING in the agents' queue instead: the callback is
+/// still owed.
+async fn send_survey_by_itself(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    task: &mut CallbackTask,
+    creator: &Actor,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let Some(survey) = super::responses::survey_of(txn, tenant, &task.survey).await? else {
+        return Ok(());
+    };
+    let before = task.clone();
+    match super::sms::queue_survey(txn, tenant, task, &survey, "", creator, now).await {
+        Ok(_) => tasks::save(txn, tenant, &before, task, now).await,
+        Err(CallbacksError::FailedPrecondition(why, reason)) => {
+            tracing::info!(task = %task.name, reason, "SMS survey not sent by itself: {why}");
+            *task = before;
+            Ok(())
+        }
+        Err(error) => Err(error),
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -492,10 +536,22 @@ fn enum_value(name: Option<&str>) -> Vec<FieldValue> {
         .collect()
 }
 
-/// Whether `task` is overdue for the `overdue` filter: OVERDUE, or open
-/// past its due end (the scan has not come by yet).
+/// Whether `task` is overdue for the `overdue` filter, as the contract
+/// says: OVERDUE, or open (PENDING, IN_PROGRESS) past its due end — even
+/// with an appointment still ahead, which only holds the scan back from
+/// escalating it.
 fn overdue_now(task: &CallbackTask, now: DateTime<Utc>) -> bool {
-    task.state == CallbackTaskState::Overdue as i32 || task::is_overdue_at(task, now)
+    let open = matches!(
+        CallbackTaskState::try_from(task.state),
+        Ok(CallbackTaskState::Pending | CallbackTaskState::InProgress)
+    );
+    task.state == CallbackTaskState::Overdue as i32
+        || open
+            && task
+                .due_end
+                .as_ref()
+                .and_then(from_timestamp)
+                .is_some_and(|due_end| due_end < now)
 }
 
 /// The values of `field` of `task` for the filter.
@@ -773,6 +829,44 @@ async fn active_user(txn: &DatabaseTransaction, tenant: TenantId, name: &str) ->
         .is_some_and(|user| user.state == kefu_proto::v1::UserState::Active as i32))
 }
 
+/// Why an appointment given on create is refused: only the tenant's quiet
+/// hours (QUIET_HOURS), as the contract says. The customer's own
+/// do-not-disturb does not refuse it: the customer chose the time.
+fn appointment_refused(rules: &CallingRules, appointment: DateTime<Utc>) -> Option<Blocked> {
+    rules
+        .blocked(appointment)
+        .filter(|blocked| *blocked == Blocked::QuietHours)
+}
+
+/// The task a CreateCallbackTask with `request_id` already created, if
+/// any; INVALID_ARGUMENT naming request_id when the id was used by another
+/// method.
+async fn replayed(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    request_id: &str,
+) -> Result<Option<CallbackTask>> {
+    if request_id.is_empty() {
+        return Ok(None);
+    }
+    let Some(remembered) = idempotency::recall(txn, tenant.0, request_id).await? else {
+        return Ok(None);
+    };
+    if remembered.method != CREATE {
+        return Err(CallbacksError::invalid(
+            "request_id",
+            format!("request_id was used for {}", remembered.method),
+        ));
+    }
+    let task = tasks::find(txn, tenant, &remembered.resource_name)
+        .await?
+        .ok_or_else(|| CallbacksError::not_found(&remembered.resource_name))?;
+    Ok(Some(task))
+}
+
+/// The method name remembered with a CreateCallbackTask's request id.
+const CREATE: &str = "CreateCallbackTask";
+
 /// CreateCallbackTask.
 pub(super) async fn create_callback_task(
     shared: &Shared,
@@ -800,6 +894,12 @@ pub(super) async fn create_callback_task(
         "callback_task.trigger_event_id",
     )?;
     let now = shared.now();
+    // A retry is answered before the checks against the clock: by then the
+    // due end or appointment it gave may have passed.
+    let txn = shared.begin(tenant).await.map_err(CallbacksError::from)?;
+    if let Some(task) = replayed(&txn, tenant, &request.request_id).await? {
+        return Ok(Response::new(task));
+    }
     let due_start = given.due_start.as_ref().and_then(from_timestamp);
     let due_end = given.due_end.as_ref().and_then(from_timestamp);
     if let Some(end) = due_end {
@@ -825,17 +925,6 @@ pub(super) async fn create_callback_task(
             "the appointment must be in the future",
         )
         .into());
-    }
-    let txn = shared.begin(tenant).await.map_err(CallbacksError::from)?;
-    if !request.request_id.is_empty()
-        && let Some(remembered) = idempotency::recall(&txn, tenant.0, &request.request_id)
-            .await
-            .map_err(CallbacksError::from)?
-    {
-        let task = tasks::find(&txn, tenant, &remembered.resource_name)
-            .await?
-            .ok_or_else(|| CallbacksError::not_found(&remembered.resource_name))?;
-        return Ok(Response::new(task));
     }
     let policy = policy_of(&txn, tenant, &given.policy)
         .await?
@@ -870,10 +959,10 @@ pub(super) async fn create_callback_task(
     if let Some(appointment) = appointment {
         let tenant_copy = kefu_tenants::replica::tenant(&txn, tenant).await?;
         let rules = calling_rules(tenant_copy.as_ref(), &policy, customer.as_ref(), now);
-        if let Some(blocked) = rules.blocked(appointment) {
+        if let Some(blocked) = appointment_refused(&rules, appointment) {
             return Err(CallbacksError::invalid_because(
                 "callback_task.appointment_time",
-                "the appointment falls when the customer may not be called",
+                "the appointment falls in the tenant's quiet hours",
                 blocked.reason(),
             )
             .into());
@@ -926,15 +1015,7 @@ pub(super) async fn create_callback_task(
         )
         .into());
     };
-    remember_request(
-        &txn,
-        tenant,
-        &request.request_id,
-        "CreateCallbackTask",
-        &task.name,
-        now,
-    )
-    .await?;
+    remember_request(&txn, tenant, &request.request_id, CREATE, &task.name, now).await?;
     shared.commit(txn).await.map_err(CallbacksError::from)?;
     Ok(Response::new(task))
 }
@@ -1176,6 +1257,122 @@ mod tests {
         let overdue = filter::parse("overdue", FILTER_FIELDS).expect("bare boolean");
         task.state = CallbackTaskState::Overdue as i32;
         assert!(overdue.matches(|field| field_values(&task, field, now)));
+    }
+
+    #[test]
+    fn an_appointment_is_refused_in_quiet_hours_not_in_the_customers_do_not_disturb() {
+        use chrono::TimeZone;
+        use kefu_proto::v1::{BusinessCalendar, ContactPreferences, TimeOfDay, TimeSpan};
+        let at = |hours| TimeOfDay { hours, minutes: 0 };
+        let calendar = BusinessCalendar {
+            quiet_hours: vec![TimeSpan {
+                start: Some(at(21)),
+                end: Some(at(8)),
+            }],
+            ..BusinessCalendar::default()
+        };
+        let sh = |hour| {
+            chrono_tz::Asia::Shanghai
+                .with_ymd_and_hms(2026, 12, 2, hour, 0, 0)
+                .single()
+                .expect("a Shanghai time")
+                .with_timezone(&Utc)
+        };
+        let preferences = ContactPreferences {
+            do_not_disturb: true,
+            ..ContactPreferences::default()
+        };
+        let rules = CallingRules::new(Some(&calendar), "Asia/Shanghai")
+            .with_customer(Some(&preferences), sh(9));
+        assert_eq!(rules.blocked(sh(10)), Some(Blocked::DoNotDisturb));
+        assert_eq!(appointment_refused(&rules, sh(10)), None);
+        assert_eq!(
+            appointment_refused(&rules, sh(22)),
+            Some(Blocked::QuietHours)
+        );
+    }
+
+    #[test]
+    fn a_task_moved_to_a_survivor_greets_the_survivor() {
+        let loser = KnownCustomer {
+            display_name: "王芳".into(),
+            family_name: "王".into(),
+            ..KnownCustomer::new("customers/wang")
+        };
+        let mut values = BTreeMap::from([("ticket.subject".to_owned(), "送货".to_owned())]);
+        with_customer_values(&mut values, Some(&loser), "+8613800138000");
+        assert_eq!(values["customer.family_name"], "王");
+        assert_eq!(values["customer.phone_last4"], "8000");
+        let survivor = KnownCustomer {
+            display_name: "李强".into(),
+            ..KnownCustomer::new("customers/li")
+        };
+        with_customer_values(&mut values, Some(&survivor), "+8613900139111");
+        assert_eq!(values["customer.display_name"], "李强");
+        assert_eq!(values["customer.phone_last4"], "9111");
+        assert!(
+            !values.contains_key("customer.family_name"),
+            "nothing of the merged record stays"
+        );
+        assert_eq!(values["ticket.subject"], "送货");
+    }
+
+    async fn request_id_of_another_method(backend: kefu_kit::testing::Backend) {
+        use kefu_kit::{db::begin_for_tenant, testing::TestDatabase};
+        let Some(database) = TestDatabase::new(backend, "callbacks").await else {
+            return;
+        };
+        let tenant = TenantId::new();
+        let txn = begin_for_tenant(&database.db, tenant).await.expect("begin");
+        assert!(replayed(&txn, tenant, "").await.expect("none").is_none());
+        assert!(replayed(&txn, tenant, "r1").await.expect("none").is_none());
+        remember_request(
+            &txn,
+            tenant,
+            "r1",
+            "CancelCallbackTask",
+            "callbackTasks/0190d2a4-0000-7000-8000-000000000001",
+            Utc::now(),
+        )
+        .await
+        .expect("remember");
+        match replayed(&txn, tenant, "r1").await {
+            Err(CallbacksError::Invalid(violation, _)) => {
+                assert_eq!(violation.field, "request_id");
+            }
+            other => panic!("another method's request id answered {other:?}"),
+        }
+        txn.commit().await.expect("commit");
+    }
+
+    #[tokio::test]
+    async fn a_request_id_used_by_another_method_is_refused_on_sqlite() {
+        request_id_of_another_method(kefu_kit::testing::Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn a_request_id_used_by_another_method_is_refused_on_postgres() {
+        request_id_of_another_method(kefu_kit::testing::Backend::Postgres).await;
+    }
+
+    #[test]
+    fn an_open_task_past_due_end_is_overdue_even_with_an_appointment_ahead() {
+        let now = Utc::now();
+        let overdue = filter::parse("overdue", FILTER_FIELDS).expect("bare boolean");
+        let mut task = CallbackTask {
+            state: CallbackTaskState::Pending as i32,
+            due_end: Some(to_timestamp(now - Duration::hours(1))),
+            appointment_time: Some(to_timestamp(now + Duration::hours(2))),
+            ..CallbackTask::default()
+        };
+        assert!(overdue.matches(|field| field_values(&task, field, now)));
+        task.state = CallbackTaskState::InProgress as i32;
+        assert!(overdue.matches(|field| field_values(&task, field, now)));
+        task.due_end = Some(to_timestamp(now + Duration::hours(1)));
+        assert!(!overdue.matches(|field| field_values(&task, field, now)));
+        task.due_end = Some(to_timestamp(now - Duration::hours(1)));
+        task.state = CallbackTaskState::Done as i32;
+        assert!(!overdue.matches(|field| field_values(&task, field, now)));
     }
 
     #[test]

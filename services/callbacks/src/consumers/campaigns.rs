@@ -36,13 +36,17 @@ pub(crate) async fn members_entered(
 /// (one transaction per tenant; two scanners skip each other's rows); the
 /// number completed.
 pub async fn complete_ended(db: DatabaseConnection, now: DateTime<Utc>) -> Result<usize> {
-    let mut completed = 0;
-    for tenant in store::campaigns::tenants_due(&db, now).await? {
-        let txn = begin_for_tenant(&db, tenant).await?;
-        completed += campaigns::complete_due(&txn, tenant, now).await?;
-        txn.commit().await?;
-    }
-    Ok(completed)
+    let tenants = store::campaigns::tenants_due(&db, now).await?;
+    let db = &db;
+    Ok(
+        super::overdue::each_tenant(tenants, "campaign completion scan", |tenant| async move {
+            let txn = begin_for_tenant(db, tenant).await?;
+            let completed = campaigns::complete_due(&txn, tenant, now).await?;
+            txn.commit().await?;
+            Ok::<_, crate::error::CallbacksError>(completed)
+        })
+        .await,
+    )
 }
 
 /// The completion scan, every minute until `shutdown`.

@@ -38,7 +38,7 @@ use super::campaigns;
 use crate::{
     error::{CallbacksError, Result},
     store::{
-        customers::{self as store, KnownCustomer},
+        customers::{self as store, Fact, KnownCustomer},
         segments,
     },
 };
@@ -138,52 +138,68 @@ pub(crate) async fn apply(
     now: DateTime<Utc>,
 ) -> Result<usize> {
     if let Some(created) = payload_as::<CustomerCreated>(event) {
+        // The creation tells every fact, each taken unless a later event
+        // (arrived first) already told it.
         let mut customer = store::known(txn, tenant, &created.customer).await?;
-        customer.member = created.member;
-        customer.tier = created.tier;
-        customer.owner = created.owner;
-        customer.contact_preferences = created.contact_preferences;
-        take_contact(&mut customer, created.contact);
+        if customer.learns(Fact::Member, at) {
+            customer.member = created.member;
+        }
+        if customer.learns(Fact::Tier, at) {
+            customer.tier = created.tier;
+        }
+        if customer.learns(Fact::Owner, at) {
+            customer.owner = created.owner;
+        }
+        if customer.learns(Fact::Contact, at) {
+            customer.contact_preferences = created.contact_preferences;
+            take_contact(&mut customer, created.contact);
+        }
         if store::save(txn, tenant, &customer, at).await? && !created.segments.is_empty() {
-            segments::enter(txn, tenant, &created.customer, &created.segments).await?;
-            return campaigns::members_entered(
-                txn,
-                tenant,
-                &created.customer,
-                &created.segments,
-                now,
-            )
-            .await;
+            // A segment a later change (arrived first) named stays as that
+            // change said; only a customer newly in a segment is owed its
+            // campaigns' tasks.
+            let entered =
+                segments::enter(txn, tenant, &created.customer, &created.segments, at).await?;
+            return campaigns::members_entered(txn, tenant, &created.customer, &entered, now).await;
         }
     } else if let Some(updated) = payload_as::<CustomerUpdated>(event) {
         let mut customer = store::known(txn, tenant, &updated.customer).await?;
-        customer.member = updated.member;
-        customer.contact_preferences = updated.contact_preferences;
-        take_contact(&mut customer, updated.contact);
+        if customer.learns(Fact::Member, at) {
+            customer.member = updated.member;
+        }
+        if customer.learns(Fact::Contact, at) {
+            customer.contact_preferences = updated.contact_preferences;
+            take_contact(&mut customer, updated.contact);
+        }
         store::save(txn, tenant, &customer, at).await?;
     } else if let Some(assigned) = payload_as::<CustomerOwnerAssigned>(event) {
         let mut customer = store::known(txn, tenant, &assigned.customer).await?;
-        customer.owner = assigned.new_owner;
-        store::save(txn, tenant, &customer, at).await?;
+        if customer.learns(Fact::Owner, at) {
+            customer.owner = assigned.new_owner;
+            store::save(txn, tenant, &customer, at).await?;
+        }
     } else if let Some(changed) = payload_as::<CustomerTierChanged>(event) {
         let mut customer = store::known(txn, tenant, &changed.customer).await?;
-        customer.tier = changed.new_tier;
-        store::save(txn, tenant, &customer, at).await?;
+        if customer.learns(Fact::Tier, at) {
+            customer.tier = changed.new_tier;
+            store::save(txn, tenant, &customer, at).await?;
+        }
     } else if let Some(changed) = payload_as::<CustomerSegmentMembershipChanged>(event) {
         let mut customer = store::known(txn, tenant, &changed.customer).await?;
         if customer.state != CustomerState::Active {
             return Ok(0);
         }
-        customer.member = changed.member;
-        store::save(txn, tenant, &customer, at).await?;
-        segments::leave(txn, tenant, &changed.customer, &changed.left).await?;
-        let before = segments::of_customer(txn, tenant, &changed.customer).await?;
-        let entered: Vec<String> = changed
-            .entered
-            .into_iter()
-            .filter(|segment| !before.contains(segment))
-            .collect();
-        segments::enter(txn, tenant, &changed.customer, &entered).await?;
+        if customer.learns(Fact::Member, at) {
+            customer.member = changed.member;
+        }
+        if !store::save(txn, tenant, &customer, at).await? {
+            return Ok(0);
+        }
+        // Per segment, a change older than the latest one naming it is
+        // stale: it neither puts the customer back nor gives a campaign
+        // task.
+        segments::leave(txn, tenant, &changed.customer, &changed.left, at).await?;
+        let entered = segments::enter(txn, tenant, &changed.customer, &changed.entered, at).await?;
         return campaigns::members_entered(txn, tenant, &changed.customer, &entered, now).await;
     } else if let Some(merged) = payload_as::<CustomersMerged>(event) {
         store::merge(
@@ -202,9 +218,9 @@ pub(crate) async fn apply(
         store::erase(txn, tenant, &erased.customer, at).await?;
     } else if let Some(changed) = payload_as::<SegmentChanged>(event) {
         if changed.deleted {
-            segments::forget(txn, tenant, &changed.segment).await?;
+            segments::forget(txn, tenant, &changed.segment, at).await?;
         } else {
-            segments::record(txn, tenant, &changed.segment).await?;
+            segments::record(txn, tenant, &changed.segment, at).await?;
         }
     }
     Ok(0)
@@ -308,7 +324,9 @@ mod tests {
         assert_eq!(known.segments, vec!["segments/vip".to_owned()]);
         assert!(read(&database, other, wang).await.is_none(), "tenant apart");
 
-        // A later update changes the numbers; an older snapshot changes nothing.
+        // A later update changes the numbers; an older update changes them
+        // no more, but an older owner change is still news (no later event
+        // told the owner).
         deliver(
             &database,
             tenant,
@@ -329,18 +347,30 @@ mod tests {
         deliver(
             &database,
             tenant,
+            &CustomerUpdated {
+                customer: wang.into(),
+                member: true,
+                contact: contact("+8613600136000", "+8613600136000"),
+                ..CustomerUpdated::default()
+            },
+            at(4),
+        )
+        .await;
+        deliver(
+            &database,
+            tenant,
             &CustomerOwnerAssigned {
                 customer: wang.into(),
-                new_owner: "users/stale".into(),
+                new_owner: "users/zhou".into(),
                 ..CustomerOwnerAssigned::default()
             },
             at(5),
         )
         .await;
         let known = read(&database, tenant, wang).await.expect("copied");
-        assert_eq!(known.phone, "+8613900139000");
+        assert_eq!(known.phone, "+8613900139000", "an older contact is stale");
         assert_eq!(known.mobile, "+8613900139000");
-        assert_eq!(known.owner, "users/li", "an older event changes nothing");
+        assert_eq!(known.owner, "users/zhou", "no later event told the owner");
         assert_eq!(known.do_not_disturb_at(at(50)), Some(Some(at(100))));
         assert_eq!(known.do_not_disturb_at(at(100)), None);
         let txn = begin_for_tenant(&database.db, tenant).await.expect("begin");
@@ -481,6 +511,131 @@ mod tests {
         assert!(erased.mobile.is_empty() && erased.owner.is_empty());
         assert!(erased.contact_preferences.is_none());
         assert!(erased.segments.is_empty());
+    }
+
+    /// Events arriving out of order: each fact, and each segment, is as
+    /// the latest event telling it said.
+    async fn out_of_order(backend: Backend) {
+        let Some(database) = TestDatabase::new(backend, "callbacks").await else {
+            return;
+        };
+        let tenant = TenantId::new();
+        let zhang = "customers/zhang";
+        // The owner change (t=20) arrives before an update of the contact
+        // made earlier (t=10): both stay.
+        deliver(
+            &database,
+            tenant,
+            &CustomerCreated {
+                customer: zhang.into(),
+                owner: "users/li".into(),
+                contact: contact("+861088886666", "+8613800138000"),
+                ..CustomerCreated::default()
+            },
+            at(0),
+        )
+        .await;
+        deliver(
+            &database,
+            tenant,
+            &CustomerOwnerAssigned {
+                customer: zhang.into(),
+                new_owner: "users/zhao".into(),
+                ..CustomerOwnerAssigned::default()
+            },
+            at(20),
+        )
+        .await;
+        deliver(
+            &database,
+            tenant,
+            &CustomerUpdated {
+                customer: zhang.into(),
+                contact: contact("+8613900139000", "+8613900139000"),
+                ..CustomerUpdated::default()
+            },
+            at(10),
+        )
+        .await;
+        let known = read(&database, tenant, zhang).await.expect("copied");
+        assert_eq!(known.owner, "users/zhao");
+        assert_eq!(known.mobile, "+8613900139000", "the older update is news");
+
+        // A membership change (t=5) arrives before the creation (t=1): the
+        // creation still brings the names and its other segment, and the
+        // segment the change left stays left.
+        let zhou = "customers/zhou";
+        deliver(
+            &database,
+            tenant,
+            &CustomerSegmentMembershipChanged {
+                customer: zhou.into(),
+                entered: vec!["segments/new".into()],
+                left: vec!["segments/vip".into()],
+                member: true,
+            },
+            at(5),
+        )
+        .await;
+        deliver(
+            &database,
+            tenant,
+            &CustomerCreated {
+                customer: zhou.into(),
+                segments: vec!["segments/vip".into(), "segments/city".into()],
+                contact: contact("", "+8613700137000"),
+                ..CustomerCreated::default()
+            },
+            at(1),
+        )
+        .await;
+        let known = read(&database, tenant, zhou).await.expect("copied");
+        assert_eq!(known.display_name, "王芳");
+        assert_eq!(known.mobile, "+8613700137000");
+        assert!(known.member, "the later change's member flag");
+        assert_eq!(
+            known.segments,
+            vec!["segments/city".to_owned(), "segments/new".to_owned()]
+        );
+
+        // A stale change does not put the customer back into a segment.
+        deliver(
+            &database,
+            tenant,
+            &CustomerSegmentMembershipChanged {
+                customer: zhou.into(),
+                entered: vec![],
+                left: vec!["segments/new".into()],
+                member: true,
+            },
+            at(30),
+        )
+        .await;
+        deliver(
+            &database,
+            tenant,
+            &CustomerSegmentMembershipChanged {
+                customer: zhou.into(),
+                entered: vec!["segments/new".into()],
+                left: vec![],
+                member: false,
+            },
+            at(25),
+        )
+        .await;
+        assert!(members(&database, tenant, "segments/new").await.is_empty());
+        let known = read(&database, tenant, zhou).await.expect("copied");
+        assert!(known.member, "the stale change's flag is not taken");
+    }
+
+    #[tokio::test]
+    async fn out_of_order_events_keep_the_latest_of_each_fact_on_sqlite() {
+        out_of_order(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn out_of_order_events_keep_the_latest_of_each_fact_on_postgres() {
+        out_of_order(Backend::Postgres).await;
     }
 
     #[tokio::test]

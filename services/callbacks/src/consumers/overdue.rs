@@ -49,11 +49,29 @@ pub fn spawn(context: &ServiceContext, shutdown: CancellationToken) -> JoinHandl
 /// many. The service runs it on a timer with its clock; tests call it with
 /// the time they choose.
 pub async fn scan_overdue(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<usize> {
+    let tenants = tasks::tenants_with_overdue(db, now).await?;
+    Ok(each_tenant(tenants, "overdue scan", |tenant| {
+        scan_tenant(db, tenant, now)
+    })
+    .await)
+}
+
+/// Runs a scan's `per_tenant` over `tenants`, adding up what each moved. A
+/// tenant whose part fails is logged (with the tenant and `scan`) and left
+/// for the next run; the later tenants are still scanned.
+pub(crate) async fn each_tenant<F, Fut>(tenants: Vec<TenantId>, scan: &str, per_tenant: F) -> usize
+where
+    F: Fn(TenantId) -> Fut,
+    Fut: Future<Output = Result<usize>>,
+{
     let mut count = 0;
-    for tenant in tasks::tenants_with_overdue(db, now).await? {
-        count += scan_tenant(db, tenant, now).await?;
+    for tenant in tenants {
+        match per_tenant(tenant).await {
+            Ok(moved) => count += moved,
+            Err(error) => tracing::warn!(%tenant, %error, "{scan} failed for the tenant"),
+        }
     }
-    Ok(count)
+    count
 }
 
 async fn scan_tenant(
@@ -131,4 +149,24 @@ async fn mark(
     )
     .await?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_failing_tenant_does_not_stop_the_scan_of_the_others() {
+        let tenants = vec![TenantId::new(), TenantId::new(), TenantId::new()];
+        let failing = tenants[1];
+        let count = each_tenant(tenants, "test scan", |tenant| async move {
+            if tenant == failing {
+                Err(CallbacksError::Internal("broken row".into()))
+            } else {
+                Ok(2)
+            }
+        })
+        .await;
+        assert_eq!(count, 4, "the tenants before and after the failing one");
+    }
 }

@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use kefu_kit::{schedule, service::ServiceContext};
+use kefu_kit::{context::TenantId, schedule, service::ServiceContext};
 use sea_orm::DatabaseConnection;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -45,27 +45,38 @@ pub fn spawn(context: &ServiceContext, shutdown: CancellationToken) -> JoinHandl
 /// runs it on a timer with its clock; tests call it with the time they
 /// choose.
 pub async fn scan_sms(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<usize> {
+    let tenants = attempts::tenants_with_open_tasks(db).await?;
+    Ok(
+        super::overdue::each_tenant(tenants, "sms scan", |tenant| scan_tenant(db, tenant, now))
+            .await,
+    )
+}
+
+/// The SMS scan of one tenant.
+async fn scan_tenant(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    now: DateTime<Utc>,
+) -> Result<usize> {
     let mut count = 0;
-    for tenant in attempts::tenants_with_open_tasks(db).await? {
-        let txn = kefu_kit::db::begin_read_for_tenant(db, tenant).await?;
-        let (to_send, expired) = attempts::sms_due(&txn, tenant, now, BATCH).await?;
-        txn.commit().await?;
-        for attempt in &to_send {
-            match deliver(db, tenant, &attempt.name, now).await {
-                Ok(Some(_)) => count += 1,
-                Ok(None) => {}
-                // One failing attempt does not hold the others back; the
-                // next scan tries it again.
-                Err(error) => tracing::warn!(attempt = %attempt.name, %error, "sms not sent"),
-            }
+    let txn = kefu_kit::db::begin_read_for_tenant(db, tenant).await?;
+    let (to_send, expired) = attempts::sms_due(&txn, tenant, now, BATCH).await?;
+    txn.commit().await?;
+    for attempt in &to_send {
+        match deliver(db, tenant, &attempt.name, now).await {
+            Ok(Some(_)) => count += 1,
+            Ok(None) => {}
+            // One failing attempt does not hold the others back; the
+            // next scan tries it again.
+            Err(error) => tracing::warn!(attempt = %attempt.name, %error, "sms not sent"),
         }
-        for attempt in &expired {
-            match expire(db, tenant, &attempt.name, now).await {
-                Ok(true) => count += 1,
-                Ok(false) => {}
-                Err(error) => {
-                    tracing::warn!(attempt = %attempt.name, %error, "sms survey not expired");
-                }
+    }
+    for attempt in &expired {
+        match expire(db, tenant, &attempt.name, now).await {
+            Ok(true) => count += 1,
+            Ok(false) => {}
+            Err(error) => {
+                tracing::warn!(attempt = %attempt.name, %error, "sms survey not expired");
             }
         }
     }

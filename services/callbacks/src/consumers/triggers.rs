@@ -20,6 +20,7 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use kefu_kit::rows::ident;
 use kefu_kit::{
     bus::{EventHandler, HandlerError},
     context::TenantId,
@@ -35,20 +36,29 @@ use kefu_proto::v1::{
     UserDeactivated,
 };
 use prost::Name;
-use sea_orm::DatabaseTransaction;
+use sea_orm::{
+    ConnectionTrait, DatabaseTransaction,
+    sea_query::{Expr, ExprTrait, Query},
+};
 
 use crate::{
     api::tasks::{
         active_policies, assign, cancel_task, customer_of, pick_in_team, policy_of, schedule,
-        system_actor,
+        system_actor, with_customer_values,
     },
-    domain::task::{self, Trigger, TriggerFacts},
+    domain::{
+        assignment,
+        task::{self, Trigger, TriggerFacts},
+    },
     error::{CallbacksError, Result},
     store::{self, customers::KnownCustomer, tasks},
 };
 
 /// The consumer group scheduling tasks from the tickets events.
 pub const GROUP: &str = "callbacks.triggers";
+
+/// The render-context key of a dispatch task's technician (`users/{user}`).
+pub const TECHNICIAN_KEY: &str = "_dispatch.technician";
 
 /// The consumer group applying the customers events to tasks.
 pub const CUSTOMERS_GROUP: &str = "callbacks.task_customers";
@@ -194,6 +204,9 @@ fn owed(event: &EventEnvelope, now: DateTime<Utc>) -> Option<Owed> {
                     "dispatch.technician_name",
                     completed.technician_display_name.clone(),
                 ),
+                // Not a script field: whose on-site work the survey rates
+                // (SurveyResponseRecorded.related_technician).
+                (TECHNICIAN_KEY, completed.technician.clone()),
                 ("dispatch.service_type", service_type),
                 ("dispatch.product_model", completed.product_model.clone()),
                 (
@@ -436,8 +449,12 @@ impl TaskCustomers {
             return Ok(());
         }
         if let Some(erased) = erased {
-            tasks::erase_customer(&txn, tenant, &erased.customer).await?;
-            store::responses::anonymise_customer(&txn, tenant, &erased.customer).await?;
+            let at = event
+                .occurred_at
+                .as_ref()
+                .and_then(from_timestamp)
+                .unwrap_or(now);
+            erase(&txn, tenant, &erased.customer, at).await?;
         }
         if let Some(merged) = merged {
             merge(&txn, tenant, &merged, now).await?;
@@ -452,6 +469,27 @@ impl EventHandler for TaskCustomers {
     async fn handle(&self, event: &EventEnvelope) -> Result<(), HandlerError> {
         self.apply(event).await.map_err(HandlerError::from_error)
     }
+}
+
+/// Erases `customer` (at `at`, the event's time) from the callbacks: the
+/// tasks and attempts deleted, the survey responses anonymised, the SMS
+/// replies matched to those tasks deleted — and the copy of the customer
+/// tombstoned in the same transaction (the customers group does it too, on
+/// its own time), so a trigger handled in between finds the customer
+/// erased and schedules nothing.
+async fn erase(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    customer: &str,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    store::customers::erase(txn, tenant, customer, at).await?;
+    let erased_tasks = tasks::erase_customer(txn, tenant, customer).await?;
+    store::responses::anonymise_customer(txn, tenant, customer).await?;
+    // Texts the customer sent that answered nothing usable belong to
+    // no response: they go with the tasks they were matched to.
+    store::sms::erase_for_tasks(txn, tenant, &erased_tasks).await?;
+    Ok(())
 }
 
 /// The merged customer's open tasks: those whose policy the survivor
@@ -502,8 +540,35 @@ async fn merge(
                 }
             }
             tasks::save(txn, tenant, &before, &mut after, now).await?;
+            // The script greets the survivor, not the merged record.
+            if let Some(mut values) = tasks::render_context(txn, tenant, &after.name).await? {
+                with_customer_values(&mut values, survivor.as_ref(), &after.contact_phone);
+                replace_render_context(txn, tenant, &after.name, &values).await?;
+            }
         }
     }
+    Ok(())
+}
+
+/// Replaces the values task `name`'s script renders (a merge moved it to
+/// another customer).
+async fn replace_render_context(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    name: &str,
+    values: &BTreeMap<String, String>,
+) -> Result<()> {
+    let id = tasks::id_of(name)
+        .ok_or_else(|| CallbacksError::Internal(format!("stored task named {name}")))?;
+    let bytes = serde_json::to_vec(values)
+        .map_err(|error| CallbacksError::Internal(format!("render context: {error}")))?;
+    let statement = Query::update()
+        .table(ident("callback_tasks"))
+        .value(ident("render_context"), bytes)
+        .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
+        .and_where(Expr::col(ident("id")).eq(id))
+        .to_owned();
+    txn.execute(&statement).await?;
     Ok(())
 }
 
@@ -634,6 +699,25 @@ async fn away_from(
     Ok(())
 }
 
+/// Who takes `task`, which followed its customer's owner, now that the
+/// owner is `new_owner`: the new owner when they take tasks; else (an
+/// inactive or away owner) the agent the task's team gives it to, if any.
+async fn owner_successor(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    task: &CallbackTask,
+    new_owner: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<String>> {
+    let takes_tasks = kefu_tenants::replica::user(txn, tenant, new_owner)
+        .await?
+        .is_some_and(|user| assignment::takes_tasks(&user));
+    if takes_tasks {
+        return Ok(Some(new_owner.to_owned()));
+    }
+    pick_in_team(txn, tenant, task, &task.team, None, now).await
+}
+
 /// Gives the new owner the open tasks of `owner.customer` that followed
 /// the previous owner under a CUSTOMER_OWNER policy.
 async fn follow_owner(
@@ -664,11 +748,16 @@ async fn follow_owner(
             continue;
         }
         let team = before.team.clone();
+        // Nobody to take it: it stays, visible in the team's queue.
+        let Some(assignee) = owner_successor(txn, tenant, &before, &owner.new_owner, now).await?
+        else {
+            continue;
+        };
         assign(
             txn,
             tenant,
             &before,
-            &owner.new_owner,
+            &assignee,
             &team,
             CallbackAssignmentCause::OwnerChanged,
             &owner.reason,
@@ -754,6 +843,106 @@ mod tests {
                 .map(String::as_str),
             Some("李师傅")
         );
+    }
+
+    async fn new_owner_away(backend: kefu_kit::testing::Backend) {
+        use kefu_kit::{db::begin_for_tenant, testing::TestDatabase};
+        use kefu_proto::v1::{Team, User, UserAvailability, UserState};
+        let Some(database) = TestDatabase::new(backend, "callbacks").await else {
+            return;
+        };
+        let tenant = TenantId::new();
+        let txn = begin_for_tenant(&database.db, tenant).await.expect("begin");
+        let user = |name: &str, availability: UserAvailability| User {
+            name: name.into(),
+            state: UserState::Active as i32,
+            availability: availability as i32,
+            teams: vec!["teams/care".into()],
+            ..User::default()
+        };
+        for agent in [
+            user("users/away", UserAvailability::Away),
+            user("users/on", UserAvailability::Present),
+        ] {
+            kefu_tenants::replica::save_user(&txn, tenant, &agent)
+                .await
+                .expect("user");
+        }
+        let team = Team {
+            name: "teams/care".into(),
+            ..Team::default()
+        };
+        kefu_tenants::replica::save_team(&txn, tenant, &team.name, Some(&team), None)
+            .await
+            .expect("team");
+        let task = CallbackTask {
+            name: "callbackTasks/0190d2a4-0000-7000-8000-000000000001".into(),
+            team: "teams/care".into(),
+            assignee: "users/old-owner".into(),
+            ..CallbackTask::default()
+        };
+        let picked = owner_successor(&txn, tenant, &task, "users/away", at(1))
+            .await
+            .expect("successor");
+        assert_eq!(
+            picked.as_deref(),
+            Some("users/on"),
+            "an away owner is skipped"
+        );
+        let picked = owner_successor(&txn, tenant, &task, "users/on", at(1))
+            .await
+            .expect("successor");
+        assert_eq!(picked.as_deref(), Some("users/on"));
+        txn.commit().await.expect("commit");
+    }
+
+    async fn erasure_tombstones_the_copy(backend: kefu_kit::testing::Backend) {
+        use kefu_kit::{db::begin_for_tenant, testing::TestDatabase};
+        let Some(database) = TestDatabase::new(backend, "callbacks").await else {
+            return;
+        };
+        let tenant = TenantId::new();
+        let txn = begin_for_tenant(&database.db, tenant).await.expect("begin");
+        let wang = KnownCustomer {
+            display_name: "王芳".into(),
+            mobile: "+8613800138000".into(),
+            ..KnownCustomer::new("customers/wang")
+        };
+        store::customers::save(&txn, tenant, &wang, at(1))
+            .await
+            .expect("copy");
+        erase(&txn, tenant, &wang.name, at(2)).await.expect("erase");
+        let copy = store::customers::find(&txn, tenant, &wang.name)
+            .await
+            .expect("find")
+            .expect("a tombstone");
+        txn.commit().await.expect("commit");
+        assert_eq!(
+            copy.state,
+            CustomerState::Erased,
+            "a trigger after the tasks' erasure finds the customer erased"
+        );
+        assert!(copy.display_name.is_empty() && copy.mobile.is_empty());
+    }
+
+    #[tokio::test]
+    async fn erasing_the_tasks_tombstones_the_copy_on_sqlite() {
+        erasure_tombstones_the_copy(kefu_kit::testing::Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn erasing_the_tasks_tombstones_the_copy_on_postgres() {
+        erasure_tombstones_the_copy(kefu_kit::testing::Backend::Postgres).await;
+    }
+
+    #[tokio::test]
+    async fn a_new_owner_away_does_not_get_the_task_on_sqlite() {
+        new_owner_away(kefu_kit::testing::Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn a_new_owner_away_does_not_get_the_task_on_postgres() {
+        new_owner_away(kefu_kit::testing::Backend::Postgres).await;
     }
 
     #[test]

@@ -10,6 +10,14 @@
 //! the events tell (names, the primary phone and mobile as `phones`, member,
 //! tier, owner, contact preferences, state), with the columns the look-ups
 //! use (`state`, `merged_into`, `member`, `owner`, `mobile`).
+//!
+//! Most events tell only part of the record (an owner change, a tier, the
+//! contact), and they may arrive out of order. So the copy keeps, per kind
+//! of fact ([`Fact`]), the time of the latest event that told it
+//! (`contact_time`, `member_time`, … columns): an event older than that is
+//! stale for that fact only, and still news for the facts it tells that no
+//! later event did. Segment memberships keep their times per segment
+//! (`store::segments`).
 
 use chrono::{DateTime, Utc};
 use kefu_kit::{
@@ -61,8 +69,75 @@ pub struct KnownCustomer {
     /// `segments/{segment}` the customer belongs to (from
     /// `store::segments`, filled by `find`).
     pub segments: Vec<String>,
-    /// The time of the event the copy is of.
+    /// The time of the latest event applied to the copy.
     pub update_time: Option<DateTime<Utc>>,
+    /// When each fact was last told (by `find`; left empty by the list
+    /// look-ups, which never save).
+    pub fact_times: FactTimes,
+}
+
+/// The kinds of fact the customers events tell separately.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fact {
+    /// Names, phone numbers and contact preferences (CustomerCreated,
+    /// CustomerUpdated).
+    Contact,
+    /// The member flag (CustomerCreated, CustomerUpdated, segment
+    /// membership changes, merges).
+    Member,
+    /// The owner (CustomerCreated, CustomerOwnerAssigned, merges).
+    Owner,
+    /// The tier (CustomerCreated, CustomerTierChanged).
+    Tier,
+    /// ACTIVE or MERGED (merges and their undoing).
+    State,
+}
+
+/// The time of the latest event that told each fact; None when none has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FactTimes {
+    /// Of [`Fact::Contact`].
+    pub contact: Option<DateTime<Utc>>,
+    /// Of [`Fact::Member`].
+    pub member: Option<DateTime<Utc>>,
+    /// Of [`Fact::Owner`].
+    pub owner: Option<DateTime<Utc>>,
+    /// Of [`Fact::Tier`].
+    pub tier: Option<DateTime<Utc>>,
+    /// Of [`Fact::State`].
+    pub state: Option<DateTime<Utc>>,
+}
+
+/// Each fact with the column keeping its time.
+const FACT_COLUMNS: [(Fact, &str); 5] = [
+    (Fact::Contact, "contact_time"),
+    (Fact::Member, "member_time"),
+    (Fact::Owner, "owner_time"),
+    (Fact::Tier, "tier_time"),
+    (Fact::State, "state_time"),
+];
+
+impl FactTimes {
+    /// The time of `fact`.
+    pub fn of(&self, fact: Fact) -> Option<DateTime<Utc>> {
+        match fact {
+            Fact::Contact => self.contact,
+            Fact::Member => self.member,
+            Fact::Owner => self.owner,
+            Fact::Tier => self.tier,
+            Fact::State => self.state,
+        }
+    }
+
+    fn slot(&mut self, fact: Fact) -> &mut Option<DateTime<Utc>> {
+        match fact {
+            Fact::Contact => &mut self.contact,
+            Fact::Member => &mut self.member,
+            Fact::Owner => &mut self.owner,
+            Fact::Tier => &mut self.tier,
+            Fact::State => &mut self.state,
+        }
+    }
 }
 
 impl KnownCustomer {
@@ -74,6 +149,22 @@ impl KnownCustomer {
             state: CustomerState::Active,
             ..Self::default()
         }
+    }
+
+    /// Whether an event of `time` telling `fact` is news: no later event
+    /// told that fact, and the customer is not erased (erasure is final).
+    /// When it is, `time` is recorded as the fact's and the caller applies
+    /// what the event tells of it; when not, the caller leaves it alone.
+    pub fn learns(&mut self, fact: Fact, time: DateTime<Utc>) -> bool {
+        if self.state == CustomerState::Erased {
+            return false;
+        }
+        let slot = self.fact_times.slot(fact);
+        if slot.is_some_and(|known| known > time) {
+            return false;
+        }
+        *slot = Some(time);
+        true
     }
 
     /// Whether the customer can be called: a live record.
@@ -167,6 +258,7 @@ impl KnownCustomer {
             given_name: customer.given_name,
             contact_preferences: customer.contact_preferences,
             segments: Vec::new(),
+            fact_times: FactTimes::default(),
         }
     }
 }
@@ -175,6 +267,15 @@ fn read(row: &QueryResult) -> Result<KnownCustomer> {
     Ok(KnownCustomer::from_resource(decode_resource::<Customer>(
         row,
     )?))
+}
+
+/// A copy read with the times of its facts (selected by [`find`]).
+fn read_with_times(row: &QueryResult) -> Result<KnownCustomer> {
+    let mut customer = read(row)?;
+    for (fact, column) in FACT_COLUMNS {
+        *customer.fact_times.slot(fact) = row.try_get::<Option<DateTime<Utc>>>("", column)?;
+    }
+    Ok(customer)
 }
 
 /// The customer `name` (`customers/{customer}`) with its segments, if an
@@ -186,6 +287,7 @@ pub async fn find<C: ConnectionTrait>(
 ) -> Result<Option<KnownCustomer>> {
     let statement = Query::select()
         .column(ident("resource"))
+        .columns(FACT_COLUMNS.map(|(_, column)| ident(column)))
         .from(ident(TABLE))
         .and_where(Expr::col(ident("tenant_id")).eq(tenant.0))
         .and_where(Expr::col(ident("name")).eq(name))
@@ -193,7 +295,7 @@ pub async fn find<C: ConnectionTrait>(
     let Some(row) = db.query_one(&statement).await? else {
         return Ok(None);
     };
-    let mut customer = read(&row)?;
+    let mut customer = read_with_times(&row)?;
     customer.segments = super::segments::of_customer(db, tenant, name).await?;
     Ok(Some(customer))
 }
@@ -268,27 +370,25 @@ pub async fn find_many<C: ConnectionTrait>(
     Ok(found)
 }
 
-/// Stores `customer` as of `time` (its event's), unless the copy is of a
-/// later event or the customer is erased (erasure is final). True when
-/// stored.
+/// Stores `customer` (read with [`known`] or [`find`], the facts its
+/// event tells taken with [`KnownCustomer::learns`]) as of `time`, its
+/// event's, unless the customer is erased (erasure is final). True when
+/// stored. Staleness is per fact, decided by `learns`: the copy's
+/// `update_time` only records the latest event applied.
 pub async fn save<C: ConnectionTrait>(
     db: &C,
     tenant: TenantId,
     customer: &KnownCustomer,
     time: DateTime<Utc>,
 ) -> Result<bool> {
-    if let Some(known) = find(db, tenant, &customer.name).await? {
-        if known.state == CustomerState::Erased {
-            return Ok(false);
-        }
-        if known
+    let latest = match find(db, tenant, &customer.name).await? {
+        Some(known) if known.state == CustomerState::Erased => return Ok(false),
+        Some(known) => known
             .update_time
-            .is_some_and(|known_time| known_time > time)
-        {
-            return Ok(false);
-        }
-    }
-    write(db, tenant, customer, time).await?;
+            .map_or(time, |known| std::cmp::max(known, time)),
+        None => time,
+    };
+    write(db, tenant, customer, latest).await?;
     Ok(true)
 }
 
@@ -301,42 +401,41 @@ async fn write<C: ConnectionTrait>(
     let mut stored = customer.clone();
     stored.update_time = Some(time);
     let resource = stored.to_resource().encode_to_vec();
+    let mut columns = vec![
+        ident("tenant_id"),
+        ident("name"),
+        ident("state"),
+        ident("merged_into"),
+        ident("member"),
+        ident("owner"),
+        ident("mobile"),
+        ident("resource"),
+        ident("update_time"),
+    ];
+    let mut values: Vec<sea_orm::Value> = vec![
+        tenant.0.into(),
+        stored.name.as_str().into(),
+        (stored.state as i32).into(),
+        stored.merged_into.as_str().into(),
+        stored.member.into(),
+        stored.owner.as_str().into(),
+        stored.mobile.as_str().into(),
+        resource.into(),
+        time.into(),
+    ];
+    for (fact, column) in FACT_COLUMNS {
+        columns.push(ident(column));
+        values.push(stored.fact_times.of(fact).into());
+    }
+    let updated: Vec<_> = columns[2..].to_vec();
     let statement = Query::insert()
         .into_table(ident(TABLE))
-        .columns([
-            ident("tenant_id"),
-            ident("name"),
-            ident("state"),
-            ident("merged_into"),
-            ident("member"),
-            ident("owner"),
-            ident("mobile"),
-            ident("resource"),
-            ident("update_time"),
-        ])
-        .values([
-            tenant.0.into(),
-            stored.name.as_str().into(),
-            (stored.state as i32).into(),
-            stored.merged_into.as_str().into(),
-            stored.member.into(),
-            stored.owner.as_str().into(),
-            stored.mobile.as_str().into(),
-            resource.into(),
-            time.into(),
-        ])
+        .columns(columns)
+        .values(values.into_iter().map(Expr::val))
         .map_err(|error| DbErr::Custom(error.to_string()))?
         .on_conflict(
             OnConflict::columns([ident("tenant_id"), ident("name")])
-                .update_columns([
-                    ident("state"),
-                    ident("merged_into"),
-                    ident("member"),
-                    ident("owner"),
-                    ident("mobile"),
-                    ident("resource"),
-                    ident("update_time"),
-                ])
+                .update_columns(updated)
                 .to_owned(),
         )
         .to_owned();
@@ -388,14 +487,20 @@ pub async fn merge<C: ConnectionTrait>(
     time: DateTime<Utc>,
 ) -> Result<()> {
     let mut gone = known(db, tenant, merged).await?;
-    gone.state = CustomerState::Merged;
-    gone.merged_into = survivor.to_owned();
-    if save(db, tenant, &gone, time).await? {
-        super::segments::remove_customer(db, tenant, merged).await?;
+    if gone.learns(Fact::State, time) {
+        gone.state = CustomerState::Merged;
+        gone.merged_into = survivor.to_owned();
+        if save(db, tenant, &gone, time).await? {
+            super::segments::remove_customer(db, tenant, merged).await?;
+        }
     }
     let mut kept = known(db, tenant, survivor).await?;
-    kept.member = survivor_member;
-    kept.owner = survivor_owner.to_owned();
+    if kept.learns(Fact::Member, time) {
+        kept.member = survivor_member;
+    }
+    if kept.learns(Fact::Owner, time) {
+        kept.owner = survivor_owner.to_owned();
+    }
     save(db, tenant, &kept, time).await?;
     Ok(())
 }
@@ -410,7 +515,10 @@ pub async fn undo_merge<C: ConnectionTrait>(
     time: DateTime<Utc>,
 ) -> Result<()> {
     let mut restored = known(db, tenant, merged).await?;
-    if restored.state == CustomerState::Merged && restored.merged_into == survivor {
+    if restored.state == CustomerState::Merged
+        && restored.merged_into == survivor
+        && restored.learns(Fact::State, time)
+    {
         restored.state = CustomerState::Active;
         restored.merged_into.clear();
         save(db, tenant, &restored, time).await?;
