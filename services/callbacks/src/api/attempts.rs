@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use kefu_kit::{
-    context::{CallContext, PrincipalKind, TenantId},
+    context::{CallContext, TenantId},
     events::{from_timestamp, to_timestamp},
     filter::{self, FieldValue, Kind, OrderKey},
     idempotency,
@@ -67,37 +67,7 @@ pub(super) fn check_may_work(context: &CallContext, task: &CallbackTask) -> Resu
     )))
 }
 
-/// The caller as the recorder of an attempt or response, with a user's
-/// display name from the copy of the tenant.
-pub(super) async fn actor_of(
-    txn: &DatabaseTransaction,
-    tenant: TenantId,
-    context: &CallContext,
-) -> Result<Actor> {
-    Ok(match context.principal.kind {
-        PrincipalKind::User => {
-            let name = format!("users/{}", context.principal.id);
-            let display_name = kefu_tenants::replica::user(txn, tenant, &name)
-                .await?
-                .map(|user| user.display_name)
-                .unwrap_or_default();
-            Actor {
-                kind: ActorKind::User as i32,
-                name,
-                display_name,
-            }
-        }
-        PrincipalKind::ApiKey => Actor {
-            kind: ActorKind::ApiKey as i32,
-            name: format!("apiKeys/{}", context.principal.id),
-            display_name: String::new(),
-        },
-        _ => Actor {
-            kind: ActorKind::System as i32,
-            ..Actor::default()
-        },
-    })
-}
+pub(super) use super::actor_of;
 
 /// The agent an attempt is made by: the calling user, else the task's
 /// assignee (a partner system recording for the agent).

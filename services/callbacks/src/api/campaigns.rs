@@ -10,12 +10,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use kefu_kit::{
-    context::{CallContext, PrincipalKind, TenantId},
+    context::{CallContext, TenantId},
     filter::{self, FieldValue, Kind, OrderKey},
-    idempotency,
 };
 use kefu_proto::v1::{
-    Actor, ActorKind, CallbackCancelReason, CallbackPolicy, CallbackTask, CallbackTrigger,
+    Actor, CallbackCancelReason, CallbackPolicy, CallbackScript, CallbackTask, CallbackTrigger,
     Campaign, CampaignCancelled, CampaignCompleted, CampaignKind, CampaignStarted, CampaignState,
     CancelCampaignRequest, CreateCampaignRequest, GetCampaignRequest, ListCampaignsRequest,
     ListCampaignsResponse, Role, StartCampaignRequest, UpdateCampaignRequest,
@@ -24,7 +23,11 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::{Shared, append_event, caller, holds, page_size, remember_request, required};
+use super::{
+    Shared, actor_of, append_event, caller, holds, page_size,
+    policies::{page_of, page_offset, parse_filter, parse_order_of, recalled},
+    remember_request, required, system_actor,
+};
 use crate::{
     domain::{
         campaign::{self, day_of},
@@ -32,7 +35,7 @@ use crate::{
         task::Trigger,
     },
     error::{CallbacksError, Result},
-    store::{campaigns, scripts, segments, tasks},
+    store::{campaigns, resources, segments, tasks},
 };
 
 /// The roles that run campaigns.
@@ -57,37 +60,6 @@ pub(crate) fn require(context: &CallContext, roles: &[Role], what: &str) -> Resu
             "your role may not {what}"
         )))
     }
-}
-
-/// The caller as an actor, a user with the display name of the copy.
-async fn actor(
-    txn: &DatabaseTransaction,
-    tenant: TenantId,
-    context: &CallContext,
-) -> Result<Actor> {
-    Ok(match context.principal.kind {
-        PrincipalKind::User => {
-            let name = format!("users/{}", context.principal.id);
-            let display_name = kefu_tenants::replica::user(txn, tenant, &name)
-                .await?
-                .map(|user| user.display_name)
-                .unwrap_or_default();
-            Actor {
-                kind: ActorKind::User as i32,
-                name,
-                display_name,
-            }
-        }
-        PrincipalKind::ApiKey => Actor {
-            kind: ActorKind::ApiKey as i32,
-            name: format!("apiKeys/{}", context.principal.id),
-            display_name: String::new(),
-        },
-        _ => Actor {
-            kind: ActorKind::System as i32,
-            ..Actor::default()
-        },
-    })
 }
 
 /// The tenant's time zone (the copy's), Asia/Shanghai when unknown.
@@ -151,7 +123,11 @@ async fn known_script(
     script: &str,
     field: &str,
 ) -> Result<()> {
-    if script.is_empty() || scripts::find(txn, tenant, script).await?.is_some() {
+    if script.is_empty()
+        || resources::find::<CallbackScript, _>(txn, tenant, script)
+            .await?
+            .is_some()
+    {
         Ok(())
     } else {
         Err(CallbacksError::invalid(
@@ -173,15 +149,8 @@ pub(super) async fn create_campaign(
     campaign::check(&given, "campaign")?;
     let now = shared.now();
     let txn = shared.begin(tenant).await.map_err(CallbacksError::from)?;
-    if !request.request_id.is_empty()
-        && let Some(remembered) = idempotency::recall(&txn, tenant.0, &request.request_id)
-            .await
-            .map_err(CallbacksError::from)?
-    {
-        let existing = campaigns::find(&txn, tenant, &remembered.resource_name)
-            .await?
-            .ok_or_else(|| CallbacksError::not_found(&remembered.resource_name))?;
-        return Ok(Response::new(existing));
+    if let Some(earlier) = recalled(&txn, tenant, &request.request_id).await? {
+        return Ok(Response::new(earlier));
     }
     campaign_policy(&txn, tenant, &given.policy, "campaign.policy").await?;
     known_segment(
@@ -194,7 +163,7 @@ pub(super) async fn create_campaign(
     known_script(&txn, tenant, &given.script, "campaign.script").await?;
     let zone = tenant_zone(&txn, tenant).await?;
     let mut created = campaign::new_draft(&given, campaigns::name_of(Uuid::now_v7()), now);
-    created.creator = Some(actor(&txn, tenant, &context).await?);
+    created.creator = Some(actor_of(&txn, tenant, &context).await?);
     let (_, period_end) = period_of(&created, zone)?;
     campaigns::insert(&txn, tenant, &mut created, period_end, now).await?;
     remember_request(
@@ -293,34 +262,31 @@ pub(super) async fn list_campaigns(
     require(&context, READERS, "read campaigns")?;
     let request = request.into_inner();
     let size = page_size(request.page_size)?;
-    let parsed = filter::parse(&request.filter, LIST_FIELDS)
-        .map_err(|error| CallbacksError::invalid("filter", error.0))?;
-    let order = filter::parse_order(
+    let parsed = parse_filter(&request.filter, LIST_FIELDS)?;
+    let order = parse_order_of(
         &request.order_by,
         &["start_date", "end_date", "create_time"],
         OrderKey {
             field: "start_date",
             descending: true,
         },
-    )
-    .map_err(|error| CallbacksError::invalid("order_by", error.0))?;
-    let offset = filter::page_offset(&request.page_token)
-        .map_err(|error| CallbacksError::invalid("page_token", error.0))?;
+    )?;
+    let offset = page_offset(&request.page_token)?;
     let txn = shared
         .begin_read(tenant)
         .await
         .map_err(CallbacksError::from)?;
     let all = campaigns::list(&txn, tenant).await?;
     txn.commit().await.map_err(CallbacksError::from)?;
-    let mut matching: Vec<Campaign> = all
-        .into_iter()
-        .filter(|campaign| parsed.matches(|field| field_values(campaign, field)))
-        .collect();
-    matching.sort_by(|left, right| filter::compare(left, right, &order, order_key));
-    let total_size = i32::try_from(matching.len()).unwrap_or(i32::MAX);
-    let (page, next_page_token) = filter::page(matching, offset, size);
+    let (campaigns, next_page_token, total_size) = page_of(
+        all,
+        |campaign| parsed.matches(|field| field_values(campaign, field)),
+        |left, right| filter::compare(left, right, &order, order_key),
+        offset,
+        size,
+    );
     Ok(Response::new(ListCampaignsResponse {
-        campaigns: page,
+        campaigns,
         next_page_token,
         total_size,
     }))
@@ -447,8 +413,8 @@ pub(super) async fn start_campaign(
     let period = period_of(&before, zone)?;
     let mut after = campaign::start(&before, period.1, now)?;
     let policy = usable_policy(&txn, tenant, &before).await?;
-    let starter = actor(&txn, tenant, &context).await?;
-    let system = super::tasks::system_actor();
+    let starter = actor_of(&txn, tenant, &context).await?;
+    let system = system_actor();
     let members = segments::members(&txn, tenant, &before.target_segment).await?;
     let mut targeted = 0_i32;
     for customer in &members {
@@ -515,7 +481,7 @@ pub(super) async fn cancel_campaign(
     let before =
         campaigns::find_for_change(&txn, tenant, &request.name, "name", &request.etag).await?;
     let mut after = campaign::cancel(&before, &request.note, now)?;
-    let canceller = actor(&txn, tenant, &context).await?;
+    let canceller = actor_of(&txn, tenant, &context).await?;
     let mut cancelled = 0_i32;
     for task in open_tasks(&txn, tenant, &before.name).await? {
         super::tasks::cancel_task(
@@ -631,14 +597,7 @@ pub(crate) async fn members_entered(
                 Err(CallbacksError::FailedPrecondition(..)) => continue,
                 Err(error) => return Err(error),
             };
-            let trigger = campaign_trigger(
-                &found,
-                &policy,
-                customer,
-                period,
-                &super::tasks::system_actor(),
-                now,
-            );
+            let trigger = campaign_trigger(&found, &policy, customer, period, &system_actor(), now);
             if super::tasks::schedule(txn, tenant, trigger, now)
                 .await?
                 .is_none()

@@ -21,6 +21,7 @@ use super::{
     Shared, caller,
     campaigns::{require, tenant_zone},
     page_size,
+    policies::{page_of, page_offset, parse_filter, parse_order_of},
 };
 use crate::{
     domain::{campaign, coverage},
@@ -261,22 +262,19 @@ pub(super) async fn list_uncovered_customers(
         .into());
     }
     let size = page_size(request.page_size)?;
-    let mut parsed = filter::parse(&request.filter, UNCOVERED_FIELDS)
-        .map_err(|error| CallbacksError::invalid("filter", error.0))?;
+    let mut parsed = parse_filter(&request.filter, UNCOVERED_FIELDS)?;
     parsed
         .resolve_me(super::caller_user(&context).as_deref())
         .map_err(|error| CallbacksError::invalid("filter", error.0))?;
-    let order = filter::parse_order(
+    let order = parse_order_of(
         &request.order_by,
         &["due_end", "customer_display_name"],
         OrderKey {
             field: "due_end",
             descending: false,
         },
-    )
-    .map_err(|error| CallbacksError::invalid("order_by", error.0))?;
-    let offset = filter::page_offset(&request.page_token)
-        .map_err(|error| CallbacksError::invalid("page_token", error.0))?;
+    )?;
+    let offset = page_offset(&request.page_token)?;
     let now = shared.now();
     let txn = shared
         .begin_read(tenant)
@@ -290,15 +288,15 @@ pub(super) async fn list_uncovered_customers(
         campaign_tasks(&txn, tenant, &request.parent).await?.0
     };
     txn.commit().await.map_err(CallbacksError::from)?;
-    let mut missing: Vec<UncoveredCustomer> = coverage::uncovered(&listed, now)
-        .into_iter()
-        .filter(|missing| parsed.matches(|field| uncovered_values(missing, field)))
-        .collect();
-    missing.sort_by(|left, right| filter::compare(left, right, &order, uncovered_key));
-    let total_size = i32::try_from(missing.len()).unwrap_or(i32::MAX);
-    let (page, next_page_token) = filter::page(missing, offset, size);
+    let (uncovered_customers, next_page_token, total_size) = page_of(
+        coverage::uncovered(&listed, now),
+        |missing| parsed.matches(|field| uncovered_values(missing, field)),
+        |left, right| filter::compare(left, right, &order, uncovered_key),
+        offset,
+        size,
+    );
     Ok(Response::new(ListUncoveredCustomersResponse {
-        uncovered_customers: page,
+        uncovered_customers,
         next_page_token,
         total_size,
     }))

@@ -23,24 +23,24 @@ use kefu_kit::{
     service::ServiceContext,
 };
 use kefu_proto::v1::{
-    CallbackAttempt, CallbackCoverage, CallbackPolicy, CallbackScript, CallbackTask, Campaign,
-    CancelCallbackTaskRequest, CancelCampaignRequest, CreateCallbackPolicyRequest,
-    CreateCallbackScriptRequest, CreateCallbackTaskRequest, CreateCampaignRequest,
-    CreateSurveyRequest, DeleteCallbackPolicyRequest, DeleteCallbackScriptRequest,
-    DeleteSurveyRequest, GetCallbackAttemptRequest, GetCallbackPolicyRequest,
-    GetCallbackScriptRequest, GetCallbackTaskRequest, GetCampaignCoverageRequest,
-    GetCampaignRequest, GetPolicyCoverageRequest, GetSurveyRequest, GetSurveyResponseRequest,
-    ListCallbackAttemptsRequest, ListCallbackAttemptsResponse, ListCallbackPoliciesRequest,
-    ListCallbackPoliciesResponse, ListCallbackScriptsRequest, ListCallbackScriptsResponse,
-    ListCallbackTasksRequest, ListCallbackTasksResponse, ListCampaignsRequest,
-    ListCampaignsResponse, ListSurveyResponsesRequest, ListSurveyResponsesResponse,
-    ListSurveysRequest, ListSurveysResponse, ListUncoveredCustomersRequest,
-    ListUncoveredCustomersResponse, ReassignCallbackTaskRequest, RecordCallbackOutcomeRequest,
-    RecordSmsSurveyReplyRequest, RecordSmsSurveyReplyResponse, RenderCallbackScriptRequest,
-    RenderedCallbackScript, Role, SendSurveyBySmsRequest, StartCallbackAttemptRequest,
-    StartCampaignRequest, SubmitSurveyResponseRequest, Survey, SurveyResponse,
-    UpdateCallbackPolicyRequest, UpdateCallbackScriptRequest, UpdateCampaignRequest,
-    UpdateSurveyRequest,
+    Actor, ActorKind, CallbackAttempt, CallbackCoverage, CallbackPolicy, CallbackScript,
+    CallbackTask, Campaign, CancelCallbackTaskRequest, CancelCampaignRequest,
+    CreateCallbackPolicyRequest, CreateCallbackScriptRequest, CreateCallbackTaskRequest,
+    CreateCampaignRequest, CreateSurveyRequest, DeleteCallbackPolicyRequest,
+    DeleteCallbackScriptRequest, DeleteSurveyRequest, GetCallbackAttemptRequest,
+    GetCallbackPolicyRequest, GetCallbackScriptRequest, GetCallbackTaskRequest,
+    GetCampaignCoverageRequest, GetCampaignRequest, GetPolicyCoverageRequest, GetSurveyRequest,
+    GetSurveyResponseRequest, ListCallbackAttemptsRequest, ListCallbackAttemptsResponse,
+    ListCallbackPoliciesRequest, ListCallbackPoliciesResponse, ListCallbackScriptsRequest,
+    ListCallbackScriptsResponse, ListCallbackTasksRequest, ListCallbackTasksResponse,
+    ListCampaignsRequest, ListCampaignsResponse, ListSurveyResponsesRequest,
+    ListSurveyResponsesResponse, ListSurveysRequest, ListSurveysResponse,
+    ListUncoveredCustomersRequest, ListUncoveredCustomersResponse, ReassignCallbackTaskRequest,
+    RecordCallbackOutcomeRequest, RecordSmsSurveyReplyRequest, RecordSmsSurveyReplyResponse,
+    RenderCallbackScriptRequest, RenderedCallbackScript, Role, SendSurveyBySmsRequest,
+    StartCallbackAttemptRequest, StartCampaignRequest, SubmitSurveyResponseRequest, Survey,
+    SurveyResponse, UpdateCallbackPolicyRequest, UpdateCallbackScriptRequest,
+    UpdateCampaignRequest, UpdateSurveyRequest,
     callback_service_server::{CallbackService, CallbackServiceServer},
 };
 use prost::{Message, Name};
@@ -111,6 +111,44 @@ pub(crate) fn holds(context: &CallContext, roles: &[Role]) -> bool {
 pub(crate) fn caller_user(context: &CallContext) -> Option<String> {
     (context.principal.kind == PrincipalKind::User)
         .then(|| format!("users/{}", context.principal.id))
+}
+
+/// The system, as the creator of triggered tasks and the actor of what
+/// Kefu does by itself.
+pub(crate) fn system_actor() -> Actor {
+    Actor {
+        kind: ActorKind::System as i32,
+        ..Actor::default()
+    }
+}
+
+/// The caller as an actor: a user with the display name of the copy of
+/// the tenant, a key, or the system.
+pub(crate) async fn actor_of(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    context: &CallContext,
+) -> Result<Actor> {
+    Ok(match context.principal.kind {
+        PrincipalKind::User => {
+            let name = format!("users/{}", context.principal.id);
+            let display_name = kefu_tenants::replica::user(txn, tenant, &name)
+                .await?
+                .map(|user| user.display_name)
+                .unwrap_or_default();
+            Actor {
+                kind: ActorKind::User as i32,
+                name,
+                display_name,
+            }
+        }
+        PrincipalKind::ApiKey => Actor {
+            kind: ActorKind::ApiKey as i32,
+            name: format!("apiKeys/{}", context.principal.id),
+            display_name: String::new(),
+        },
+        _ => system_actor(),
+    })
 }
 
 /// Remembers `request_id` (when the caller gave one) as naming `resource`,

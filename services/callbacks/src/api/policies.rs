@@ -4,6 +4,8 @@
 //! the scripts' and surveys' handlers share with these: admin checks,
 //! request ids, update masks, etags, list filters and orders.
 
+use std::cmp::Ordering;
+
 use chrono::{DateTime, Utc};
 use kefu_kit::{
     context::{CallContext, TenantId},
@@ -12,9 +14,10 @@ use kefu_kit::{
     idempotency, resource,
 };
 use kefu_proto::v1::{
-    CallbackPolicy, CallbackTrigger, Channel, CreateCallbackPolicyRequest,
-    DeleteCallbackPolicyRequest, GetCallbackPolicyRequest, ListCallbackPoliciesRequest,
-    ListCallbackPoliciesResponse, Role, UpdateCallbackPolicyRequest,
+    CallbackPolicy, CallbackScript, CallbackTrigger, Campaign, Channel,
+    CreateCallbackPolicyRequest, DeleteCallbackPolicyRequest, GetCallbackPolicyRequest,
+    ListCallbackPoliciesRequest, ListCallbackPoliciesResponse, Role, Survey,
+    UpdateCallbackPolicyRequest,
 };
 use prost_types::{FieldMask, Timestamp};
 use sea_orm::DatabaseTransaction;
@@ -26,8 +29,8 @@ use crate::{
     domain::policy::check_policy,
     error::{CallbacksError, Result},
     store::{
-        policies::{self as store, Stored},
-        scripts, surveys,
+        policies::{self as store, Entry},
+        resources::{self, Kept, Stored},
     },
 };
 
@@ -58,18 +61,188 @@ pub(super) fn check_request_id(request_id: &str) -> Result<()> {
     Ok(())
 }
 
-/// The name `request_id` created before, if it was used.
-pub(super) async fn recall(
+/// What the policies', scripts' and surveys' handlers read of their
+/// resource beyond how it is kept: what its list filters on, and its times.
+pub(super) trait Catalogued: Entry {
+    /// The fields its list filters on.
+    const FILTERS: &'static [(&'static str, Kind)];
+    /// Its values of filter `field`.
+    fn filter_values(&self, field: &str) -> Vec<FieldValue>;
+    /// When it was created and last updated.
+    fn times(&self) -> (Option<&Timestamp>, Option<&Timestamp>);
+}
+
+/// The resource an earlier create with `request_id` made, if the request
+/// repeats one (NOT_FOUND when it is gone since).
+pub(super) async fn recalled<M: Kept>(
     txn: &DatabaseTransaction,
     tenant: TenantId,
     request_id: &str,
-) -> Result<Option<String>> {
+) -> Result<Option<M>> {
     if request_id.is_empty() {
         return Ok(None);
     }
-    Ok(idempotency::recall(txn, tenant.0, request_id)
+    let Some(remembered) = idempotency::recall(txn, tenant.0, request_id).await? else {
+        return Ok(None);
+    };
+    let name = remembered.resource_name;
+    match resources::find(txn, tenant, &name).await? {
+        Some(earlier) => Ok(Some(earlier)),
+        None => Err(CallbacksError::not_found(&name)),
+    }
+}
+
+/// Inserts the new `entry` and remembers `request_id` (when given) as the
+/// create `method` that made it, in `txn`.
+pub(super) async fn insert_remembered<M: Entry>(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    entry: &M,
+    request_id: &str,
+    method: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    store::insert(txn, tenant, entry, now).await?;
+    remember_request(txn, tenant, request_id, method, entry.name(), now).await
+}
+
+/// Get: the resource named by the request, NOT_FOUND when missing or
+/// another tenant's.
+pub(super) async fn get_entry<M: Kept>(
+    shared: &Shared,
+    request: Request<String>,
+) -> Result<Response<M>, Status> {
+    let (_, tenant) = caller(&request)?;
+    let name = request.into_inner();
+    let txn = shared.begin_read(tenant).await?;
+    let found = resources::find(&txn, tenant, &name)
         .await?
-        .map(|remembered| remembered.resource_name))
+        .ok_or_else(|| CallbacksError::not_found(&name))?;
+    txn.commit().await.map_err(CallbacksError::from)?;
+    Ok(Response::new(found))
+}
+
+/// List: the page of the tenant's resources a list request asks for
+/// (oldest first unless asked otherwise), the next page token and the
+/// total.
+pub(super) async fn list_entries<M: Catalogued>(
+    shared: &Shared,
+    tenant: TenantId,
+    filter: &str,
+    order_by: &str,
+    page_token: &str,
+    page_size: i32,
+) -> Result<(Vec<M>, String, i32)> {
+    let conditions = parse_filter(filter, M::FILTERS)?;
+    let order = parse_order(order_by)?;
+    let txn = shared.begin_read(tenant).await?;
+    let all = resources::list(&txn, tenant).await?;
+    txn.commit().await.map_err(CallbacksError::from)?;
+    listed(all, &conditions, &order, page_token, page_size)
+}
+
+/// The resource `name` an update or delete sent with `etag` acts on,
+/// locked: NOT_FOUND when missing, ABORTED when it changed since `etag`.
+pub(super) async fn for_change<M: Kept>(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    name: &str,
+    etag: &str,
+) -> Result<Stored<M>> {
+    let stored = resources::get(txn, tenant, name, true)
+        .await?
+        .ok_or_else(|| CallbacksError::not_found(name))?;
+    if !resource::etag_matches(etag, stored.revision) {
+        return Err(CallbacksError::StaleEtag(name.to_owned()));
+    }
+    Ok(stored)
+}
+
+/// Stores the changed `entry` over `revision` (read by [`for_change`] for
+/// `name`) with the next etag; ABORTED naming `name` when someone changed
+/// it since.
+pub(super) async fn replace_at<M: Entry>(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    entry: &mut M,
+    revision: i64,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    entry.set_etag(resource::etag(revision + 1));
+    unless_stale(
+        store::replace(txn, tenant, entry, revision, now).await?,
+        name,
+    )
+}
+
+/// Deletes `stored` (read by [`for_change`] for `name`) at its revision;
+/// ABORTED naming `name` when someone changed it since.
+pub(super) async fn delete_at<M: Kept>(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    stored: &Stored<M>,
+    name: &str,
+) -> Result<()> {
+    unless_stale(
+        resources::delete::<M>(txn, tenant, stored.resource.name(), stored.revision).await?,
+        name,
+    )
+}
+
+/// FAILED_PRECONDITION while a policy of the tenant names `name` (read by
+/// `uses`: its script or survey).
+pub(super) async fn unused_by_policies(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    name: &str,
+    uses: fn(&CallbackPolicy) -> &str,
+) -> Result<()> {
+    match store::list(txn, tenant)
+        .await?
+        .iter()
+        .find(|policy| uses(policy) == name)
+    {
+        Some(policy) => Err(in_use(name, &policy.name, "")),
+        None => Ok(()),
+    }
+}
+
+/// FAILED_PRECONDITION (saying what to do `instead`) while a draft or
+/// active campaign names `name` (read by `uses`: its policy or script).
+pub(super) async fn unused_by_campaigns(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    name: &str,
+    uses: fn(&Campaign) -> &str,
+    instead: &str,
+) -> Result<()> {
+    match store::live_campaigns(txn, tenant)
+        .await?
+        .iter()
+        .find(|campaign| uses(campaign) == name)
+    {
+        Some(campaign) => Err(in_use(name, &campaign.name, instead)),
+        None => Ok(()),
+    }
+}
+
+/// FAILED_PRECONDITION (saying what to do `instead`) while an open task
+/// has the id of `name` in `column` (`policy_id`, `script_id`,
+/// `survey_id`).
+pub(super) async fn unused_by_open_tasks<M: Kept>(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    name: &str,
+    column: &'static str,
+    instead: &str,
+) -> Result<()> {
+    if let Some(id) = resources::id_of::<M>(name)
+        && store::open_task_uses(txn, tenant, column, id).await?
+    {
+        return Err(in_use(name, "open callback tasks", instead));
+    }
+    Ok(())
 }
 
 /// The paths of `mask`, each among `mutable` or a subfield of one of
@@ -109,18 +282,8 @@ pub(super) fn mask_paths(
     Ok(mask.paths)
 }
 
-/// The stored resource an update or delete sent with `etag` acts on:
-/// NOT_FOUND when missing, ABORTED when it changed since `etag`.
-pub(super) fn at_etag<M>(stored: Option<Stored<M>>, name: &str, etag: &str) -> Result<Stored<M>> {
-    let stored = stored.ok_or_else(|| CallbacksError::not_found(name))?;
-    if !resource::etag_matches(etag, stored.revision) {
-        return Err(CallbacksError::StaleEtag(name.to_owned()));
-    }
-    Ok(stored)
-}
-
 /// ABORTED naming `name` unless the revision-checked write `written` took.
-pub(super) fn unless_stale(written: bool, name: &str) -> Result<()> {
+fn unless_stale(written: bool, name: &str) -> Result<()> {
     if written {
         Ok(())
     } else {
@@ -129,7 +292,7 @@ pub(super) fn unless_stale(written: bool, name: &str) -> Result<()> {
 }
 
 /// FAILED_PRECONDITION: `name` is still used by `what`.
-pub(super) fn in_use(name: &str, what: &str, instead: &str) -> CallbacksError {
+fn in_use(name: &str, what: &str, instead: &str) -> CallbacksError {
     CallbacksError::precondition(
         format!("{name} is still used by {what}{instead}"),
         "ILLEGAL_TRANSITION",
@@ -144,7 +307,7 @@ pub(super) fn parse_filter(text: &str, fields: &[(&'static str, Kind)]) -> Resul
 /// The order of a list request (`create_time`, the default, or
 /// `update_time`), or INVALID_ARGUMENT naming `order_by`.
 pub(super) fn parse_order(order_by: &str) -> Result<Vec<OrderKey>> {
-    filter::parse_order(
+    parse_order_of(
         order_by,
         &["create_time", "update_time"],
         OrderKey {
@@ -152,7 +315,17 @@ pub(super) fn parse_order(order_by: &str) -> Result<Vec<OrderKey>> {
             descending: false,
         },
     )
-    .map_err(|error| CallbacksError::invalid("order_by", error.0))
+}
+
+/// The order of a list request among `fields` (`default` when none is
+/// asked), or INVALID_ARGUMENT naming `order_by`.
+pub(super) fn parse_order_of(
+    order_by: &str,
+    fields: &[&'static str],
+    default: OrderKey,
+) -> Result<Vec<OrderKey>> {
+    filter::parse_order(order_by, fields, default)
+        .map_err(|error| CallbacksError::invalid("order_by", error.0))
 }
 
 /// The offset a page token carries, or INVALID_ARGUMENT naming
@@ -168,35 +341,48 @@ fn when(time: Option<&Timestamp>) -> Option<DateTime<Utc>> {
 
 /// Filters, orders and pages `items`: the matching ones by `order` (ties
 /// by name), the page from `token`, the next token and the total.
-pub(super) fn listed<T>(
-    items: Vec<T>,
+pub(super) fn listed<M: Catalogued>(
+    items: Vec<M>,
     conditions: &Filter,
     order: &[OrderKey],
     token: &str,
     size: i32,
-    values: impl Fn(&T, &str) -> Vec<FieldValue>,
-    times: impl Fn(&T) -> (Option<&Timestamp>, Option<&Timestamp>, &str),
-) -> Result<(Vec<T>, String, i32)> {
+) -> Result<(Vec<M>, String, i32)> {
     let size = page_size(size)?;
     let offset = page_offset(token)?;
-    let mut items: Vec<T> = items
-        .into_iter()
-        .filter(|item| conditions.matches(|field| values(item, field)))
-        .collect();
-    items.sort_by(|left, right| {
-        filter::compare(left, right, order, |item, field| {
-            let (created, updated, _) = times(item);
-            if field == "update_time" {
-                when(updated)
-            } else {
-                when(created)
-            }
-        })
-        .then_with(|| times(left).2.cmp(times(right).2))
-    });
+    Ok(page_of(
+        items,
+        |item| conditions.matches(|field| item.filter_values(field)),
+        |left, right| {
+            filter::compare(left, right, order, |item, field| {
+                let (created, updated) = item.times();
+                if field == "update_time" {
+                    when(updated)
+                } else {
+                    when(created)
+                }
+            })
+            .then_with(|| left.name().cmp(right.name()))
+        },
+        offset,
+        size,
+    ))
+}
+
+/// The `items` that `matches` lets through, sorted by `compare`: the page
+/// of `size` from `offset`, the next page token and the total.
+pub(super) fn page_of<T>(
+    items: Vec<T>,
+    matches: impl Fn(&T) -> bool,
+    compare: impl Fn(&T, &T) -> Ordering,
+    offset: usize,
+    size: usize,
+) -> (Vec<T>, String, i32) {
+    let mut items: Vec<T> = items.into_iter().filter(|item| matches(item)).collect();
+    items.sort_by(|left, right| compare(left, right));
     let total = i32::try_from(items.len()).unwrap_or(i32::MAX);
     let (page, next) = filter::page(items, offset, size);
-    Ok((page, next, total))
+    (page, next, total)
 }
 
 /// A text filter value.
@@ -270,7 +456,9 @@ async fn check_references(
     };
     if changed("script")
         && !policy.script.is_empty()
-        && scripts::find(txn, tenant, &policy.script).await?.is_none()
+        && resources::find::<CallbackScript, _>(txn, tenant, &policy.script)
+            .await?
+            .is_none()
     {
         return Err(CallbacksError::invalid(
             "callback_policy.script",
@@ -279,7 +467,9 @@ async fn check_references(
     }
     if changed("survey")
         && !policy.survey.is_empty()
-        && surveys::find(txn, tenant, &policy.survey).await?.is_none()
+        && resources::find::<Survey, _>(txn, tenant, &policy.survey)
+            .await?
+            .is_none()
     {
         return Err(CallbacksError::invalid(
             "callback_policy.survey",
@@ -336,23 +526,12 @@ pub(super) async fn create_callback_policy(
     };
     check_policy(&mut policy, "callback_policy")?;
     let txn = shared.begin(tenant).await?;
-    if let Some(name) = recall(&txn, tenant, &request.request_id).await? {
-        let stored = store::find(&txn, tenant, &name)
-            .await?
-            .ok_or_else(|| CallbacksError::not_found(&name))?;
-        return Ok(Response::new(stored));
+    if let Some(earlier) = recalled(&txn, tenant, &request.request_id).await? {
+        return Ok(Response::new(earlier));
     }
     check_references(&txn, tenant, &policy, None).await?;
-    store::insert(&txn, tenant, &policy, now).await?;
-    remember_request(
-        &txn,
-        tenant,
-        &request.request_id,
-        "CreateCallbackPolicy",
-        &policy.name,
-        now,
-    )
-    .await?;
+    let method = "CreateCallbackPolicy";
+    insert_remembered(&txn, tenant, &policy, &request.request_id, method, now).await?;
     shared.commit(txn).await?;
     Ok(Response::new(policy))
 }
@@ -362,40 +541,39 @@ pub(super) async fn get_callback_policy(
     shared: &Shared,
     request: Request<GetCallbackPolicyRequest>,
 ) -> Result<Response<CallbackPolicy>, Status> {
-    let (_, tenant) = caller(&request)?;
-    let name = request.into_inner().name;
-    let txn = shared.begin_read(tenant).await?;
-    let policy = store::find(&txn, tenant, &name)
-        .await?
-        .ok_or_else(|| CallbacksError::not_found(&name))?;
-    txn.commit().await.map_err(CallbacksError::from)?;
-    Ok(Response::new(policy))
+    get_entry(shared, request.map(|request| request.name)).await
 }
 
-/// A policy's values for the list filter.
-fn filter_values(policy: &CallbackPolicy, field: &str) -> Vec<FieldValue> {
-    match field {
-        "trigger" => enum_value(
-            CallbackTrigger::try_from(policy.trigger)
-                .unwrap_or_default()
-                .as_str_name(),
-        ),
-        "active" => vec![FieldValue::Bool(policy.active.unwrap_or(true))],
-        "channel" => enum_value(
-            Channel::try_from(policy.channel)
-                .unwrap_or_default()
-                .as_str_name(),
-        ),
-        "script" => text(&policy.script),
-        "survey" => text(&policy.survey),
-        "assignment.team" => text(
-            policy
-                .assignment
-                .as_ref()
-                .map_or("", |assignment| assignment.team.as_str()),
-        ),
-        "template_key" => text(&policy.template_key),
-        _ => Vec::new(),
+impl Catalogued for CallbackPolicy {
+    const FILTERS: &'static [(&'static str, Kind)] = FILTERS;
+
+    fn filter_values(&self, field: &str) -> Vec<FieldValue> {
+        match field {
+            "trigger" => enum_value(
+                CallbackTrigger::try_from(self.trigger)
+                    .unwrap_or_default()
+                    .as_str_name(),
+            ),
+            "active" => vec![FieldValue::Bool(self.active.unwrap_or(true))],
+            "channel" => enum_value(
+                Channel::try_from(self.channel)
+                    .unwrap_or_default()
+                    .as_str_name(),
+            ),
+            "script" => text(&self.script),
+            "survey" => text(&self.survey),
+            "assignment.team" => text(
+                self.assignment
+                    .as_ref()
+                    .map_or("", |assignment| assignment.team.as_str()),
+            ),
+            "template_key" => text(&self.template_key),
+            _ => Vec::new(),
+        }
+    }
+
+    fn times(&self) -> (Option<&Timestamp>, Option<&Timestamp>) {
+        (self.create_time.as_ref(), self.update_time.as_ref())
     }
 }
 
@@ -406,26 +584,15 @@ pub(super) async fn list_callback_policies(
 ) -> Result<Response<ListCallbackPoliciesResponse>, Status> {
     let (_, tenant) = caller(&request)?;
     let request = request.into_inner();
-    let conditions = parse_filter(&request.filter, FILTERS)?;
-    let order = parse_order(&request.order_by)?;
-    let txn = shared.begin_read(tenant).await?;
-    let all = store::list(&txn, tenant).await?;
-    txn.commit().await.map_err(CallbacksError::from)?;
-    let (callback_policies, next_page_token, total_size) = listed(
-        all,
-        &conditions,
-        &order,
+    let (callback_policies, next_page_token, total_size) = list_entries(
+        shared,
+        tenant,
+        &request.filter,
+        &request.order_by,
         &request.page_token,
         request.page_size,
-        filter_values,
-        |policy| {
-            (
-                policy.create_time.as_ref(),
-                policy.update_time.as_ref(),
-                policy.name.as_str(),
-            )
-        },
-    )?;
+    )
+    .await?;
     Ok(Response::new(ListCallbackPoliciesResponse {
         callback_policies,
         next_page_token,
@@ -526,8 +693,7 @@ pub(super) async fn update_callback_policy(
     }
     let now = shared.now();
     let txn = shared.begin(tenant).await?;
-    let stored = store::get(&txn, tenant, &input.name, true).await?;
-    let stored = at_etag(stored, &input.name, &input.etag)?;
+    let stored = for_change::<CallbackPolicy>(&txn, tenant, &input.name, &input.etag).await?;
     let mut policy = stored.resource.clone();
     for path in &paths {
         apply_path(&mut policy, &input, path);
@@ -535,11 +701,7 @@ pub(super) async fn update_callback_policy(
     check_policy(&mut policy, "callback_policy")?;
     check_references(&txn, tenant, &policy, Some(&paths)).await?;
     policy.update_time = stamp(now);
-    policy.etag = resource::etag(stored.revision + 1);
-    unless_stale(
-        store::replace(&txn, tenant, &policy, stored.revision, now).await?,
-        &input.name,
-    )?;
+    replace_at(&txn, tenant, &mut policy, stored.revision, &input.name, now).await?;
     shared.commit(txn).await?;
     Ok(Response::new(policy))
 }
@@ -554,27 +716,12 @@ pub(super) async fn delete_callback_policy(
     admin_only(&context, "callback policies")?;
     let request = request.into_inner();
     let txn = shared.begin(tenant).await?;
-    let stored = store::get(&txn, tenant, &request.name, true).await?;
-    let stored = at_etag(stored, &request.name, &request.etag)?;
+    let stored = for_change::<CallbackPolicy>(&txn, tenant, &request.name, &request.etag).await?;
     let name = stored.resource.name.as_str();
     let instead = " (deactivate it instead: active = false)";
-    if let Some(id) = kefu_kit::resource::id_in(name, crate::domain::policy::POLICIES)
-        .and_then(|id| Uuid::parse_str(id).ok())
-        && store::open_task_uses(&txn, tenant, "policy_id", id).await?
-    {
-        return Err(in_use(name, "open callback tasks", instead).into());
-    }
-    if let Some(campaign) = store::live_campaigns(&txn, tenant)
-        .await?
-        .iter()
-        .find(|campaign| campaign.policy == name)
-    {
-        return Err(in_use(name, &campaign.name, instead).into());
-    }
-    unless_stale(
-        store::delete(&txn, tenant, name, stored.revision).await?,
-        &request.name,
-    )?;
+    unused_by_open_tasks::<CallbackPolicy>(&txn, tenant, name, "policy_id", instead).await?;
+    unused_by_campaigns(&txn, tenant, name, |campaign| &campaign.policy, instead).await?;
+    delete_at(&txn, tenant, &stored, &request.name).await?;
     shared.commit(txn).await?;
     Ok(Response::new(()))
 }
@@ -620,21 +767,7 @@ mod tests {
         ];
         let conditions = parse_filter(filter, FILTERS)?;
         let order = parse_order(order)?;
-        let (page, next, total) = listed(
-            all,
-            &conditions,
-            &order,
-            token,
-            size,
-            filter_values,
-            |policy| {
-                (
-                    policy.create_time.as_ref(),
-                    policy.update_time.as_ref(),
-                    policy.name.as_str(),
-                )
-            },
-        )?;
+        let (page, next, total) = listed(all, &conditions, &order, token, size)?;
         Ok((
             page.into_iter().map(|policy| policy.name).collect(),
             next,

@@ -13,16 +13,18 @@ use kefu_proto::v1::{
     GetCallbackScriptRequest, ListCallbackScriptsRequest, ListCallbackScriptsResponse,
     RenderCallbackScriptRequest, RenderedCallbackScript, UpdateCallbackScriptRequest,
 };
+use prost_types::Timestamp;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::{
     Shared, caller,
     policies::{
-        admin_only, at_etag, check_request_id, in_use, listed, mask_paths, parse_filter,
-        parse_order, recall, stamp, text, unless_stale,
+        Catalogued, admin_only, check_request_id, delete_at, for_change, get_entry,
+        insert_remembered, list_entries, mask_paths, recalled, replace_at, stamp, text,
+        unused_by_campaigns, unused_by_open_tasks, unused_by_policies,
     },
-    remember_request, required,
+    required,
 };
 use crate::{
     domain::{
@@ -30,10 +32,7 @@ use crate::{
         template::Value,
     },
     error::{CallbacksError, Result},
-    store::{
-        policies::{self as policy_store, live_campaigns, open_task_uses},
-        scripts as store, tasks,
-    },
+    store::{resources, scripts as store, tasks},
 };
 
 /// The paths `UpdateCallbackScript` may change; repeated fields are
@@ -81,22 +80,11 @@ pub(super) async fn create_callback_script(
     };
     check_script(&mut script, "callback_script")?;
     let txn = shared.begin(tenant).await?;
-    if let Some(name) = recall(&txn, tenant, &request.request_id).await? {
-        let stored = store::find(&txn, tenant, &name)
-            .await?
-            .ok_or_else(|| CallbacksError::not_found(&name))?;
-        return Ok(Response::new(stored));
+    if let Some(earlier) = recalled(&txn, tenant, &request.request_id).await? {
+        return Ok(Response::new(earlier));
     }
-    store::insert(&txn, tenant, &script, now).await?;
-    remember_request(
-        &txn,
-        tenant,
-        &request.request_id,
-        "CreateCallbackScript",
-        &script.name,
-        now,
-    )
-    .await?;
+    let method = "CreateCallbackScript";
+    insert_remembered(&txn, tenant, &script, &request.request_id, method, now).await?;
     shared.commit(txn).await?;
     Ok(Response::new(script))
 }
@@ -106,21 +94,22 @@ pub(super) async fn get_callback_script(
     shared: &Shared,
     request: Request<GetCallbackScriptRequest>,
 ) -> Result<Response<CallbackScript>, Status> {
-    let (_, tenant) = caller(&request)?;
-    let name = request.into_inner().name;
-    let txn = shared.begin_read(tenant).await?;
-    let script = store::find(&txn, tenant, &name)
-        .await?
-        .ok_or_else(|| CallbacksError::not_found(&name))?;
-    txn.commit().await.map_err(CallbacksError::from)?;
-    Ok(Response::new(script))
+    get_entry(shared, request.map(|request| request.name)).await
 }
 
-fn filter_values(script: &CallbackScript, field: &str) -> Vec<FieldValue> {
-    match field {
-        "default_locale" => text(&script.default_locale),
-        "template_key" => text(&script.template_key),
-        _ => Vec::new(),
+impl Catalogued for CallbackScript {
+    const FILTERS: &'static [(&'static str, Kind)] = FILTERS;
+
+    fn filter_values(&self, field: &str) -> Vec<FieldValue> {
+        match field {
+            "default_locale" => text(&self.default_locale),
+            "template_key" => text(&self.template_key),
+            _ => Vec::new(),
+        }
+    }
+
+    fn times(&self) -> (Option<&Timestamp>, Option<&Timestamp>) {
+        (self.create_time.as_ref(), self.update_time.as_ref())
     }
 }
 
@@ -131,26 +120,15 @@ pub(super) async fn list_callback_scripts(
 ) -> Result<Response<ListCallbackScriptsResponse>, Status> {
     let (_, tenant) = caller(&request)?;
     let request = request.into_inner();
-    let conditions = parse_filter(&request.filter, FILTERS)?;
-    let order = parse_order(&request.order_by)?;
-    let txn = shared.begin_read(tenant).await?;
-    let all = store::list(&txn, tenant).await?;
-    txn.commit().await.map_err(CallbacksError::from)?;
-    let (callback_scripts, next_page_token, total_size) = listed(
-        all,
-        &conditions,
-        &order,
+    let (callback_scripts, next_page_token, total_size) = list_entries(
+        shared,
+        tenant,
+        &request.filter,
+        &request.order_by,
         &request.page_token,
         request.page_size,
-        filter_values,
-        |script| {
-            (
-                script.create_time.as_ref(),
-                script.update_time.as_ref(),
-                script.name.as_str(),
-            )
-        },
-    )?;
+    )
+    .await?;
     Ok(Response::new(ListCallbackScriptsResponse {
         callback_scripts,
         next_page_token,
@@ -170,8 +148,7 @@ pub(super) async fn update_callback_script(
     let paths = mask_paths(request.update_mask, MUTABLE, &[], &[])?;
     let now = shared.now();
     let txn = shared.begin(tenant).await?;
-    let stored = store::get(&txn, tenant, &input.name, true).await?;
-    let stored = at_etag(stored, &input.name, &input.etag)?;
+    let stored = for_change::<CallbackScript>(&txn, tenant, &input.name, &input.etag).await?;
     let mut script = stored.resource.clone();
     for path in &paths {
         match path.as_str() {
@@ -196,11 +173,7 @@ pub(super) async fn update_callback_script(
     }
     check_script(&mut script, "callback_script")?;
     script.update_time = stamp(now);
-    script.etag = resource::etag(stored.revision + 1);
-    unless_stale(
-        store::replace(&txn, tenant, &script, stored.revision, now).await?,
-        &input.name,
-    )?;
+    replace_at(&txn, tenant, &mut script, stored.revision, &input.name, now).await?;
     shared.commit(txn).await?;
     Ok(Response::new(script))
 }
@@ -215,32 +188,12 @@ pub(super) async fn delete_callback_script(
     admin_only(&context, "callback scripts")?;
     let request = request.into_inner();
     let txn = shared.begin(tenant).await?;
-    let stored = store::get(&txn, tenant, &request.name, true).await?;
-    let stored = at_etag(stored, &request.name, &request.etag)?;
+    let stored = for_change::<CallbackScript>(&txn, tenant, &request.name, &request.etag).await?;
     let name = stored.resource.name.as_str();
-    if let Some(policy) = policy_store::list(&txn, tenant)
-        .await?
-        .iter()
-        .find(|policy| policy.script == name)
-    {
-        return Err(in_use(name, &policy.name, "").into());
-    }
-    if let Some(campaign) = live_campaigns(&txn, tenant)
-        .await?
-        .iter()
-        .find(|campaign| campaign.script == name)
-    {
-        return Err(in_use(name, &campaign.name, "").into());
-    }
-    if let Some(id) = store::id_of(name)
-        && open_task_uses(&txn, tenant, "script_id", id).await?
-    {
-        return Err(in_use(name, "open callback tasks", "").into());
-    }
-    unless_stale(
-        store::delete(&txn, tenant, name, stored.revision).await?,
-        &request.name,
-    )?;
+    unused_by_policies(&txn, tenant, name, |policy| &policy.script).await?;
+    unused_by_campaigns(&txn, tenant, name, |campaign| &campaign.script, "").await?;
+    unused_by_open_tasks::<CallbackScript>(&txn, tenant, name, "script_id", "").await?;
+    delete_at(&txn, tenant, &stored, &request.name).await?;
     shared.commit(txn).await?;
     Ok(Response::new(()))
 }
@@ -285,7 +238,7 @@ pub(super) async fn render_callback_script(
         )
         .into());
     }
-    let script = match store::find(&txn, tenant, &script_name).await? {
+    let script = match resources::find(&txn, tenant, &script_name).await? {
         Some(script) => script,
         None if !request.script.is_empty() => {
             return Err(CallbacksError::invalid(

@@ -11,24 +11,23 @@ use kefu_proto::v1::{
     CreateSurveyRequest, DeleteSurveyRequest, GetSurveyRequest, ListSurveysRequest,
     ListSurveysResponse, Survey, UpdateSurveyRequest,
 };
+use prost_types::Timestamp;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::{
     Shared, caller,
     policies::{
-        admin_only, at_etag, check_request_id, in_use, listed, mask_paths, parse_filter,
-        parse_order, recall, stamp, text, unless_stale,
+        Catalogued, admin_only, check_request_id, delete_at, for_change, get_entry,
+        insert_remembered, list_entries, mask_paths, recalled, replace_at, stamp, text,
+        unused_by_open_tasks, unused_by_policies,
     },
-    remember_request, required,
+    required,
 };
 use crate::{
     domain::survey::{check_no_rename, check_survey},
-    error::{CallbacksError, Result},
-    store::{
-        policies::{self as policy_store, open_task_uses},
-        surveys as store,
-    },
+    error::Result,
+    store::surveys as store,
 };
 
 /// The paths `UpdateSurvey` may change (`dimensions` replaced whole).
@@ -67,19 +66,15 @@ pub(super) async fn create_survey(
     };
     check_survey(&mut survey, "survey")?;
     let txn = shared.begin(tenant).await?;
-    if let Some(name) = recall(&txn, tenant, &request.request_id).await? {
-        let stored = store::find(&txn, tenant, &name)
-            .await?
-            .ok_or_else(|| CallbacksError::not_found(&name))?;
-        return Ok(Response::new(stored));
+    if let Some(earlier) = recalled(&txn, tenant, &request.request_id).await? {
+        return Ok(Response::new(earlier));
     }
-    store::insert(&txn, tenant, &survey, now).await?;
-    remember_request(
+    insert_remembered(
         &txn,
         tenant,
+        &survey,
         &request.request_id,
         "CreateSurvey",
-        &survey.name,
         now,
     )
     .await?;
@@ -92,25 +87,26 @@ pub(super) async fn get_survey(
     shared: &Shared,
     request: Request<GetSurveyRequest>,
 ) -> Result<Response<Survey>, Status> {
-    let (_, tenant) = caller(&request)?;
-    let name = request.into_inner().name;
-    let txn = shared.begin_read(tenant).await?;
-    let survey = store::find(&txn, tenant, &name)
-        .await?
-        .ok_or_else(|| CallbacksError::not_found(&name))?;
-    txn.commit().await.map_err(CallbacksError::from)?;
-    Ok(Response::new(survey))
+    get_entry(shared, request.map(|request| request.name)).await
 }
 
-fn filter_values(survey: &Survey, field: &str) -> Vec<FieldValue> {
-    match field {
-        "template_key" => text(&survey.template_key),
-        "dimensions.key" => survey
-            .dimensions
-            .iter()
-            .map(|dimension| FieldValue::Text(dimension.key.clone()))
-            .collect(),
-        _ => Vec::new(),
+impl Catalogued for Survey {
+    const FILTERS: &'static [(&'static str, Kind)] = FILTERS;
+
+    fn filter_values(&self, field: &str) -> Vec<FieldValue> {
+        match field {
+            "template_key" => text(&self.template_key),
+            "dimensions.key" => self
+                .dimensions
+                .iter()
+                .map(|dimension| FieldValue::Text(dimension.key.clone()))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn times(&self) -> (Option<&Timestamp>, Option<&Timestamp>) {
+        (self.create_time.as_ref(), self.update_time.as_ref())
     }
 }
 
@@ -121,26 +117,15 @@ pub(super) async fn list_surveys(
 ) -> Result<Response<ListSurveysResponse>, Status> {
     let (_, tenant) = caller(&request)?;
     let request = request.into_inner();
-    let conditions = parse_filter(&request.filter, FILTERS)?;
-    let order = parse_order(&request.order_by)?;
-    let txn = shared.begin_read(tenant).await?;
-    let all = store::list(&txn, tenant).await?;
-    txn.commit().await.map_err(CallbacksError::from)?;
-    let (surveys, next_page_token, total_size) = listed(
-        all,
-        &conditions,
-        &order,
+    let (surveys, next_page_token, total_size) = list_entries(
+        shared,
+        tenant,
+        &request.filter,
+        &request.order_by,
         &request.page_token,
         request.page_size,
-        filter_values,
-        |survey| {
-            (
-                survey.create_time.as_ref(),
-                survey.update_time.as_ref(),
-                survey.name.as_str(),
-            )
-        },
-    )?;
+    )
+    .await?;
     Ok(Response::new(ListSurveysResponse {
         surveys,
         next_page_token,
@@ -160,8 +145,7 @@ pub(super) async fn update_survey(
     let paths = mask_paths(request.update_mask, MUTABLE, &[], &[])?;
     let now = shared.now();
     let txn = shared.begin(tenant).await?;
-    let stored = store::get(&txn, tenant, &input.name, true).await?;
-    let stored = at_etag(stored, &input.name, &input.etag)?;
+    let stored = for_change::<Survey>(&txn, tenant, &input.name, &input.etag).await?;
     let mut survey = stored.resource.clone();
     for path in &paths {
         match path.as_str() {
@@ -184,11 +168,7 @@ pub(super) async fn update_survey(
     check_survey(&mut survey, "survey")?;
     check_no_rename(&stored.resource.dimensions, &survey.dimensions, "survey")?;
     survey.update_time = stamp(now);
-    survey.etag = resource::etag(stored.revision + 1);
-    unless_stale(
-        store::replace(&txn, tenant, &survey, stored.revision, now).await?,
-        &input.name,
-    )?;
+    replace_at(&txn, tenant, &mut survey, stored.revision, &input.name, now).await?;
     shared.commit(txn).await?;
     Ok(Response::new(survey))
 }
@@ -203,25 +183,11 @@ pub(super) async fn delete_survey(
     admin_only(&context, "surveys")?;
     let request = request.into_inner();
     let txn = shared.begin(tenant).await?;
-    let stored = store::get(&txn, tenant, &request.name, true).await?;
-    let stored = at_etag(stored, &request.name, &request.etag)?;
+    let stored = for_change::<Survey>(&txn, tenant, &request.name, &request.etag).await?;
     let name = stored.resource.name.as_str();
-    if let Some(policy) = policy_store::list(&txn, tenant)
-        .await?
-        .iter()
-        .find(|policy| policy.survey == name)
-    {
-        return Err(in_use(name, &policy.name, "").into());
-    }
-    if let Some(id) = store::id_of(name)
-        && open_task_uses(&txn, tenant, "survey_id", id).await?
-    {
-        return Err(in_use(name, "open callback tasks", "").into());
-    }
-    unless_stale(
-        store::delete(&txn, tenant, name, stored.revision).await?,
-        &request.name,
-    )?;
+    unused_by_policies(&txn, tenant, name, |policy| &policy.survey).await?;
+    unused_by_open_tasks::<Survey>(&txn, tenant, name, "survey_id", "").await?;
+    delete_at(&txn, tenant, &stored, &request.name).await?;
     shared.commit(txn).await?;
     Ok(Response::new(()))
 }

@@ -4,58 +4,52 @@
 //! the tenant's time zone, exclusive).
 
 use chrono::{DateTime, Utc};
-use kefu_kit::{
-    context::TenantId,
-    events::to_timestamp,
-    resource,
-    rows::{self, ident},
-};
-use kefu_proto::v1::{Campaign, CampaignState};
-use prost::Message;
+use kefu_kit::{context::TenantId, events::to_timestamp, resource, rows::ident};
+use kefu_proto::v1::{CallbackPolicy, Campaign, CampaignState};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, QueryResult,
-    sea_query::{Expr, ExprTrait, Order, Query},
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, Value,
+    sea_query::{Expr, ExprTrait, Order, Query, SelectStatement},
 };
 use uuid::Uuid;
 
+use super::resources::{self, Kept, Table};
 use crate::error::{CallbacksError, Result};
-
-const TABLE: &str = "campaigns";
 
 /// The collection of campaign names.
 pub const COLLECTION: &str = "campaigns";
 
+impl Kept for Campaign {
+    const TABLE: Table = Table {
+        table: "campaigns",
+        collection: COLLECTION,
+    };
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn set_etag(&mut self, etag: String) {
+        self.etag = etag;
+    }
+}
+
 /// `campaigns/{id}`.
 pub fn name_of(id: Uuid) -> String {
-    format!("{COLLECTION}/{id}")
+    resources::name_of::<Campaign>(id)
 }
 
-/// The id of a campaign name, when it is one of ours.
-pub fn id_of(name: &str) -> Option<Uuid> {
-    resource::id_in(name, COLLECTION).and_then(|id| Uuid::parse_str(id).ok())
-}
-
-fn policy_id(campaign: &Campaign) -> Result<Uuid> {
-    resource::id_in(&campaign.policy, "callbackPolicies")
-        .and_then(|id| Uuid::parse_str(id).ok())
-        .ok_or_else(|| {
-            CallbacksError::Internal(format!(
-                "{} names policy {:?}, not a stored one",
-                campaign.name, campaign.policy
-            ))
-        })
-}
-
-fn from_row(row: &QueryResult) -> Result<Campaign> {
-    let (mut campaign, revision) = rows::decode_revisioned::<Campaign>(row)?;
-    campaign.etag = resource::etag(revision);
-    Ok(campaign)
-}
-
-fn encoded(campaign: &Campaign) -> Vec<u8> {
-    let mut stored = campaign.clone();
-    stored.etag = String::new();
-    stored.encode_to_vec()
+/// The index columns of `campaign`, its period ending at `period_end`.
+fn columns(campaign: &Campaign, period_end: DateTime<Utc>) -> Result<Vec<(&'static str, Value)>> {
+    let policy_id = resources::id_of::<CallbackPolicy>(&campaign.policy).ok_or_else(|| {
+        CallbacksError::Internal(format!(
+            "{} names policy {:?}, not a stored one",
+            campaign.name, campaign.policy
+        ))
+    })?;
+    Ok(vec![
+        ("state", campaign.state.into()),
+        ("policy_id", policy_id.into()),
+        ("target_segment", campaign.target_segment.clone().into()),
+        ("period_end", period_end.into()),
+    ])
 }
 
 /// Inserts the new `campaign` (named, its period ending at `period_end`)
@@ -67,39 +61,9 @@ pub async fn insert(
     period_end: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let id = id_of(&campaign.name)
-        .ok_or_else(|| CallbacksError::Internal(format!("new campaign named {}", campaign.name)))?;
-    rows::insert_row(
-        txn,
-        TABLE,
-        vec![
-            ("tenant_id", tenant.0.into()),
-            ("id", id.into()),
-            ("state", campaign.state.into()),
-            ("policy_id", policy_id(campaign)?.into()),
-            ("target_segment", campaign.target_segment.clone().into()),
-            ("period_end", period_end.into()),
-            ("resource", encoded(campaign).into()),
-            ("revision", 1_i64.into()),
-            ("create_time", now.into()),
-            ("update_time", now.into()),
-        ],
-    )
-    .await?;
+    resources::insert(txn, tenant, campaign, columns(campaign, period_end)?, now).await?;
     campaign.etag = resource::etag(1);
     Ok(())
-}
-
-async fn get<C: ConnectionTrait>(
-    db: &C,
-    tenant: TenantId,
-    id: Uuid,
-    lock: bool,
-) -> Result<Option<Campaign>> {
-    let statement = rows::select_resources(TABLE, tenant)
-        .and_where(Expr::col(ident("id")).eq(id))
-        .to_owned();
-    rows::fetch_one(db, statement, lock, from_row).await
 }
 
 /// The campaign `name` of `tenant`, if it exists, with its etag. A
@@ -109,10 +73,7 @@ pub async fn find<C: ConnectionTrait>(
     tenant: TenantId,
     name: &str,
 ) -> Result<Option<Campaign>> {
-    match id_of(name) {
-        Some(id) => get(db, tenant, id, false).await,
-        None => Ok(None),
-    }
+    resources::find(db, tenant, name).await
 }
 
 /// The campaign `name` for a change: INVALID_ARGUMENT naming `field` when
@@ -137,10 +98,10 @@ pub async fn find_for_change(
             format!("{field} must be {COLLECTION}/{{campaign}}"),
         ));
     }
-    let id = id_of(name).ok_or_else(|| CallbacksError::not_found(name))?;
-    let campaign = get(txn, tenant, id, true)
+    let campaign = resources::get::<Campaign, _>(txn, tenant, name, true)
         .await?
-        .ok_or_else(|| CallbacksError::not_found(name))?;
+        .ok_or_else(|| CallbacksError::not_found(name))?
+        .resource;
     if !etag.is_empty() && etag != campaign.etag {
         return Err(CallbacksError::StaleEtag(name.to_owned()));
     }
@@ -158,9 +119,6 @@ pub async fn save(
     period_end: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let id = id_of(&before.name).ok_or_else(|| {
-        CallbacksError::Internal(format!("stored campaign named {}", before.name))
-    })?;
     let expected = before
         .etag
         .strip_prefix('r')
@@ -170,32 +128,15 @@ pub async fn save(
         })?;
     after.name = before.name.clone();
     after.update_time = Some(to_timestamp(now));
-    let statement = Query::update()
-        .table(ident(TABLE))
-        .value(ident("state"), after.state)
-        .value(ident("policy_id"), policy_id(after)?)
-        .value(ident("target_segment"), after.target_segment.clone())
-        .value(ident("period_end"), period_end)
-        .value(ident("resource"), encoded(after))
-        .value(ident("update_time"), now)
-        .to_owned();
-    if !rows::replace_at_revision(txn, statement, tenant, id, expected).await? {
-        return Err(CallbacksError::StaleEtag(before.name.clone()));
-    }
+    let columns = columns(after, period_end)?;
+    resources::save(txn, tenant, after, expected, columns, now).await?;
     after.etag = resource::etag(expected + 1);
     Ok(())
 }
 
-/// Every campaign of `tenant`, newest first (the list orders them itself).
+/// Every campaign of `tenant`, oldest first (the list orders them itself).
 pub async fn list<C: ConnectionTrait>(db: &C, tenant: TenantId) -> Result<Vec<Campaign>> {
-    let statement = rows::select_resources(TABLE, tenant)
-        .order_by(ident("create_time"), Order::Desc)
-        .to_owned();
-    db.query_all(&statement)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+    resources::list(db, tenant).await
 }
 
 /// The ACTIVE campaigns of `tenant` over `segment`.
@@ -204,16 +145,18 @@ pub async fn active_over<C: ConnectionTrait>(
     tenant: TenantId,
     segment: &str,
 ) -> Result<Vec<Campaign>> {
-    let statement = rows::select_resources(TABLE, tenant)
-        .and_where(Expr::col(ident("state")).eq(CampaignState::Active as i32))
+    let statement = active(tenant)
         .and_where(Expr::col(ident("target_segment")).eq(segment))
         .order_by(ident("create_time"), Order::Asc)
         .to_owned();
-    db.query_all(&statement)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+    resources::fetch_all(db, &statement).await
+}
+
+/// The ACTIVE campaigns of `tenant`, for a query to narrow.
+fn active(tenant: TenantId) -> SelectStatement {
+    resources::select::<Campaign>(tenant)
+        .and_where(Expr::col(ident("state")).eq(CampaignState::Active as i32))
+        .to_owned()
 }
 
 /// The ACTIVE campaigns of `tenant` whose period ended by `now`, locked
@@ -224,8 +167,7 @@ pub async fn due_to_complete(
     tenant: TenantId,
     now: DateTime<Utc>,
 ) -> Result<Vec<Campaign>> {
-    let mut statement = rows::select_resources(TABLE, tenant)
-        .and_where(Expr::col(ident("state")).eq(CampaignState::Active as i32))
+    let mut statement = active(tenant)
         .and_where(Expr::col(ident("period_end")).lte(now))
         .order_by(ident("period_end"), Order::Asc)
         .limit(100)
@@ -236,11 +178,7 @@ pub async fn due_to_complete(
             sea_orm::sea_query::LockBehavior::SkipLocked,
         );
     }
-    txn.query_all(&statement)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+    resources::fetch_all(txn, &statement).await
 }
 
 /// The tenants with an ACTIVE campaign whose period ended by `now` (read
@@ -250,7 +188,7 @@ pub async fn tenants_due(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<
     let statement = Query::select()
         .distinct()
         .column(ident("tenant_id"))
-        .from(ident(TABLE))
+        .from(ident(Campaign::TABLE.table))
         .and_where(Expr::col(ident("state")).eq(CampaignState::Active as i32))
         .and_where(Expr::col(ident("period_end")).lte(now))
         .order_by(ident("tenant_id"), Order::Asc)

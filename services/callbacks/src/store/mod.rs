@@ -7,6 +7,7 @@ pub mod attempts;
 pub mod campaigns;
 pub mod customers;
 pub mod policies;
+pub mod resources;
 pub mod responses;
 pub mod scripts;
 pub mod segments;

@@ -1,50 +1,40 @@
-//! Satisfaction surveys: the encoded `kefu.v1.Survey` with its
-//! revision and template key.
+//! Satisfaction surveys: the encoded `kefu.v1.Survey` with its revision
+//! and template key ([`super::policies::Entry`]).
 
-use chrono::{DateTime, Utc};
 use kefu_kit::context::TenantId;
 use kefu_proto::v1::Survey;
-use sea_orm::{ConnectionTrait, DatabaseTransaction};
+use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
-use super::policies::{Catalogue, Entry, Stored};
+pub use super::policies::{insert, replace};
+use super::{
+    policies::Entry,
+    resources::{self, Kept, Stored, Table},
+};
 use crate::{domain::survey::SURVEYS, error::Result};
 
-impl Entry for Survey {
-    fn set_etag(&mut self, etag: String) {
-        self.etag = etag;
-    }
+impl Kept for Survey {
+    const TABLE: Table = Table {
+        table: "surveys",
+        collection: SURVEYS,
+    };
     fn name(&self) -> &str {
         &self.name
     }
+    fn set_etag(&mut self, etag: String) {
+        self.etag = etag;
+    }
 }
 
-/// The surveys' table.
-const TABLE: Catalogue = Catalogue {
-    table: "surveys",
-    collection: SURVEYS,
-};
+impl Entry for Survey {
+    fn template_key(&self) -> &str {
+        &self.template_key
+    }
+}
 
 /// `surveys/{id}`.
 pub fn name_of(id: Uuid) -> String {
-    format!("{SURVEYS}/{id}")
-}
-
-/// The id of a survey name, when it is one.
-pub fn id_of(name: &str) -> Option<Uuid> {
-    TABLE.id_of(name)
-}
-
-/// Inserts the new `survey` (named, etag `r1`).
-pub async fn insert(
-    txn: &DatabaseTransaction,
-    tenant: TenantId,
-    survey: &Survey,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    TABLE
-        .insert(txn, tenant, survey, &survey.template_key, Vec::new(), now)
-        .await
+    resources::name_of::<Survey>(id)
 }
 
 /// The survey `name` with its revision; locked for a change with `lock`.
@@ -54,44 +44,10 @@ pub async fn get<C: ConnectionTrait>(
     name: &str,
     lock: bool,
 ) -> Result<Option<Stored<Survey>>> {
-    TABLE.get(db, tenant, name, lock).await
-}
-
-/// The survey `name` (`surveys/{id}`) of `tenant`, if it exists.
-pub async fn find<C: ConnectionTrait>(
-    db: &C,
-    tenant: TenantId,
-    name: &str,
-) -> Result<Option<Survey>> {
-    Ok(get(db, tenant, name, false)
-        .await?
-        .map(|stored| stored.resource))
+    resources::get(db, tenant, name, lock).await
 }
 
 /// Every survey of `tenant`, oldest first.
 pub async fn list<C: ConnectionTrait>(db: &C, tenant: TenantId) -> Result<Vec<Survey>> {
-    TABLE.all(db, tenant).await
-}
-
-/// Stores `survey` over revision `expected`; false when it changed since.
-pub async fn replace(
-    txn: &DatabaseTransaction,
-    tenant: TenantId,
-    survey: &Survey,
-    expected: i64,
-    now: DateTime<Utc>,
-) -> Result<bool> {
-    TABLE
-        .replace(txn, tenant, survey, expected, Vec::new(), now)
-        .await
-}
-
-/// Deletes survey `name` if still at revision `expected`.
-pub async fn delete(
-    txn: &DatabaseTransaction,
-    tenant: TenantId,
-    name: &str,
-    expected: i64,
-) -> Result<bool> {
-    TABLE.delete(txn, tenant, name, expected).await
+    resources::list(db, tenant).await
 }
