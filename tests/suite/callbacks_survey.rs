@@ -23,12 +23,13 @@ use kefu_kit::testing::Backend;
 use kefu_proto::v1::{
     CallbackEscalationReason, CallbackOutcome, CallbackPolicy, CallbackRetryPolicy,
     CallbackSmsState, CallbackTask, CallbackTaskCompleted, CallbackTaskState, CallbackTrigger,
-    Channel, CreateCallbackTaskRequest, CreateSurveyRequest, EraseCustomerRequest,
-    ErasureRequester, GetCallbackAttemptRequest, GetSurveyResponseRequest, Industry,
-    ListCallbackAttemptsRequest, ListTicketsRequest, RecordCallbackOutcomeRequest,
-    RecordSmsSurveyReplyRequest, Role, SatisfactionLevel, SendSurveyBySmsRequest,
-    SmsSurveyReplyStatus, StartCallbackAttemptRequest, SubmitSurveyResponseRequest, Survey,
-    SurveyAnswer, SurveyDimension, SurveyFollowUpRequested, SurveyResponse, SurveyResponseRecorded,
+    Channel, ContactPreferences, CreateCallbackTaskRequest, CreateSurveyRequest, Customer,
+    EraseCustomerRequest, ErasureRequester, GetCallbackAttemptRequest, GetSurveyResponseRequest,
+    Industry, ListCallbackAttemptsRequest, ListCallbackScriptsRequest, ListTicketsRequest,
+    RecordCallbackOutcomeRequest, RecordSmsSurveyReplyRequest, Role, SatisfactionLevel,
+    SendSurveyBySmsRequest, SmsSurveyReplyStatus, StartCallbackAttemptRequest,
+    SubmitSurveyResponseRequest, Survey, SurveyAnswer, SurveyDimension, SurveyFollowUpRequested,
+    SurveyResponse, SurveyResponseRecorded, UpdateCustomerRequest,
     callback_service_client::CallbackServiceClient,
 };
 use tonic::Code;
@@ -451,6 +452,35 @@ async fn callbacks_survey(backend: Backend) {
     // --- The survey by SMS, answered by text --------------------------------
     let third = new_ticket(&tickets, INQUIRY, &customer, "安装预约").await;
     let task = resolved_task(&tickets, &as_admin, &third.name, "已处理").await;
+    // No text goes to a customer who has not agreed to receive them.
+    let refused = as_agent
+        .clone()
+        .send_survey_by_sms(SendSurveyBySmsRequest {
+            name: task.name.clone(),
+            ..SendSurveyBySmsRequest::default()
+        })
+        .await
+        .expect_err("no consent, no text");
+    assert_eq!(reason(&refused), "NO_CONTACT_PHONE", "{refused:?}");
+    stack
+        .customers(Some(&admin))
+        .update_customer(UpdateCustomerRequest {
+            customer: Some(Customer {
+                name: customer.clone(),
+                contact_preferences: Some(ContactPreferences {
+                    sms_consent: true,
+                    ..ContactPreferences::default()
+                }),
+                ..Customer::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["contact_preferences.sms_consent".into()],
+            }),
+        })
+        .await
+        .expect("the customer agrees to texts");
+    // The survey goes out once the consent reaches the callbacks service's
+    // copy of the customer.
     let sent = until_known(
         |status| status.code() == Code::FailedPrecondition && reason(status) == "NO_CONTACT_PHONE",
         || {
@@ -538,17 +568,36 @@ async fn callbacks_survey(backend: Backend) {
         vec![1, 1, 2, 3]
     );
 
-    // --- An SMS survey left unanswered expires ------------------------------
+    // --- An SMS policy texts by itself; an unanswered survey expires -------
+    // The customer now agrees to texts: the SMS policy's next task queues
+    // its survey by itself, and the SMS scan hands it to the provider.
     let fourth = new_ticket(&tickets, INQUIRY, &customer, "发票补寄").await;
     let task = resolved_task(&tickets, &as_admin, &fourth.name, "已处理").await;
-    as_agent
+    let queued = task
+        .latest_attempt
+        .clone()
+        .expect("the survey queued by itself");
+    assert_eq!(queued.channel, Channel::Sms as i32);
+    let again = as_agent
         .clone()
         .send_survey_by_sms(SendSurveyBySmsRequest {
             name: task.name.clone(),
             ..SendSurveyBySmsRequest::default()
         })
         .await
-        .expect("texted");
+        .expect_err("the survey is already under way");
+    assert_eq!(reason(&again), "ATTEMPT_IN_PROGRESS", "{again:?}");
+    kefu_callbacks::consumers::sms::scan_sms(&callbacks_db, shanghai("2026-12-01 10:21"))
+        .await
+        .expect("sms scan");
+    let handed = get_task(&as_agent, &task.name).await;
+    assert_eq!(
+        handed
+            .latest_attempt
+            .and_then(|attempt| attempt.sms)
+            .map(|sms| sms.state),
+        Some(CallbackSmsState::Sent as i32)
+    );
     // Two days later (the scan is given the time: sessions would expire if
     // the stack's clock jumped that far).
     let later = shanghai("2026-12-03 11:00");
@@ -580,6 +629,17 @@ async fn callbacks_survey(backend: Backend) {
     assert_eq!(late.callback_task, task.name);
 
     // --- The SMS fallback: used-up calls send the survey by text -----------
+    let script = as_admin
+        .clone()
+        .list_callback_scripts(ListCallbackScriptsRequest::default())
+        .await
+        .expect("the seeded scripts")
+        .into_inner()
+        .callback_scripts
+        .into_iter()
+        .next()
+        .expect("a seeded script")
+        .name;
     let fallback = create_policy(
         &as_admin,
         CallbackPolicy {
@@ -590,7 +650,9 @@ async fn callbacks_survey(backend: Backend) {
                 ..CallbackRetryPolicy::default()
             }),
             survey: survey.name.clone(),
-            ..team_policy(CallbackTrigger::Manual, Channel::Sms, &team.name, "")
+            script,
+            // A phone policy: its calls come first, the text only after.
+            ..team_policy(CallbackTrigger::Manual, Channel::Phone, &team.name, "")
         },
     )
     .await
@@ -633,21 +695,15 @@ async fn callbacks_survey(backend: Backend) {
         Some(CallbackSmsState::Sent as i32)
     );
 
-    // --- A survey asked for in the lunch rest waits until 13:30 ------------
+    // --- A survey due in the lunch rest waits until 13:30 ------------------
     clock.set(shanghai("2026-12-01 12:30"));
     let fifth = new_ticket(&tickets, INQUIRY, &customer, "配件咨询").await;
     let task = resolved_task(&tickets, &as_admin, &fifth.name, "已处理").await;
-    let queued = as_agent
+    let queued = task
+        .latest_attempt
         .clone()
-        .send_survey_by_sms(SendSurveyBySmsRequest {
-            name: task.name.clone(),
-            ..SendSurveyBySmsRequest::default()
-        })
-        .await
-        .expect("queued")
-        .into_inner()
-        .sms
-        .expect("sms details");
+        .and_then(|attempt| attempt.sms)
+        .expect("the survey queued by itself");
     assert_eq!(queued.state, CallbackSmsState::Queued as i32);
     assert_eq!(
         at(queued.scheduled_send_time.as_ref()),

@@ -18,7 +18,8 @@ use kefu_kit::{
 };
 use kefu_proto::v1::{
     AcceptInvitationRequest, CreateTenantRequest, Industry, LoginRequest, Tenant,
-    callback_service_client::CallbackServiceClient, complaint_service_client::ComplaintServiceClient,
+    callback_service_client::CallbackServiceClient,
+    complaint_service_client::ComplaintServiceClient,
     customer_service_client::CustomerServiceClient, dispatch_service_client::DispatchServiceClient,
     identity_service_client::IdentityServiceClient, tenant_service_client::TenantServiceClient,
     ticket_service_client::TicketServiceClient,

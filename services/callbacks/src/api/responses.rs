@@ -207,7 +207,10 @@ pub(crate) async fn record(
         related_ticket: task.related_ticket.clone(),
         related_dispatch: task.related_dispatch.clone(),
         related_complaint: task.related_complaint.clone(),
-        related_technician: String::new(),
+        related_technician: tasks::render_context(txn, tenant, &task.name)
+            .await?
+            .and_then(|mut context| context.remove(crate::consumers::triggers::TECHNICIAN_KEY))
+            .unwrap_or_default(),
         channel: response.channel,
         answers: checked.clone(),
         suggestion: suggestion.clone(),

@@ -6,14 +6,14 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use kefu_kit::{
-    context::{CallContext, PrincipalKind, TenantId},
+    context::{CallContext, TenantId},
     events::{from_timestamp, to_timestamp},
     filter::{self, FieldValue, Kind, OrderKey},
     idempotency,
 };
 use kefu_proto::v1::{
-    Actor, ActorKind, CallbackAssignmentCause, CallbackAssignmentMode, CallbackCancelReason,
-    CallbackPolicy, CallbackTask, CallbackTaskAssigned, CallbackTaskState, CallbackTrigger,
+    Actor, CallbackAssignmentCause, CallbackAssignmentMode, CallbackCancelReason, CallbackPolicy,
+    CallbackTask, CallbackTaskAssigned, CallbackTaskState, CallbackTrigger,
     CancelCallbackTaskRequest, Channel, CreateCallbackTaskRequest, GetCallbackTaskRequest,
     ListCallbackTasksRequest, ListCallbackTasksResponse, ReassignCallbackTaskRequest, Role, Tenant,
 };
@@ -62,41 +62,7 @@ fn require(context: &CallContext, roles: &[Role], what: &str) -> Result<()> {
     }
 }
 
-/// The system, as the creator of triggered tasks.
-pub(crate) fn system_actor() -> Actor {
-    Actor {
-        kind: ActorKind::System as i32,
-        ..Actor::default()
-    }
-}
-
-/// The caller as an actor, with a user's display name from the copy.
-async fn actor_for(
-    txn: &DatabaseTransaction,
-    tenant: TenantId,
-    context: &CallContext,
-) -> Result<Actor> {
-    Ok(match context.principal.kind {
-        PrincipalKind::User => {
-            let name = format!("users/{}", context.principal.id);
-            let display_name = kefu_tenants::replica::user(txn, tenant, &name)
-                .await?
-                .map(|user| user.display_name)
-                .unwrap_or_default();
-            Actor {
-                kind: ActorKind::User as i32,
-                name,
-                display_name,
-            }
-        }
-        PrincipalKind::ApiKey => Actor {
-            kind: ActorKind::ApiKey as i32,
-            name: format!("apiKeys/{}", context.principal.id),
-            display_name: String::new(),
-        },
-        _ => system_actor(),
-    })
-}
+pub(crate) use super::system_actor;
 
 // ---------------------------------------------------------------------------
 // What scheduling reads of other parts
@@ -968,7 +934,7 @@ pub(super) async fn create_callback_task(
             .into());
         }
     }
-    let actor = actor_for(&txn, tenant, &context).await?;
+    let actor = super::actor_of(&txn, tenant, &context).await?;
     let reported = !given.trigger_event_id.is_empty() || !given.trigger_source.is_empty();
     let event_id = if !given.trigger_event_id.is_empty() {
         given.trigger_event_id.clone()
@@ -1081,7 +1047,7 @@ pub(super) async fn reassign_callback_task(
         }
         request.assignee.clone()
     };
-    let actor = actor_for(&txn, tenant, &context).await?;
+    let actor = super::actor_of(&txn, tenant, &context).await?;
     let after = assign(
         &txn,
         tenant,
@@ -1207,7 +1173,7 @@ pub(super) async fn cancel_callback_task(
     } else {
         CallbackCancelReason::Manual
     };
-    let actor = actor_for(&txn, tenant, &context).await?;
+    let actor = super::actor_of(&txn, tenant, &context).await?;
     let after = cancel_task(&txn, tenant, &before, reason, &request.note, &actor, now).await?;
     shared.commit(txn).await.map_err(CallbacksError::from)?;
     Ok(Response::new(after))
